@@ -1,0 +1,176 @@
+/**
+ * The agent's memory of who uses which address: turns the stream of observations into
+ * sightings worth sending. Keyed by (VLAN, IP) for addresses in use, it reports a binding
+ * when it is `new`, when another MAC takes the address (`moved`, with the previous MAC), and
+ * again once per refresh interval while it lasts (`refresh`; MAAS uses 600 s). A flood of
+ * identical frames therefore yields one sighting.
+ *
+ * Pure: time is an argument, memory is bounded (the least recently reported entries age out).
+ */
+import type { Observation, ObservationKind, ObservationSource } from '@ipwarden/netcodec';
+
+export type SightingEvent = 'new' | 'moved' | 'refresh';
+
+export interface Sighting {
+  /** Capture time, milliseconds since the epoch. */
+  at: number;
+  source: ObservationSource;
+  kind: ObservationKind;
+  ip: string;
+  mac: string;
+  vlan: number;
+  outerVlan?: number;
+  event: SightingEvent;
+  previousMac?: string;
+  hostname?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface BindingTableOptions {
+  /** How long a binding is kept quiet before it is reported again, in ms (default 600 000 = 10 min). */
+  refreshMs?: number;
+  /** How many entries are remembered at most; the least recently reported go first (default 100 000). */
+  maxEntries?: number;
+}
+
+interface Entry {
+  mac: string;
+  hostname: string | undefined;
+  reportedAt: number;
+  /** Other MACs seen on this address within the refresh interval, with when each was reported. */
+  others: Map<string, number> | undefined;
+}
+
+export const DEFAULT_REFRESH_MS = 600_000; // 10 min, as MAAS
+export const DEFAULT_MAX_ENTRIES = 100_000;
+
+/** Kinds that mean "this MAC holds this IP now" and share one binding per (VLAN, IP). */
+function isBinding(observation: Observation): boolean {
+  switch (observation.kind) {
+    case 'host':
+    case 'router':
+      return true;
+    case 'dhcp-lease':
+      // An OFFER only proposes the address; the ACK hands it over (RFC 2131 3.1).
+      return observation.detail?.messageType === 'ack';
+    default:
+      return false;
+  }
+}
+
+export class BindingTable {
+  readonly refreshMs: number;
+  readonly maxEntries: number;
+  /** Address bindings, keyed by `ip` (untagged) or `vlanKey/ip`; Map order = least recently reported first. */
+  private readonly bindings = new Map<string, Entry>();
+  /** Probes, DHCP servers and clients: reported once per refresh interval each. */
+  private readonly events = new Map<string, number>();
+  /** Hostnames announced by DHCP clients, by MAC, so the lease and later sightings carry them. */
+  private readonly hostnames = new Map<string, string>();
+  /** Entries dropped to stay within maxEntries. */
+  evicted = 0;
+
+  constructor(options: BindingTableOptions = {}) {
+    this.refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  }
+
+  get size(): number {
+    return this.bindings.size;
+  }
+
+  /** Feeds one observation made at `at` (ms); returns the sighting it causes, if any. */
+  observe(observation: Observation, at: number): Sighting | undefined {
+    if (observation.hostname !== undefined && observation.source === 'dhcp') {
+      this.remember(this.hostnames, observation.mac, observation.hostname);
+    }
+    const ip = observation.ip;
+    if (ip === undefined) return undefined;
+    if (isBinding(observation)) return this.observeBinding(observation, ip, at);
+    return this.observeEvent(observation, ip, at);
+  }
+
+  private observeBinding(observation: Observation, ip: string, at: number): Sighting | undefined {
+    const vlanKey = (observation.outerVlan ?? 0) * 4096 + observation.vlan;
+    const key = vlanKey === 0 ? ip : `${vlanKey}/${ip}`;
+    const entry = this.bindings.get(key);
+    const mac = observation.mac;
+    const hostname = observation.hostname ?? this.hostnames.get(mac);
+
+    if (entry === undefined) {
+      this.remember(this.bindings, key, { mac, hostname, reportedAt: at, others: undefined });
+      return sighting(observation, ip, at, 'new', hostname);
+    }
+
+    if (entry.mac === mac) {
+      const renamed = hostname !== undefined && hostname !== entry.hostname;
+      if (!renamed && at - entry.reportedAt < this.refreshMs) return undefined;
+      if (renamed) entry.hostname = hostname;
+      entry.reportedAt = at;
+      this.touch(this.bindings, key, entry);
+      return sighting(observation, ip, at, 'refresh', entry.hostname);
+    }
+
+    // Another MAC on the address. Two hosts fighting over one IP would flap on every frame:
+    // each MAC's move is reported once per refresh interval, enough to raise the conflict.
+    const previousMac = entry.mac;
+    const others = (entry.others ??= new Map());
+    const reported = others.get(mac);
+    others.set(previousMac, entry.reportedAt);
+    others.delete(mac);
+    entry.mac = mac;
+    entry.hostname = hostname;
+    if (reported !== undefined && at - reported < this.refreshMs) {
+      entry.reportedAt = reported;
+      return undefined;
+    }
+    for (const [other, when] of others) if (at - when >= this.refreshMs) others.delete(other);
+    entry.reportedAt = at;
+    this.touch(this.bindings, key, entry);
+    const moved = sighting(observation, ip, at, 'moved', hostname);
+    moved.previousMac = previousMac;
+    return moved;
+  }
+
+  private observeEvent(observation: Observation, ip: string, at: number): Sighting | undefined {
+    const key = `${observation.kind}|${observation.outerVlan ?? 0}|${observation.vlan}|${ip}|${observation.mac}`;
+    const reportedAt = this.events.get(key);
+    if (reportedAt !== undefined && at - reportedAt < this.refreshMs) return undefined;
+    this.events.delete(key);
+    this.remember(this.events, key, at);
+    return sighting(observation, ip, at, reportedAt === undefined ? 'new' : 'refresh', observation.hostname ?? this.hostnames.get(observation.mac));
+  }
+
+  /** Inserts at the most-recent end, evicting the least recently reported entry when full. */
+  private remember<V>(map: Map<string, V>, key: string, value: V): void {
+    if (map.size >= this.maxEntries && !map.has(key)) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) {
+        map.delete(oldest);
+        this.evicted++;
+      }
+    }
+    map.set(key, value);
+  }
+
+  private touch<V>(map: Map<string, V>, key: string, value: V): void {
+    map.delete(key);
+    map.set(key, value);
+  }
+}
+
+function sighting(observation: Observation, ip: string, at: number, event: SightingEvent, hostname: string | undefined): Sighting {
+  const out: Sighting = {
+    at: Math.floor(at),
+    source: observation.source,
+    kind: observation.kind,
+    ip,
+    mac: observation.mac,
+    vlan: observation.vlan,
+    event,
+  };
+  if (observation.outerVlan !== undefined) out.outerVlan = observation.outerVlan;
+  if (hostname !== undefined) out.hostname = hostname;
+  if (observation.detail !== undefined) out.detail = observation.detail;
+  return out;
+}

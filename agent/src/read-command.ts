@@ -1,0 +1,168 @@
+/**
+ * `ipwarden-agent read FILE`: the sightings a capture file holds, as NDJSON or a table.
+ * The same decoders and binding table as the live agent, so a capture taken anywhere shows
+ * what an agent would have reported.
+ */
+import { isSupportedLinkType, Malformed, type Observation, observeFrame } from '@ipwarden/netcodec';
+import { BindingTable, type Sighting } from './binding-table.js';
+import { readCaptureFile } from './capture-file.js';
+import { UsageError } from './errors.js';
+
+export type OutputFormat = 'ndjson' | 'table';
+
+export interface ReadOptions {
+  file: string;
+  format: OutputFormat;
+  /** Every observation of every frame, without the binding table. */
+  all: boolean;
+  refreshMs?: number;
+}
+
+export interface ReadStats {
+  frames: number;
+  observations: number;
+  sightings: number;
+  malformed: number;
+  /** Malformed frames by the layer that failed. */
+  malformedByLayer: Record<string, number>;
+  /** Frames skipped because their link type is not decoded, by link type. */
+  skippedLinkTypes: Record<number, number>;
+  badRecords: number;
+  error: string | undefined;
+}
+
+/** A printed line: a sighting, or with --all an observation with its frame number. */
+type Row = (Sighting | (Observation & { at: number; frame: number })) & { event?: string; previousMac?: string };
+
+const TABLE_COLUMNS = ['time', 'source', 'kind', 'event', 'vlan', 'ip', 'mac', 'hostname'] as const;
+
+function tableLine(row: Row): string {
+  const vlan = row.outerVlan !== undefined ? `${row.outerVlan}.${row.vlan}` : String(row.vlan);
+  const cells = [
+    new Date(row.at).toISOString(),
+    row.source,
+    row.kind,
+    row.event ?? '-',
+    vlan,
+    row.ip ?? '-',
+    row.previousMac ? `${row.mac} (was ${row.previousMac})` : row.mac,
+    row.hostname ?? '',
+  ];
+  const widths = [24, 5, 11, 7, 7, 39, 17, 0];
+  return cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' ').trimEnd();
+}
+
+/** JSON with the field order of the documented output (at, source, kind, ip, mac, vlan, ...). */
+function jsonLine(row: Row): string {
+  const ordered: Record<string, unknown> = { at: row.at };
+  if ('frame' in row) ordered.frame = row.frame;
+  ordered.source = row.source;
+  ordered.kind = row.kind;
+  if (row.ip !== undefined) ordered.ip = row.ip;
+  ordered.mac = row.mac;
+  ordered.vlan = row.vlan;
+  if (row.outerVlan !== undefined) ordered.outerVlan = row.outerVlan;
+  if (row.event !== undefined) ordered.event = row.event;
+  if (row.previousMac !== undefined) ordered.previousMac = row.previousMac;
+  if (row.hostname !== undefined) ordered.hostname = row.hostname;
+  if (row.detail !== undefined) ordered.detail = row.detail;
+  return JSON.stringify(ordered);
+}
+
+/** Buffers output lines and writes them in large pieces; stdout writes are synchronous on Linux. */
+class LineWriter {
+  private lines: string[] = [];
+  private bytes = 0;
+  constructor(private readonly write: (text: string) => void) {}
+  push(line: string): void {
+    this.lines.push(line);
+    this.bytes += line.length + 1;
+    if (this.bytes >= 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.lines.length === 0) return;
+    this.write(`${this.lines.join('\n')}\n`);
+    this.lines = [];
+    this.bytes = 0;
+  }
+}
+
+/**
+ * Reads the capture and writes its lines through `write`. Throws a UsageError for a file that
+ * cannot be opened; problems inside the file are in the returned stats' `error`.
+ */
+export function readCommand(options: ReadOptions, write: (text: string) => void): ReadStats {
+  const stats: ReadStats = {
+    frames: 0,
+    observations: 0,
+    sightings: 0,
+    malformed: 0,
+    malformedByLayer: {},
+    skippedLinkTypes: {},
+    badRecords: 0,
+    error: undefined,
+  };
+  const out = new LineWriter(write);
+  const format = options.format === 'table' ? tableLine : jsonLine;
+  if (options.format === 'table') out.push(TABLE_COLUMNS.map((c) => c.toUpperCase()).join(' '));
+  const table = new BindingTable({ refreshMs: options.refreshMs });
+
+  let summary: ReturnType<typeof readCaptureFile>;
+  try {
+    summary = readCaptureFile(options.file, (record) => {
+      stats.frames++;
+      if (!isSupportedLinkType(record.linkType)) {
+        stats.skippedLinkTypes[record.linkType] = (stats.skippedLinkTypes[record.linkType] ?? 0) + 1;
+        return;
+      }
+      const result = observeFrame(record.linkType, record.bytes, record.offset, record.offset + record.length);
+      if (result instanceof Malformed) {
+        stats.malformed++;
+        stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
+        return;
+      }
+      const at = record.timestampMs;
+      for (let i = 0; i < result.length; i++) {
+        const observation = result[i]!;
+        stats.observations++;
+        if (options.all) {
+          out.push(format({ ...observation, at: Math.floor(at), frame: stats.frames }));
+          continue;
+        }
+        const sighting = table.observe(observation, at);
+        if (sighting !== undefined) {
+          stats.sightings++;
+          out.push(format(sighting));
+        }
+      }
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new UsageError(`cannot read ${options.file}: ${reason}`);
+  }
+  out.flush();
+  stats.badRecords = summary.badRecords;
+  stats.error = summary.error;
+  return stats;
+}
+
+/** The one-line summary printed on stderr after reading. */
+export function formatReadStats(stats: ReadStats): string {
+  const parts = [
+    `frames ${stats.frames}`,
+    `observations ${stats.observations}`,
+    `sightings ${stats.sightings}`,
+    `malformed ${stats.malformed}`,
+  ];
+  const layers = Object.entries(stats.malformedByLayer);
+  if (layers.length > 0) parts[3] += ` (${layers.map(([layer, n]) => `${layer} ${n}`).join(', ')})`;
+  const skipped = Object.entries(stats.skippedLinkTypes);
+  parts.push(
+    skipped.length === 0
+      ? 'skipped link types none'
+      : `skipped link types ${skipped.map(([type, n]) => `${type}: ${n} frames`).join(', ')}`,
+  );
+  if (stats.badRecords > 0) parts.push(`unreadable records ${stats.badRecords}`);
+  return parts.join(', ');
+}

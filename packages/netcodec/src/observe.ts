@@ -1,0 +1,234 @@
+/**
+ * From a captured frame to what it tells about who uses which address: the observation rules
+ * of DESIGN.md ("The agent", point 2), one function per protocol.
+ */
+import { type ArpPacket, ArpOperation, decodeArp } from './arp.js';
+import { DHCP_MESSAGE_TYPE_NAMES, DhcpMessageType, decodeDhcp } from './dhcp.js';
+import { decodeDns } from './dns.js';
+import { IpProtocol, decodeIpv4, decodeIpv6, decodeUdp, ipv4Source } from './ip.js';
+import { EtherType, type LinkFrame, decodeLink } from './link-layer.js';
+import { Malformed } from './malformed.js';
+import { NdpType, decodeNdp } from './ndp.js';
+
+export type ObservationSource = 'arp' | 'ndp' | 'mdns' | 'dhcp';
+
+/**
+ * - `host`: the IP is in use by the MAC (ARP sender, NDP source or target, mDNS address record).
+ * - `probe`: the MAC is checking whether the IP is free (RFC 5227 ARP probe, RFC 4862 DAD).
+ * - `router`: the MAC advertises itself as an IPv6 router from the IP (RA).
+ * - `dhcp-server`: a DHCP server (IP from option 54) answered an OFFER/ACK from the MAC.
+ * - `dhcp-lease`: a DHCP OFFER/ACK gave the IP (yiaddr) to the client MAC (chaddr).
+ * - `dhcp-client`: a DISCOVER/REQUEST from the client MAC, with the IP it asks for, if any.
+ */
+export type ObservationKind = 'host' | 'probe' | 'router' | 'dhcp-server' | 'dhcp-lease' | 'dhcp-client';
+
+export interface Observation {
+  source: ObservationSource;
+  kind: ObservationKind;
+  /** Absent only for a `dhcp-client` that asks for no particular address. */
+  ip?: string;
+  mac: string;
+  vlan: number;
+  outerVlan?: number;
+  hostname?: string;
+  detail?: Record<string, unknown>;
+}
+
+const NONE: readonly Observation[] = Object.freeze([]);
+
+const MDNS_PORT = 5353; // RFC 6762
+const DHCP_SERVER_PORT = 67; // RFC 2131 4.1
+const DHCP_CLIENT_PORT = 68;
+
+function base(link: LinkFrame, source: ObservationSource, kind: ObservationKind, ip: string | undefined, mac: string): Observation {
+  const observation: Observation = ip === undefined ? { source, kind, mac, vlan: link.vlan } : { source, kind, ip, mac, vlan: link.vlan };
+  if (link.outerVlan !== undefined) observation.outerVlan = link.outerVlan;
+  return observation;
+}
+
+/**
+ * ARP (RFC 826, RFC 5227): the sender, unless its IP is 0.0.0.0 — then the frame is a probe
+ * for the target IP; for replies also the target. Gratuitous ARP (sender IP = target IP) and
+ * RFC 5227 announcements (gratuitous requests) are flagged.
+ */
+export function observeArp(link: LinkFrame, arp: ArpPacket): readonly Observation[] {
+  if (arp.operation !== ArpOperation.REQUEST && arp.operation !== ArpOperation.REPLY) return NONE;
+  if (arp.senderMacInvalid) return NONE;
+  const op = arp.operation === ArpOperation.REQUEST ? 'request' : 'reply';
+  if (arp.senderIpZero) {
+    if (arp.targetIpZero) return NONE;
+    const probe = base(link, 'arp', 'probe', arp.targetIp, arp.senderMac);
+    probe.detail = { op };
+    return [probe];
+  }
+  const gratuitous = arp.senderIp === arp.targetIp;
+  const sender = base(link, 'arp', 'host', arp.senderIp, arp.senderMac);
+  sender.detail = gratuitous ? { op, gratuitous, announcement: op === 'request' } : { op };
+  if (op === 'request' || gratuitous || arp.targetIpZero || arp.targetMacInvalid) return [sender];
+  const target = base(link, 'arp', 'host', arp.targetIp, arp.targetMac);
+  target.detail = { op, target: true };
+  return [sender, target];
+}
+
+function observeIpv6(link: LinkFrame, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+  const ipv6 = decodeIpv6(bytes, offset, end);
+  if (ipv6 instanceof Malformed) return ipv6;
+  if (ipv6.nextHeader !== IpProtocol.ICMPV6 || ipv6.fragment) return observeIpv6Udp(link, bytes, ipv6.nextHeader, ipv6.fragment, ipv6.payloadOffset, ipv6.payloadEnd);
+  const ndp = decodeNdp(bytes, ipv6.payloadOffset, ipv6.payloadEnd);
+  if (ndp === undefined) return NONE;
+  if (ndp instanceof Malformed) return ndp;
+
+  switch (ndp.type) {
+    case NdpType.NEIGHBOR_SOLICITATION: {
+      // RFC 4862 5.4.3: a solicitation from :: is Duplicate Address Detection for the target.
+      if (ipv6.srcUnspecified) {
+        const mac = link.src;
+        if (mac === undefined || ndp.target === undefined) return NONE;
+        return [{ ...base(link, 'ndp', 'probe', ndp.target, mac), detail: { type: 'ns', dad: true } }];
+      }
+      const mac = ndp.sourceLinkLayer ?? link.src;
+      if (mac === undefined) return NONE;
+      return [{ ...base(link, 'ndp', 'host', ipv6.src, mac), detail: { type: 'ns', target: ndp.target } }];
+    }
+    case NdpType.NEIGHBOR_ADVERTISEMENT: {
+      const mac = ndp.targetLinkLayer ?? link.src;
+      if (mac === undefined || ndp.target === undefined) return NONE;
+      return [
+        {
+          ...base(link, 'ndp', 'host', ndp.target, mac),
+          detail: { type: 'na', router: ndp.router, solicited: ndp.solicited, override: ndp.override },
+        },
+      ];
+    }
+    case NdpType.ROUTER_SOLICITATION: {
+      if (ipv6.srcUnspecified) return NONE;
+      const mac = ndp.sourceLinkLayer ?? link.src;
+      if (mac === undefined) return NONE;
+      return [{ ...base(link, 'ndp', 'host', ipv6.src, mac), detail: { type: 'rs' } }];
+    }
+    case NdpType.ROUTER_ADVERTISEMENT: {
+      const mac = ndp.sourceLinkLayer ?? link.src;
+      if (mac === undefined) return NONE;
+      const detail: Record<string, unknown> = { type: 'ra', routerLifetime: ndp.routerLifetime };
+      if (ndp.prefixes) detail.prefixes = ndp.prefixes;
+      return [{ ...base(link, 'ndp', 'router', ipv6.src, mac), detail }];
+    }
+    default:
+      return NONE; // Redirect: says nothing about who holds an address
+  }
+}
+
+function observeIpv6Udp(
+  link: LinkFrame,
+  bytes: Uint8Array,
+  nextHeader: number,
+  fragment: boolean,
+  offset: number,
+  end: number,
+): readonly Observation[] | Malformed {
+  if (nextHeader !== IpProtocol.UDP || fragment) return NONE;
+  const udp = decodeUdp(bytes, offset, end);
+  if (udp instanceof Malformed) return udp;
+  if (udp.srcPort !== MDNS_PORT && udp.dstPort !== MDNS_PORT) return NONE;
+  return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
+}
+
+/** mDNS (RFC 6762): every A/AAAA record in the answers and additionals of a response. */
+function observeMdns(link: LinkFrame, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+  const mac = link.src;
+  if (mac === undefined) return NONE;
+  const dns = decodeDns(bytes, offset, end);
+  if (dns instanceof Malformed) return dns;
+  if (!dns.response) return NONE;
+  const out: Observation[] = [];
+  for (const record of dns.addresses) {
+    if (record.section === 'authority') continue;
+    const observation = base(link, 'mdns', 'host', record.address, mac);
+    observation.hostname = mdnsHostname(record.name);
+    observation.detail = { name: record.name, ttl: record.ttl };
+    out.push(observation);
+  }
+  return out;
+}
+
+/** `printer.local` → `printer`; a name outside `.local` is kept whole. */
+export function mdnsHostname(name: string): string {
+  return name.toLowerCase().endsWith('.local') ? name.slice(0, -'.local'.length) : name;
+}
+
+/**
+ * DHCPv4 (RFC 2131): OFFER and ACK name the server (option 54, from the Ethernet source) and
+ * the lease (yiaddr → chaddr); DISCOVER and REQUEST carry the client's hostname (12),
+ * requested address (50), vendor class (60) and parameter request list (55).
+ */
+function observeDhcp(link: LinkFrame, bytes: Uint8Array, offset: number, end: number, ipSource: () => string): readonly Observation[] | Malformed {
+  const dhcp = decodeDhcp(bytes, offset, end);
+  if (dhcp instanceof Malformed) return dhcp;
+  const type = dhcp.messageType;
+  if (type === undefined) return NONE;
+  const messageType = DHCP_MESSAGE_TYPE_NAMES[type];
+  const out: Observation[] = [];
+
+  if (type === DhcpMessageType.OFFER || type === DhcpMessageType.ACK) {
+    if (link.src !== undefined) {
+      const server = base(link, 'dhcp', 'dhcp-server', dhcp.serverId ?? ipSource(), link.src);
+      server.detail = dhcp.relayIp ? { messageType, relay: dhcp.relayIp } : { messageType };
+      out.push(server);
+    }
+    if (dhcp.chaddr !== undefined && dhcp.yourIp !== undefined) {
+      const lease = base(link, 'dhcp', 'dhcp-lease', dhcp.yourIp, dhcp.chaddr);
+      if (dhcp.hostname) lease.hostname = dhcp.hostname;
+      lease.detail = { messageType, server: dhcp.serverId };
+      out.push(lease);
+    }
+  } else if (type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST) {
+    if (dhcp.chaddr === undefined) return NONE;
+    const client = base(link, 'dhcp', 'dhcp-client', dhcp.requestedIp ?? dhcp.clientIp, dhcp.chaddr);
+    if (dhcp.hostname) client.hostname = dhcp.hostname;
+    const detail: Record<string, unknown> = { messageType };
+    if (dhcp.vendorClass !== undefined) detail.vendorClass = dhcp.vendorClass;
+    if (dhcp.parameterRequestList !== undefined) detail.parameterRequestList = dhcp.parameterRequestList;
+    client.detail = detail;
+    out.push(client);
+  }
+  return out;
+}
+
+function observeIpv4(link: LinkFrame, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+  const ipv4 = decodeIpv4(bytes, offset, end);
+  if (ipv4 instanceof Malformed) return ipv4;
+  if (ipv4.protocol !== IpProtocol.UDP || ipv4.fragment) return NONE;
+  const udp = decodeUdp(bytes, ipv4.payloadOffset, ipv4.payloadEnd);
+  if (udp instanceof Malformed) return udp;
+  if (udp.srcPort === MDNS_PORT || udp.dstPort === MDNS_PORT) return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
+  const dhcpPorts =
+    (udp.srcPort === DHCP_SERVER_PORT || udp.srcPort === DHCP_CLIENT_PORT) &&
+    (udp.dstPort === DHCP_SERVER_PORT || udp.dstPort === DHCP_CLIENT_PORT);
+  if (dhcpPorts) {
+    return observeDhcp(link, bytes, udp.payloadOffset, udp.payloadEnd, () => ipv4Source(bytes, ipv4));
+  }
+  return NONE;
+}
+
+/**
+ * Everything one frame tells, per DESIGN.md. Frames of no interest give an empty list; frames
+ * that cannot be read at the layer that matters give a {@link Malformed}. Never throws.
+ */
+export function observeFrame(linkType: number, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+  const link = decodeLink(linkType, bytes, offset, end);
+  if (link instanceof Malformed) return link;
+  switch (link.etherType) {
+    case EtherType.ARP: {
+      const arp = decodeArp(bytes, link.payloadOffset, end);
+      if (arp === undefined) return NONE;
+      if (arp instanceof Malformed) return arp;
+      return observeArp(link, arp);
+    }
+    case EtherType.IPV4:
+      return observeIpv4(link, bytes, link.payloadOffset, end);
+    case EtherType.IPV6:
+      return observeIpv6(link, bytes, link.payloadOffset, end);
+    default:
+      return NONE;
+  }
+}
