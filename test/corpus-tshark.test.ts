@@ -38,18 +38,23 @@ function differences(file: string): string[] {
   for (const [frame, expected] of theirs) {
     const got = ours.frames.get(frame) ?? [];
     if (got instanceof Malformed) {
-      if (!expected.malformed && expected.direct) problems.push(`frame ${frame}: ipwarden says malformed (${got}), tshark does not`);
+      if (!expected.malformed && expected.direct)
+        problems.push(`frame ${frame}: ipwarden says malformed (${got}), tshark does not`);
       continue;
     }
     const want = expected.direct ? expected.expected.map(observationKey).sort() : [];
     const have = got.map(observationKey).sort();
     if (JSON.stringify(want) !== JSON.stringify(have)) {
-      problems.push(`frame ${frame} (${expected.protocols}): tshark ${JSON.stringify(want)} ipwarden ${JSON.stringify(have)}`);
+      problems.push(
+        `frame ${frame} (${expected.protocols}): tshark ${JSON.stringify(want)} ipwarden ${JSON.stringify(have)}`,
+      );
     }
   }
   for (const [frame, got] of ours.frames) {
     if (!theirs.has(frame) && !(got instanceof Malformed)) {
-      problems.push(`frame ${frame}: ipwarden observes ${JSON.stringify(got.map(observationKey))}, tshark sees no such protocol`);
+      problems.push(
+        `frame ${frame}: ipwarden observes ${JSON.stringify(got.map(observationKey))}, tshark sees no such protocol`,
+      );
     }
   }
   return problems;
@@ -58,7 +63,9 @@ function differences(file: string): string[] {
 describe('the corpus against tshark', () => {
   it('finds the files that hold ARP, NDP or DHCP frames', () => {
     // A sanity check on the oracle itself: these are known to be in tcpdump's test captures.
-    expect(relevant).toEqual(expect.arrayContaining(['802.1ad_QinQ.pcap', 'arp-oobr.pcap', 'dhcp-rfc4388.pcap', 'icmpv6.pcap']));
+    expect(relevant).toEqual(
+      expect.arrayContaining(['802.1ad_QinQ.pcap', 'arp-oobr.pcap', 'dhcp-rfc4388.pcap', 'icmpv6.pcap']),
+    );
   });
 
   it.each(relevant)('%s: ipwarden observes what tshark decodes', (file) => {

@@ -114,7 +114,8 @@ export class BindingTable {
     // Another MAC on the address. Two hosts fighting over one IP would flap on every frame:
     // each MAC's move is reported once per refresh interval, enough to raise the conflict.
     const previousMac = entry.mac;
-    const others = (entry.others ??= new Map());
+    entry.others ??= new Map();
+    const others = entry.others;
     const reported = others.get(mac);
     others.set(previousMac, entry.reportedAt);
     others.delete(mac);
@@ -138,7 +139,13 @@ export class BindingTable {
     if (reportedAt !== undefined && at - reportedAt < this.refreshMs) return undefined;
     this.events.delete(key);
     this.remember(this.events, key, at);
-    return sighting(observation, ip, at, reportedAt === undefined ? 'new' : 'refresh', observation.hostname ?? this.hostnames.get(observation.mac));
+    return sighting(
+      observation,
+      ip,
+      at,
+      reportedAt === undefined ? 'new' : 'refresh',
+      observation.hostname ?? this.hostnames.get(observation.mac),
+    );
   }
 
   /** Inserts at the most-recent end, evicting the least recently reported entry when full. */
@@ -159,7 +166,13 @@ export class BindingTable {
   }
 }
 
-function sighting(observation: Observation, ip: string, at: number, event: SightingEvent, hostname: string | undefined): Sighting {
+function sighting(
+  observation: Observation,
+  ip: string,
+  at: number,
+  event: SightingEvent,
+  hostname: string | undefined,
+): Sighting {
   const out: Sighting = {
     at: Math.floor(at),
     source: observation.source,

@@ -25,11 +25,13 @@ function parseRead(args: string[]): { file: string; format: OutputFormat; all: b
   });
   if (positionals.length !== 1) throw new UsageError('read takes exactly one capture file');
   const format = values.format ?? (process.stdout.isTTY ? 'table' : 'ndjson');
-  if (format !== 'ndjson' && format !== 'table') throw new UsageError(`--format must be ndjson or table, not "${format}"`);
+  if (format !== 'ndjson' && format !== 'table')
+    throw new UsageError(`--format must be ndjson or table, not "${format}"`);
   let refreshMs: number | undefined;
   if (values.refresh !== undefined) {
     const seconds = Number(values.refresh);
-    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--refresh must be a number of seconds, not "${values.refresh}"`);
+    if (!Number.isFinite(seconds) || seconds < 0)
+      throw new UsageError(`--refresh must be a number of seconds, not "${values.refresh}"`);
     refreshMs = seconds * 1000;
   }
   return { file: positionals[0]!, format, all: values.all, refreshMs };

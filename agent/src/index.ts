@@ -1,3 +1,3 @@
 export { BindingTable, type BindingTableOptions, type Sighting, type SightingEvent } from './binding-table.js';
 export { readCaptureFile } from './capture-file.js';
-export { readCommand, type ReadOptions, type ReadStats } from './read-command.js';
+export { type ReadOptions, type ReadStats, readCommand } from './read-command.js';

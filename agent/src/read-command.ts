@@ -49,7 +49,10 @@ function tableLine(row: Row): string {
     row.hostname ?? '',
   ];
   const widths = [24, 5, 11, 7, 7, 39, 17, 0];
-  return cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' ').trimEnd();
+  return cells
+    .map((cell, i) => cell.padEnd(widths[i]!))
+    .join(' ')
+    .trimEnd();
 }
 
 /** JSON with the field order of the documented output (at, source, kind, ip, mac, vlan, ...). */
@@ -138,7 +141,14 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (error as Error).message;
     throw new UsageError(`cannot read ${options.file}: ${reason}`);
   }
   out.flush();

@@ -1,6 +1,12 @@
 /** ipwarden's view of a capture, frame by frame: the same path as `ipwarden-agent read --all`. */
 import { readCaptureFile } from '@ipwarden/agent';
-import { type CaptureSummary, isSupportedLinkType, Malformed, type Observation, observeFrame } from '@ipwarden/netcodec';
+import {
+  type CaptureSummary,
+  isSupportedLinkType,
+  Malformed,
+  type Observation,
+  observeFrame,
+} from '@ipwarden/netcodec';
 
 export interface OurFrames {
   /** Frame number (1-based, as tshark counts) → observations, or why the frame is malformed. */

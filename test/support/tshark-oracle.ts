@@ -200,7 +200,10 @@ function deriveNdp(row: Row, linkSrc: string | undefined): Observation[] {
         if (type === 3) onLink.push(`${prefixes[next]}/${lengths[next]}`);
         next++;
       }
-      const detail: Record<string, unknown> = { type: 'ra', routerLifetime: Number(row.one('icmpv6.nd.ra.router_lifetime')) };
+      const detail: Record<string, unknown> = {
+        type: 'ra',
+        routerLifetime: Number(row.one('icmpv6.nd.ra.router_lifetime')),
+      };
       if (onLink.length > 0) detail.prefixes = onLink;
       return [observation(row, 'ndp', 'router', src, mac, detail)];
     }
@@ -244,11 +247,29 @@ function deriveDhcp(row: Row, linkSrc: string | undefined): Observation[] {
     const relay = nonZero(row.one('dhcp.ip.relay'));
     if (linkSrc) {
       out.push(
-        observation(row, 'dhcp', 'dhcp-server', serverId ?? row.one('ip.src'), linkSrc, relay ? { messageType, relay } : { messageType }),
+        observation(
+          row,
+          'dhcp',
+          'dhcp-server',
+          serverId ?? row.one('ip.src'),
+          linkSrc,
+          relay ? { messageType, relay } : { messageType },
+        ),
       );
     }
     const yiaddr = nonZero(row.one('dhcp.ip.your'));
-    if (chaddr && yiaddr) out.push(observation(row, 'dhcp', 'dhcp-lease', yiaddr, chaddr, { messageType, server: serverId }, hostname || undefined));
+    if (chaddr && yiaddr)
+      out.push(
+        observation(
+          row,
+          'dhcp',
+          'dhcp-lease',
+          yiaddr,
+          chaddr,
+          { messageType, server: serverId },
+          hostname || undefined,
+        ),
+      );
   } else if (chaddr) {
     const detail: Record<string, unknown> = { messageType };
     const vendorClass = row.one('dhcp.option.vendor_class_id');
@@ -263,12 +284,26 @@ function deriveDhcp(row: Row, linkSrc: string | undefined): Observation[] {
 
 /** Runs tshark on `file` and derives the expected observations of every relevant frame. */
 export async function tsharkFrames(file: string): Promise<OracleFrame[]> {
-  const args = ['-n', '-r', file, '-Y', RELEVANT_FILTER, '-T', 'fields', '-E', 'occurrence=a', '-E', `aggregator=${AGGREGATOR}`];
+  const args = [
+    '-n',
+    '-r',
+    file,
+    '-Y',
+    RELEVANT_FILTER,
+    '-T',
+    'fields',
+    '-E',
+    'occurrence=a',
+    '-E',
+    `aggregator=${AGGREGATOR}`,
+  ];
   for (const field of FIELDS) args.push('-e', field);
   // tshark exits non-zero on files it finds cut short; what it printed before that still counts.
-  const { stdout } = await run('tshark', args, { maxBuffer: 256 * 1024 * 1024 }).catch((error: { stdout?: string }) => ({
-    stdout: error.stdout ?? '',
-  }));
+  const { stdout } = await run('tshark', args, { maxBuffer: 256 * 1024 * 1024 }).catch(
+    (error: { stdout?: string }) => ({
+      stdout: error.stdout ?? '',
+    }),
+  );
   const frames: OracleFrame[] = [];
   for (const line of stdout.split('\n')) {
     if (line === '') continue;
@@ -277,7 +312,8 @@ export async function tsharkFrames(file: string): Promise<OracleFrame[]> {
     const protocols = row.one('frame.protocols') ?? '';
     const layers = protocols.split(':');
     const direct = DIRECT.test(protocols);
-    const malformed = row.one('_ws.malformed') !== undefined || row.all('_ws.expert.severity').some((s) => Number(s) >= EXPERT_ERROR);
+    const malformed =
+      row.one('_ws.malformed') !== undefined || row.all('_ws.expert.severity').some((s) => Number(s) >= EXPERT_ERROR);
     const linkSrc = row.one('eth.src') ?? row.one('sll.src.eth');
     let expected: Observation[] = [];
     if (direct) {
@@ -294,6 +330,21 @@ export async function tsharkFrames(file: string): Promise<OracleFrame[]> {
 
 /** A stable text form of an observation, for comparing lists regardless of order. */
 export function observationKey(o: Observation): string {
-  const detail = o.detail ? Object.fromEntries(Object.entries(o.detail).filter(([, v]) => v !== undefined).sort()) : undefined;
-  return JSON.stringify([o.source, o.kind, o.ip ?? null, o.mac, o.vlan, o.outerVlan ?? null, o.hostname ?? null, detail ?? null]);
+  const detail = o.detail
+    ? Object.fromEntries(
+        Object.entries(o.detail)
+          .filter(([, v]) => v !== undefined)
+          .sort(),
+      )
+    : undefined;
+  return JSON.stringify([
+    o.source,
+    o.kind,
+    o.ip ?? null,
+    o.mac,
+    o.vlan,
+    o.outerVlan ?? null,
+    o.hostname ?? null,
+    detail ?? null,
+  ]);
 }

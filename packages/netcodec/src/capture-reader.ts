@@ -136,7 +136,9 @@ export class CaptureReader {
     if (this.error === undefined) {
       if (this.format === undefined) {
         this.error =
-          leftover === 0 ? 'empty file: not a capture' : `truncated file: ${leftover} bytes, too short for a capture file header`;
+          leftover === 0
+            ? 'empty file: not a capture'
+            : `truncated file: ${leftover} bytes, too short for a capture file header`;
       } else if (leftover > 0) {
         this.error = `truncated file: the last record at byte ${this.position} is incomplete (${leftover} bytes)`;
       }
@@ -209,7 +211,13 @@ export class CaptureReader {
     return at;
   }
 
-  private readBlock(type: number, bytes: Uint8Array, at: number, length: number, onRecord: (record: CaptureRecord) => void): void {
+  private readBlock(
+    type: number,
+    bytes: Uint8Array,
+    at: number,
+    length: number,
+    onRecord: (record: CaptureRecord) => void,
+  ): void {
     const little = this.little;
     switch (type) {
       case PCAPNG_SHB:

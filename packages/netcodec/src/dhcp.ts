@@ -79,7 +79,12 @@ const latin1 = new TextDecoder('latin1');
 const utf8 = new TextDecoder('utf-8');
 
 /** Appends the wanted options found in [at, end) to `found`; returns a Malformed on bad framing. */
-function readOptions(bytes: Uint8Array, at: number, end: number, found: Map<number, Uint8Array[]>): Malformed | undefined {
+function readOptions(
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+  found: Map<number, Uint8Array[]>,
+): Malformed | undefined {
   while (at < end) {
     const code = bytes[at]!;
     if (code === OPTION_PAD) {
@@ -169,7 +174,8 @@ export function decodeDhcp(bytes: Uint8Array, offset: number, end: number): Dhcp
 
   return {
     op,
-    xid: ((bytes[offset + 4]! << 24) | (bytes[offset + 5]! << 16) | (bytes[offset + 6]! << 8) | bytes[offset + 7]!) >>> 0,
+    xid:
+      ((bytes[offset + 4]! << 24) | (bytes[offset + 5]! << 16) | (bytes[offset + 6]! << 8) | bytes[offset + 7]!) >>> 0,
     chaddr: htype === 1 && hlen === 6 ? formatMac(bytes, offset + 28) : undefined,
     clientIp: ipv4At(bytes, offset + 12),
     yourIp: ipv4At(bytes, offset + 16),

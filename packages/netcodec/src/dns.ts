@@ -71,7 +71,8 @@ function skipName(bytes: Uint8Array, end: number, at: number): number | Malforme
     const size = bytes[at]!;
     if (size === 0) return at + 1;
     const kind = size & 0xc0;
-    if (kind === 0xc0) return at + 2 <= end ? at + 2 : new Malformed('dns', 'name pointer runs past the end of the message');
+    if (kind === 0xc0)
+      return at + 2 <= end ? at + 2 : new Malformed('dns', 'name pointer runs past the end of the message');
     if (kind !== 0) return new Malformed('dns', `unknown label type 0x${kind.toString(16)}`);
     at += 1 + size;
   }
@@ -109,7 +110,8 @@ export function decodeDns(bytes: Uint8Array, offset: number, end: number): DnsMe
     if (end - next < 10) return truncated('dns', end - next, 10);
     const type = (bytes[next]! << 8) | bytes[next + 1]!;
     const klass = (bytes[next + 2]! << 8) | bytes[next + 3]!;
-    const ttl = ((bytes[next + 4]! << 24) | (bytes[next + 5]! << 16) | (bytes[next + 6]! << 8) | bytes[next + 7]!) >>> 0;
+    const ttl =
+      ((bytes[next + 4]! << 24) | (bytes[next + 5]! << 16) | (bytes[next + 6]! << 8) | bytes[next + 7]!) >>> 0;
     const rdLength = (bytes[next + 8]! << 8) | bytes[next + 9]!;
     const rdata = next + 10;
     if (end - rdata < rdLength) return truncated('dns', end - rdata, rdLength);
@@ -117,11 +119,17 @@ export function decodeDns(bytes: Uint8Array, offset: number, end: number): DnsMe
 
     if (type !== DnsType.A && type !== DnsType.AAAA) continue;
     const want = type === DnsType.A ? 4 : 16;
-    if (rdLength !== want) return new Malformed('dns', `${type === DnsType.A ? 'A' : 'AAAA'} record of ${rdLength} bytes`);
+    if (rdLength !== want)
+      return new Malformed('dns', `${type === DnsType.A ? 'A' : 'AAAA'} record of ${rdLength} bytes`);
     const name = readName(bytes, offset, end, nameAt);
     if (typeof name !== 'string') return name;
     message.addresses.push({
-      section: i < message.answerCount ? 'answer' : i < message.answerCount + message.authorityCount ? 'authority' : 'additional',
+      section:
+        i < message.answerCount
+          ? 'answer'
+          : i < message.answerCount + message.authorityCount
+            ? 'authority'
+            : 'additional',
       name,
       type,
       class: klass & 0x7fff,

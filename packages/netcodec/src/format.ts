@@ -19,11 +19,7 @@ const ipv4Cache = new Map<number, string>();
 export function formatMac(bytes: Uint8Array, offset: number): string {
   const hi = (bytes[offset]! << 8) | bytes[offset + 1]!;
   const lo =
-    ((bytes[offset + 2]! << 24) |
-      (bytes[offset + 3]! << 16) |
-      (bytes[offset + 4]! << 8) |
-      bytes[offset + 5]!) >>>
-    0;
+    ((bytes[offset + 2]! << 24) | (bytes[offset + 3]! << 16) | (bytes[offset + 4]! << 8) | bytes[offset + 5]!) >>> 0;
   const key = hi * 0x1_0000_0000 + lo;
   let text = macCache.get(key);
   if (text === undefined) {
@@ -37,11 +33,7 @@ export function formatMac(bytes: Uint8Array, offset: number): string {
 /** The 4 bytes at `offset` as a dotted quad. The caller guarantees the bytes exist. */
 export function formatIpv4(bytes: Uint8Array, offset: number): string {
   const key =
-    ((bytes[offset]! << 24) |
-      (bytes[offset + 1]! << 16) |
-      (bytes[offset + 2]! << 8) |
-      bytes[offset + 3]!) >>>
-    0;
+    ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
   let text = ipv4Cache.get(key);
   if (text === undefined) {
     text = `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;

@@ -26,7 +26,8 @@ export function decodeIpv4(bytes: Uint8Array, offset: number, end: number): Ipv4
   if (headerLength < 20) return new Malformed('ipv4', `header length ${headerLength} < 20`);
   if (end - offset < headerLength) return truncated('ipv4', end - offset, headerLength);
   const totalLength = (bytes[offset + 2]! << 8) | bytes[offset + 3]!;
-  if (totalLength < headerLength) return new Malformed('ipv4', `total length ${totalLength} < header length ${headerLength}`);
+  if (totalLength < headerLength)
+    return new Malformed('ipv4', `total length ${totalLength} < header length ${headerLength}`);
   const flagsFragment = (bytes[offset + 6]! << 8) | bytes[offset + 7]!;
   const declaredEnd = offset + totalLength;
   return {
@@ -80,7 +81,8 @@ export function decodeIpv6(bytes: Uint8Array, offset: number, end: number): Ipv6
       break;
     }
     if (nextHeader !== HOP_BY_HOP && nextHeader !== ROUTING && nextHeader !== DESTINATION_OPTIONS) break;
-    if (n >= MAX_EXTENSION_HEADERS) return new Malformed('ipv6', `more than ${MAX_EXTENSION_HEADERS} extension headers`);
+    if (n >= MAX_EXTENSION_HEADERS)
+      return new Malformed('ipv6', `more than ${MAX_EXTENSION_HEADERS} extension headers`);
     if (payloadEnd - at < 8) return truncated('ipv6', Math.max(0, payloadEnd - at), 8);
     const length = (bytes[at + 1]! + 1) * 8;
     if (payloadEnd - at < length) return truncated('ipv6', payloadEnd - at, length);

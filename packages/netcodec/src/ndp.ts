@@ -73,7 +73,8 @@ export function decodeNdp(bytes: Uint8Array, offset: number, end: number): NdpMe
     } else if (optionType === OPTION_TARGET_LINK_LAYER && length >= 8) {
       message.targetLinkLayer = formatMac(bytes, at + 2);
     } else if (optionType === OPTION_PREFIX_INFORMATION && length === 32) {
-      (message.prefixes ??= []).push(`${formatIpv6(bytes, at + 16)}/${bytes[at + 2]}`);
+      message.prefixes ??= [];
+      message.prefixes.push(`${formatIpv6(bytes, at + 16)}/${bytes[at + 2]}`);
     }
     at += length;
   }

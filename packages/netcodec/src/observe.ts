@@ -2,13 +2,13 @@
  * From a captured frame to what it tells about who uses which address: the observation rules
  * of DESIGN.md ("The agent", point 2), one function per protocol.
  */
-import { type ArpPacket, ArpOperation, decodeArp } from './arp.js';
+import { ArpOperation, type ArpPacket, decodeArp } from './arp.js';
 import { DHCP_MESSAGE_TYPE_NAMES, DhcpMessageType, decodeDhcp } from './dhcp.js';
 import { decodeDns } from './dns.js';
-import { IpProtocol, decodeIpv4, decodeIpv6, decodeUdp, ipv4Source } from './ip.js';
-import { EtherType, type LinkFrame, decodeLink } from './link-layer.js';
+import { decodeIpv4, decodeIpv6, decodeUdp, IpProtocol, ipv4Source } from './ip.js';
+import { decodeLink, EtherType, type LinkFrame } from './link-layer.js';
 import { Malformed } from './malformed.js';
-import { NdpType, decodeNdp } from './ndp.js';
+import { decodeNdp, NdpType } from './ndp.js';
 
 export type ObservationSource = 'arp' | 'ndp' | 'mdns' | 'dhcp';
 
@@ -40,8 +40,15 @@ const MDNS_PORT = 5353; // RFC 6762
 const DHCP_SERVER_PORT = 67; // RFC 2131 4.1
 const DHCP_CLIENT_PORT = 68;
 
-function base(link: LinkFrame, source: ObservationSource, kind: ObservationKind, ip: string | undefined, mac: string): Observation {
-  const observation: Observation = ip === undefined ? { source, kind, mac, vlan: link.vlan } : { source, kind, ip, mac, vlan: link.vlan };
+function base(
+  link: LinkFrame,
+  source: ObservationSource,
+  kind: ObservationKind,
+  ip: string | undefined,
+  mac: string,
+): Observation {
+  const observation: Observation =
+    ip === undefined ? { source, kind, mac, vlan: link.vlan } : { source, kind, ip, mac, vlan: link.vlan };
   if (link.outerVlan !== undefined) observation.outerVlan = link.outerVlan;
   return observation;
 }
@@ -70,10 +77,16 @@ export function observeArp(link: LinkFrame, arp: ArpPacket): readonly Observatio
   return [sender, target];
 }
 
-function observeIpv6(link: LinkFrame, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+function observeIpv6(
+  link: LinkFrame,
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+): readonly Observation[] | Malformed {
   const ipv6 = decodeIpv6(bytes, offset, end);
   if (ipv6 instanceof Malformed) return ipv6;
-  if (ipv6.nextHeader !== IpProtocol.ICMPV6 || ipv6.fragment) return observeIpv6Udp(link, bytes, ipv6.nextHeader, ipv6.fragment, ipv6.payloadOffset, ipv6.payloadEnd);
+  if (ipv6.nextHeader !== IpProtocol.ICMPV6 || ipv6.fragment)
+    return observeIpv6Udp(link, bytes, ipv6.nextHeader, ipv6.fragment, ipv6.payloadOffset, ipv6.payloadEnd);
   const ndp = decodeNdp(bytes, ipv6.payloadOffset, ipv6.payloadEnd);
   if (ndp === undefined) return NONE;
   if (ndp instanceof Malformed) return ndp;
@@ -134,7 +147,12 @@ function observeIpv6Udp(
 }
 
 /** mDNS (RFC 6762): every A/AAAA record in the answers and additionals of a response. */
-function observeMdns(link: LinkFrame, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+function observeMdns(
+  link: LinkFrame,
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+): readonly Observation[] | Malformed {
   const mac = link.src;
   if (mac === undefined) return NONE;
   const dns = decodeDns(bytes, offset, end);
@@ -161,7 +179,13 @@ export function mdnsHostname(name: string): string {
  * the lease (yiaddr → chaddr); DISCOVER and REQUEST carry the client's hostname (12),
  * requested address (50), vendor class (60) and parameter request list (55).
  */
-function observeDhcp(link: LinkFrame, bytes: Uint8Array, offset: number, end: number, ipSource: () => string): readonly Observation[] | Malformed {
+function observeDhcp(
+  link: LinkFrame,
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+  ipSource: () => string,
+): readonly Observation[] | Malformed {
   const dhcp = decodeDhcp(bytes, offset, end);
   if (dhcp instanceof Malformed) return dhcp;
   const type = dhcp.messageType;
@@ -194,13 +218,19 @@ function observeDhcp(link: LinkFrame, bytes: Uint8Array, offset: number, end: nu
   return out;
 }
 
-function observeIpv4(link: LinkFrame, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+function observeIpv4(
+  link: LinkFrame,
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+): readonly Observation[] | Malformed {
   const ipv4 = decodeIpv4(bytes, offset, end);
   if (ipv4 instanceof Malformed) return ipv4;
   if (ipv4.protocol !== IpProtocol.UDP || ipv4.fragment) return NONE;
   const udp = decodeUdp(bytes, ipv4.payloadOffset, ipv4.payloadEnd);
   if (udp instanceof Malformed) return udp;
-  if (udp.srcPort === MDNS_PORT || udp.dstPort === MDNS_PORT) return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
+  if (udp.srcPort === MDNS_PORT || udp.dstPort === MDNS_PORT)
+    return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
   const dhcpPorts =
     (udp.srcPort === DHCP_SERVER_PORT || udp.srcPort === DHCP_CLIENT_PORT) &&
     (udp.dstPort === DHCP_SERVER_PORT || udp.dstPort === DHCP_CLIENT_PORT);
@@ -214,7 +244,12 @@ function observeIpv4(link: LinkFrame, bytes: Uint8Array, offset: number, end: nu
  * Everything one frame tells, per DESIGN.md. Frames of no interest give an empty list; frames
  * that cannot be read at the layer that matters give a {@link Malformed}. Never throws.
  */
-export function observeFrame(linkType: number, bytes: Uint8Array, offset: number, end: number): readonly Observation[] | Malformed {
+export function observeFrame(
+  linkType: number,
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+): readonly Observation[] | Malformed {
   const link = decodeLink(linkType, bytes, offset, end);
   if (link instanceof Malformed) return link;
   switch (link.etherType) {
