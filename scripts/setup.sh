@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # avahi-daemon, iproute2, iputils-ping. Later: postgresql (test server), kea (DHCP backend).
 DEBIAN_PACKAGES=(
   libpcap-dev tcpdump tshark arpwatch dnsmasq udhcpc arping avahi-daemon
-  iproute2 iputils-ping postgresql kea-dhcp4-server
+  iproute2 iputils-ping postgresql kea-dhcp4-server time
 )
 
 missing=()

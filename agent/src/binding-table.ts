@@ -37,6 +37,8 @@ interface Entry {
   mac: string;
   hostname: string | undefined;
   reportedAt: number;
+  /** When a hostname change was last reported early (-Infinity: never). */
+  renamedAt: number;
   /** Other MACs seen on this address within the refresh interval, with when each was reported. */
   others: Map<string, number> | undefined;
 }
@@ -95,17 +97,22 @@ export class BindingTable {
     const key = vlanKey === 0 ? ip : `${vlanKey}/${ip}`;
     const entry = this.bindings.get(key);
     const mac = observation.mac;
-    const hostname = observation.hostname ?? this.hostnames.get(mac);
 
     if (entry === undefined) {
-      this.remember(this.bindings, key, { mac, hostname, reportedAt: at, others: undefined });
+      const hostname = observation.hostname ?? this.hostnames.get(mac);
+      this.remember(this.bindings, key, { mac, hostname, reportedAt: at, renamedAt: -Infinity, others: undefined });
       return sighting(observation, ip, at, 'new', hostname);
     }
 
     if (entry.mac === mac) {
+      const hostname = observation.hostname;
+      // A new name is news at once, but a host announcing two names (DHCP and mDNS) must not
+      // turn every frame into a report: early reports are limited to one per interval.
       const renamed = hostname !== undefined && hostname !== entry.hostname;
-      if (!renamed && at - entry.reportedAt < this.refreshMs) return undefined;
       if (renamed) entry.hostname = hostname;
+      const early = renamed && at - entry.renamedAt >= this.refreshMs;
+      if (!early && at - entry.reportedAt < this.refreshMs) return undefined;
+      if (early) entry.renamedAt = at;
       entry.reportedAt = at;
       this.touch(this.bindings, key, entry);
       return sighting(observation, ip, at, 'refresh', entry.hostname);
@@ -114,6 +121,7 @@ export class BindingTable {
     // Another MAC on the address. Two hosts fighting over one IP would flap on every frame:
     // each MAC's move is reported once per refresh interval, enough to raise the conflict.
     const previousMac = entry.mac;
+    const hostname = observation.hostname ?? this.hostnames.get(mac);
     entry.others ??= new Map();
     const others = entry.others;
     const reported = others.get(mac);

@@ -3,42 +3,81 @@
  * IPv4 dotted quads, IPv6 in RFC 5952 canonical form.
  *
  * The decoders format the same few thousand addresses millions of times a second, so MAC and
- * IPv4 strings are interned in small bounded caches: a hit costs one Map lookup and returns the
- * identical string, which later Map lookups by that string find already hashed.
+ * IPv4 strings are interned in small bounded caches: a hit costs a few array reads and returns
+ * the identical string, which later Map lookups by that string find already hashed.
  */
 
 const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** Interned strings stay bounded: the cache is dropped and rebuilt when it grows past this. */
-const INTERN_LIMIT = 1 << 16;
+/**
+ * A bounded cache of address strings keyed by up to 48 bits (a high and a low word), two-way
+ * set-associative. Typed-array keys avoid the heap-number allocation a Map<number> needs for
+ * keys past 2^30; a full set drops its older entry, so memory never grows past the table.
+ */
+const SETS = 1 << 17; // 131 072 sets × 2 ways: 2 MiB of keys, ample for a /16 of hosts
 
-const macCache = new Map<number, string>();
-const ipv4Cache = new Map<number, string>();
+class InternTable {
+  /** (high, low) of each way, interleaved so that one cache line holds a whole set's keys. */
+  private readonly keys = new Uint32Array(SETS * 4);
+  private readonly text: Array<string | undefined> = new Array(SETS * 2).fill(undefined);
+
+  get(high: number, low: number): string | undefined {
+    const way = this.set(high, low) * 2;
+    const keys = this.keys;
+    if (keys[way * 2] === high && keys[way * 2 + 1] === low) return this.text[way];
+    if (keys[way * 2 + 2] === high && keys[way * 2 + 3] === low) return this.text[way + 1];
+    return undefined;
+  }
+
+  put(high: number, low: number, text: string): void {
+    const way = this.set(high, low) * 2;
+    const keys = this.keys;
+    // The newest entry goes to way 0; the one it displaces moves to way 1.
+    keys[way * 2 + 2] = keys[way * 2]!;
+    keys[way * 2 + 3] = keys[way * 2 + 1]!;
+    this.text[way + 1] = this.text[way];
+    keys[way * 2] = high;
+    keys[way * 2 + 1] = low;
+    this.text[way] = text;
+  }
+
+  private set(high: number, low: number): number {
+    // murmur3's 32-bit finaliser: every input bit affects every output bit.
+    let h = (low ^ Math.imul(high, 0x9e3779b1)) | 0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & (SETS - 1);
+  }
+}
+
+const macs = new InternTable();
+const ipv4s = new InternTable();
 
 /** The 6 bytes at `offset` as `aa:bb:cc:dd:ee:ff`. The caller guarantees the bytes exist. */
 export function formatMac(bytes: Uint8Array, offset: number): string {
-  const hi = (bytes[offset]! << 8) | bytes[offset + 1]!;
-  const lo =
+  // Bit 16 marks the slot as used, so that an all-zero MAC is not taken for an empty slot.
+  const high = 0x10000 | (bytes[offset]! << 8) | bytes[offset + 1]!;
+  const low =
     ((bytes[offset + 2]! << 24) | (bytes[offset + 3]! << 16) | (bytes[offset + 4]! << 8) | bytes[offset + 5]!) >>> 0;
-  const key = hi * 0x1_0000_0000 + lo;
-  let text = macCache.get(key);
+  let text = macs.get(high, low);
   if (text === undefined) {
     text = `${HEX2[bytes[offset]!]}:${HEX2[bytes[offset + 1]!]}:${HEX2[bytes[offset + 2]!]}:${HEX2[bytes[offset + 3]!]}:${HEX2[bytes[offset + 4]!]}:${HEX2[bytes[offset + 5]!]}`;
-    if (macCache.size >= INTERN_LIMIT) macCache.clear();
-    macCache.set(key, text);
+    macs.put(high, low, text);
   }
   return text;
 }
 
 /** The 4 bytes at `offset` as a dotted quad. The caller guarantees the bytes exist. */
 export function formatIpv4(bytes: Uint8Array, offset: number): string {
-  const key =
+  const low =
     ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
-  let text = ipv4Cache.get(key);
+  let text = ipv4s.get(1, low);
   if (text === undefined) {
     text = `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
-    if (ipv4Cache.size >= INTERN_LIMIT) ipv4Cache.clear();
-    ipv4Cache.set(key, text);
+    ipv4s.put(1, low, text);
   }
   return text;
 }

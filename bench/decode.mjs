@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench:decode`: how fast `ipwarden-agent read` turns captures into sightings, beside
+ * tcpdump (the raw read speed of the file) and arpwatch (the classic ARP watcher), measured
+ * in the same run on the same files. Whole processes are timed, start-up included; peak memory
+ * is the maximum resident set size reported by GNU time.
+ *
+ * Files: 1M-frame ARP captures with 500 and with 50,000 distinct hosts, and a 1M-frame mixed
+ * ARP/NDP/mDNS/DHCP capture. Target: ≥ 2,000,000 frames/s on each ARP file, peak RSS < 150 MB.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeArpCapture, writeMixedCapture } from './captures.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = join(root, '.bench');
+const agent = join(root, 'agent', 'bin', 'ipwarden-agent.js');
+const FRAMES = 1_000_000;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+const files = [
+  { name: 'arp-500', hosts: 500, write: writeArpCapture, arp: true },
+  { name: 'arp-50000', hosts: 50_000, write: writeArpCapture, arp: true },
+  { name: 'mixed', hosts: 5_000, write: writeMixedCapture, arp: false },
+];
+
+mkdirSync(dir, { recursive: true });
+for (const file of files) {
+  file.path = join(dir, `${file.name}.pcap`);
+  if (!existsSync(file.path)) {
+    process.stderr.write(`generating ${file.path} (${FRAMES} frames, ${file.hosts} hosts)\n`);
+    file.write(file.path, FRAMES, file.hosts);
+  }
+}
+
+/** Runs a command under GNU time; returns wall seconds and peak RSS in MB (best of RUNS). */
+function measure(command, args) {
+  let best;
+  for (let i = 0; i < RUNS; i++) {
+    const result = spawnSync('/usr/bin/time', ['-f', '%e %M', command, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+      maxBuffer: 1 << 30,
+    });
+    const last = result.stderr.trim().split('\n').at(-1) ?? '';
+    const [seconds, kb] = last.split(' ').map(Number);
+    if (!Number.isFinite(seconds)) throw new Error(`${command} failed: ${result.stderr}`);
+    const run = { seconds: Math.max(seconds, 0.01), mb: kb / 1024, status: result.status };
+    if (!best || run.seconds < best.seconds) best = run;
+  }
+  return best;
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const rows = [];
+for (const file of files) {
+  const ours = measure(process.execPath, [agent, 'read', '--format', 'ndjson', file.path]);
+  const tcpdump = measure('tcpdump', ['-n', '-r', file.path, '-w', '/dev/null']);
+  // arpwatch resolves names and mails reports: a namespace with no network and -d (reports to
+  // stderr, no mail) keep it to itself. Its state file goes to a scratch directory.
+  const scratch = join(dir, 'arpwatch.dat');
+  rmSync(scratch, { force: true });
+  spawnSync('touch', [scratch]);
+  const arpwatch = measure('unshare', ['-n', 'arpwatch', '-d', '-N', '-f', scratch, '-r', file.path]);
+  rows.push({ file: file.name, arp: file.arp, ours, tcpdump, arpwatch });
+}
+
+console.log(
+  `\nbench:decode — ${FRAMES.toLocaleString('en-US')} frames per file, best of ${RUNS}, whole process incl. start-up\n`,
+);
+console.log('file        tool                 seconds   frames/s     peak RSS   ipwarden is');
+for (const row of rows) {
+  const ours = FRAMES / row.ours.seconds;
+  const line = (tool, r, note) =>
+    `${row.file.padEnd(11)} ${tool.padEnd(20)} ${r.seconds.toFixed(2).padStart(7)} ${fmt(FRAMES / r.seconds).padStart(11)} ${`${r.mb.toFixed(0)} MB`.padStart(10)}   ${note}`;
+  console.log(line('ipwarden-agent read', row.ours, ''));
+  console.log(
+    line('tcpdump -r -w null', row.tcpdump, `${(ours / (FRAMES / row.tcpdump.seconds)).toFixed(2)}× tcpdump`),
+  );
+  console.log(line('arpwatch -r', row.arpwatch, `${(ours / (FRAMES / row.arpwatch.seconds)).toFixed(1)}× arpwatch`));
+}
+console.log('');
+let ok = true;
+for (const row of rows) {
+  const fps = FRAMES / row.ours.seconds;
+  const verdicts = [];
+  if (row.arp) verdicts.push(fps >= 2_000_000 ? `≥ 2M frames/s: yes (${fmt(fps)})` : `≥ 2M frames/s: NO (${fmt(fps)})`);
+  verdicts.push(
+    row.ours.mb < 150
+      ? `peak RSS < 150 MB: yes (${row.ours.mb.toFixed(0)} MB)`
+      : `peak RSS < 150 MB: NO (${row.ours.mb.toFixed(0)} MB)`,
+  );
+  if (verdicts.some((v) => v.includes('NO'))) ok = false;
+  console.log(`${row.file.padEnd(11)} ${verdicts.join(', ')}`);
+}
+console.log(ok ? '\ntargets met' : '\ntargets NOT met');
