@@ -135,16 +135,21 @@ function dhcpRequest(n) {
 }
 
 /**
- * Writes `frames` frames to `path`: hosts 0..hosts-1 take turns, one frame per `gapMs`.
- * `pick(i, host)` returns the frame for frame number i sent by `host`.
+ * A saturated gigabit link carries a minimum-size frame every 672 ns (64 bytes + 8 preamble
+ * + 12 inter-frame gap = 84 bytes = 672 bits): 1.49M frames/s, the rate the decoder must beat.
  */
-function writeCapture(path, frames, hosts, pick, gapMs = 1) {
+export const LINE_RATE_GAP_MS = 672e-6;
+
+/**
+ * Writes `frames` frames to `path`, spaced `gapMs` apart (line rate by default): hosts
+ * 0..hosts-1 take turns in a fixed pseudo-random order. `pick(i, host)` gives frame i of `host`.
+ */
+function writeCapture(path, frames, hosts, pick, gapMs = LINE_RATE_GAP_MS) {
   const fd = openSync(path, 'w');
   const chunk = new Uint8Array(4 << 20);
   chunk.set(pcapFileHeader({ linkType: LinkType.ETHERNET }), 0);
   let at = 24;
   const start = Date.UTC(2026, 0, 1);
-  // Prebuilt frames per host keep generation fast; the host order is a fixed pseudo-random walk.
   let seed = 0x2545f491;
   for (let i = 0; i < frames; i++) {
     seed ^= seed << 13;
@@ -162,19 +167,19 @@ function writeCapture(path, frames, hosts, pick, gapMs = 1) {
   closeSync(fd);
 }
 
-/** 1M-frame ARP capture: each host asks for the gateway, and the gateway answers now and then. */
-export function writeArpCapture(path, frames, hosts) {
+/** ARP capture: each host asks for the gateway; every fourth frame is the gateway's answer. */
+export function writeArpCapture(path, frames, hosts, gapMs) {
   const gatewayMac = hostMac(0xffffff);
   const gatewayIp = [10, 255, 255, 254];
   const requests = Array.from({ length: hosts }, (_, h) =>
     arpFrame(1, hostMac(h), hostIp(h), [0, 0, 0, 0, 0, 0], gatewayIp),
   );
   const replies = Array.from({ length: hosts }, (_, h) => arpFrame(2, gatewayMac, gatewayIp, hostMac(h), hostIp(h)));
-  writeCapture(path, frames, hosts, (i, host) => (i % 4 === 3 ? replies[host] : requests[host]));
+  writeCapture(path, frames, hosts, (i, host) => (i % 4 === 3 ? replies[host] : requests[host]), gapMs);
 }
 
 /** ARP, NDP, mDNS and DHCP in the proportions a busy rack segment shows. */
-export function writeMixedCapture(path, frames, hosts) {
+export function writeMixedCapture(path, frames, hosts, gapMs) {
   const gatewayIp = [10, 255, 255, 254];
   const kinds = [
     (h) => arpFrame(1, hostMac(h), hostIp(h), [0, 0, 0, 0, 0, 0], gatewayIp),
@@ -191,5 +196,5 @@ export function writeMixedCapture(path, frames, hosts) {
       cache[kind].set(host, frame);
     }
     return frame;
-  });
+  }, gapMs);
 }

@@ -71,6 +71,17 @@ export class BindingTable {
   private readonly hostnames = new Map<string, string>();
   /** Entries dropped to stay within maxEntries. */
   evicted = 0;
+  /**
+   * Grows whenever an observation that changed nothing could start to change something: a
+   * binding moved to another MAC, or an entry was forgotten. Caches of "this changes nothing"
+   * (see RepeatFilter) are valid only within one epoch.
+   */
+  epoch = 0;
+  /**
+   * After each {@link observe}: until when (ms) the same observation again would change
+   * nothing, or -Infinity when it may always matter (it carries a hostname, or no address).
+   */
+  quietUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: BindingTableOptions = {}) {
     this.refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
@@ -83,6 +94,7 @@ export class BindingTable {
 
   /** Feeds one observation made at `at` (ms); returns the sighting it causes, if any. */
   observe(observation: Observation, at: number): Sighting | undefined {
+    this.quietUntil = Number.NEGATIVE_INFINITY;
     if (observation.hostname !== undefined && observation.source === 'dhcp') {
       this.remember(this.hostnames, observation.mac, observation.hostname);
     }
@@ -95,15 +107,23 @@ export class BindingTable {
   private observeBinding(observation: Observation, ip: string, at: number): Sighting | undefined {
     const vlanKey = (observation.outerVlan ?? 0) * 4096 + observation.vlan;
     const key = vlanKey === 0 ? ip : `${vlanKey}/${ip}`;
-    const entry = this.bindings.get(key);
     const mac = observation.mac;
-
+    const entry = this.bindings.get(key);
     if (entry === undefined) {
       const hostname = observation.hostname ?? this.hostnames.get(mac);
       this.remember(this.bindings, key, { mac, hostname, reportedAt: at, renamedAt: -Infinity, others: undefined });
+      if (observation.hostname === undefined) this.quietUntil = at + this.refreshMs;
       return sighting(observation, ip, at, 'new', hostname);
     }
+    const result = this.update(entry, key, observation, at);
+    // Hostnames can change what is reported, so an observation with one never counts as quiet.
+    if (observation.hostname === undefined) this.quietUntil = entry.reportedAt + this.refreshMs;
+    return result;
+  }
 
+  /** A frame for a known binding: a refresh, a rename, a move, or nothing new. */
+  private update(entry: Entry, key: string, observation: Observation, at: number): Sighting | undefined {
+    const { ip, mac } = observation as Observation & { ip: string };
     if (entry.mac === mac) {
       const hostname = observation.hostname;
       // A new name is news at once, but a host announcing two names (DHCP and mDNS) must not
@@ -129,6 +149,7 @@ export class BindingTable {
     others.delete(mac);
     entry.mac = mac;
     entry.hostname = hostname;
+    this.epoch++;
     if (reported !== undefined && at - reported < this.refreshMs) {
       entry.reportedAt = reported;
       return undefined;
@@ -144,6 +165,9 @@ export class BindingTable {
   private observeEvent(observation: Observation, ip: string, at: number): Sighting | undefined {
     const key = `${observation.kind}|${observation.outerVlan ?? 0}|${observation.vlan}|${ip}|${observation.mac}`;
     const reportedAt = this.events.get(key);
+    if (observation.hostname === undefined) {
+      this.quietUntil = (reportedAt !== undefined && at - reportedAt < this.refreshMs ? reportedAt : at) + this.refreshMs;
+    }
     if (reportedAt !== undefined && at - reportedAt < this.refreshMs) return undefined;
     this.events.delete(key);
     this.remember(this.events, key, at);
@@ -163,6 +187,7 @@ export class BindingTable {
       if (oldest !== undefined) {
         map.delete(oldest);
         this.evicted++;
+        this.epoch++;
       }
     }
     map.set(key, value);

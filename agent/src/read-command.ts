@@ -3,10 +3,18 @@
  * The same decoders and binding table as the live agent, so a capture taken anywhere shows
  * what an agent would have reported.
  */
-import { isSupportedLinkType, Malformed, type Observation, observeFrame } from '@ipwarden/netcodec';
-import { BindingTable, type Sighting } from './binding-table.js';
+import {
+  type CaptureRecord,
+  type CaptureSummary,
+  isSupportedLinkType,
+  Malformed,
+  type Observation,
+  observeFrame,
+} from '@ipwarden/netcodec';
+import type { Sighting } from './binding-table.js';
 import { readCaptureFile } from './capture-file.js';
 import { UsageError } from './errors.js';
+import { FramePipeline, type PipelineStats } from './frame-pipeline.js';
 
 export type OutputFormat = 'ndjson' | 'table';
 
@@ -18,37 +26,35 @@ export interface ReadOptions {
   refreshMs?: number;
 }
 
-export interface ReadStats {
-  frames: number;
-  observations: number;
-  sightings: number;
-  malformed: number;
-  /** Malformed frames by the layer that failed. */
-  malformedByLayer: Record<string, number>;
-  /** Frames skipped because their link type is not decoded, by link type. */
-  skippedLinkTypes: Record<number, number>;
+export interface ReadStats extends PipelineStats {
+  /** Records of the file that could not be read (the rest of the file was). */
   badRecords: number;
+  /** What ended reading early, if anything; everything before it was read. */
   error: string | undefined;
 }
 
 /** A printed line: a sighting, or with --all an observation with its frame number. */
 type Row = (Sighting | (Observation & { at: number; frame: number })) & { event?: string; previousMac?: string };
 
-const TABLE_COLUMNS = ['time', 'source', 'kind', 'event', 'vlan', 'ip', 'mac', 'hostname'] as const;
+const TABLE_HEADER = ['TIME', 'SOURCE', 'KIND', 'EVENT', 'VLAN', 'IP', 'MAC', 'HOSTNAME'];
+const TABLE_WIDTHS = [24, 6, 11, 7, 7, 39, 17, 0];
 
-function tableLine(row: Row): string {
-  const vlan = row.outerVlan !== undefined ? `${row.outerVlan}.${row.vlan}` : String(row.vlan);
-  const cells = [
+function tableCells(row: Row): string[] {
+  return [
     new Date(row.at).toISOString(),
     row.source,
     row.kind,
     row.event ?? '-',
-    vlan,
+    row.outerVlan !== undefined ? `${row.outerVlan}.${row.vlan}` : String(row.vlan),
     row.ip ?? '-',
     row.previousMac ? `${row.mac} (was ${row.previousMac})` : row.mac,
     row.hostname ?? '',
   ];
-  const widths = [24, 5, 11, 7, 7, 39, 17, 0];
+}
+
+function tableLine(row: Row | string[]): string {
+  const cells = Array.isArray(row) ? row : tableCells(row);
+  const widths = TABLE_WIDTHS;
   return cells
     .map((cell, i) => cell.padEnd(widths[i]!))
     .join(' ')
@@ -95,66 +101,44 @@ class LineWriter {
  * cannot be opened; problems inside the file are in the returned stats' `error`.
  */
 export function readCommand(options: ReadOptions, write: (text: string) => void): ReadStats {
-  const stats: ReadStats = {
-    frames: 0,
-    observations: 0,
-    sightings: 0,
-    malformed: 0,
-    malformedByLayer: {},
-    skippedLinkTypes: {},
-    badRecords: 0,
-    error: undefined,
-  };
   const out = new LineWriter(write);
   const format = options.format === 'table' ? tableLine : jsonLine;
-  if (options.format === 'table') out.push(TABLE_COLUMNS.map((c) => c.toUpperCase()).join(' '));
-  const table = new BindingTable({ refreshMs: options.refreshMs });
+  if (options.format === 'table') out.push(tableLine(TABLE_HEADER));
+  const pipeline = new FramePipeline((sighting) => out.push(format(sighting)), { refreshMs: options.refreshMs });
+  const stats = pipeline.stats;
 
-  let summary: ReturnType<typeof readCaptureFile>;
+  // --all: every observation of every frame, straight from the decoders.
+  const everything = (record: CaptureRecord) => {
+    stats.frames++;
+    if (!isSupportedLinkType(record.linkType)) {
+      stats.skippedLinkTypes[record.linkType] = (stats.skippedLinkTypes[record.linkType] ?? 0) + 1;
+      return;
+    }
+    const result = observeFrame(record.linkType, record.bytes, record.offset, record.offset + record.length);
+    if (result instanceof Malformed) {
+      stats.malformed++;
+      stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
+      return;
+    }
+    const at = Math.floor(record.timestampMs);
+    for (const observation of result) {
+      stats.observations++;
+      out.push(format({ ...observation, at, frame: stats.frames }));
+    }
+  };
+  const sightings = (record: CaptureRecord) =>
+    pipeline.push(record.linkType, record.bytes, record.offset, record.length, record.timestampMs);
+
+  let summary: CaptureSummary;
   try {
-    summary = readCaptureFile(options.file, (record) => {
-      stats.frames++;
-      if (!isSupportedLinkType(record.linkType)) {
-        stats.skippedLinkTypes[record.linkType] = (stats.skippedLinkTypes[record.linkType] ?? 0) + 1;
-        return;
-      }
-      const result = observeFrame(record.linkType, record.bytes, record.offset, record.offset + record.length);
-      if (result instanceof Malformed) {
-        stats.malformed++;
-        stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
-        return;
-      }
-      const at = record.timestampMs;
-      for (let i = 0; i < result.length; i++) {
-        const observation = result[i]!;
-        stats.observations++;
-        if (options.all) {
-          out.push(format({ ...observation, at: Math.floor(at), frame: stats.frames }));
-          continue;
-        }
-        const sighting = table.observe(observation, at);
-        if (sighting !== undefined) {
-          stats.sightings++;
-          out.push(format(sighting));
-        }
-      }
-    });
+    summary = readCaptureFile(options.file, options.all ? everything : sightings);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (error as Error).message;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
     throw new UsageError(`cannot read ${options.file}: ${reason}`);
   }
   out.flush();
-  stats.badRecords = summary.badRecords;
-  stats.error = summary.error;
-  return stats;
+  return { ...stats, badRecords: summary.badRecords, error: summary.error };
 }
 
 /** The one-line summary printed on stderr after reading. */

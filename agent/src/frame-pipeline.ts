@@ -1,0 +1,72 @@
+/**
+ * From captured frames to sightings: link-type check, the repeat filter, the decoders and the
+ * binding table, with the counts an operator wants to see. One pipeline serves `read` on a
+ * capture file and the live capture.
+ */
+import { isSupportedLinkType, Malformed, observeFrame } from '@ipwarden/netcodec';
+import { BindingTable, type BindingTableOptions, type Sighting } from './binding-table.js';
+import { RepeatFilter } from './repeat-filter.js';
+
+export interface PipelineStats {
+  frames: number;
+  observations: number;
+  sightings: number;
+  malformed: number;
+  /** Malformed frames by the layer that failed. */
+  malformedByLayer: Record<string, number>;
+  /** Frames skipped because their link type is not decoded, by link type. */
+  skippedLinkTypes: Record<number, number>;
+  /** Frames recognised as quiet repeats without decoding them again. */
+  repeats: number;
+}
+
+export function emptyStats(): PipelineStats {
+  return { frames: 0, observations: 0, sightings: 0, malformed: 0, malformedByLayer: {}, skippedLinkTypes: {}, repeats: 0 };
+}
+
+export class FramePipeline {
+  readonly table: BindingTable;
+  readonly stats = emptyStats();
+  private readonly repeats = new RepeatFilter();
+
+  constructor(
+    private readonly onSighting: (sighting: Sighting) => void,
+    options: BindingTableOptions = {},
+  ) {
+    this.table = new BindingTable(options);
+  }
+
+  /** One captured frame: bytes[offset, offset + length), captured at `at` (ms since the epoch). */
+  push(linkType: number, bytes: Uint8Array, offset: number, length: number, at: number): void {
+    const stats = this.stats;
+    stats.frames++;
+    if (!isSupportedLinkType(linkType)) {
+      stats.skippedLinkTypes[linkType] = (stats.skippedLinkTypes[linkType] ?? 0) + 1;
+      return;
+    }
+    const table = this.table;
+    const repeated = this.repeats.lookup(linkType, bytes, offset, length, at, table.epoch);
+    if (repeated >= 0) {
+      stats.repeats++;
+      stats.observations += repeated;
+      return;
+    }
+    const result = observeFrame(linkType, bytes, offset, offset + length);
+    if (result instanceof Malformed) {
+      stats.malformed++;
+      stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
+      return;
+    }
+    let quietUntil = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < result.length; i++) {
+      stats.observations++;
+      const sighting = table.observe(result[i]!, at);
+      if (table.quietUntil < quietUntil) quietUntil = table.quietUntil;
+      if (sighting !== undefined) {
+        stats.sightings++;
+        this.onSighting(sighting);
+      }
+    }
+    if (quietUntil > at) this.repeats.remember(linkType, bytes, offset, length, quietUntil, table.epoch, result.length);
+  }
+}
