@@ -166,7 +166,8 @@ export class BindingTable {
     const key = `${observation.kind}|${observation.outerVlan ?? 0}|${observation.vlan}|${ip}|${observation.mac}`;
     const reportedAt = this.events.get(key);
     if (observation.hostname === undefined) {
-      this.quietUntil = (reportedAt !== undefined && at - reportedAt < this.refreshMs ? reportedAt : at) + this.refreshMs;
+      this.quietUntil =
+        (reportedAt !== undefined && at - reportedAt < this.refreshMs ? reportedAt : at) + this.refreshMs;
     }
     if (reportedAt !== undefined && at - reportedAt < this.refreshMs) return undefined;
     this.events.delete(key);

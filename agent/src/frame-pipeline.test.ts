@@ -31,7 +31,11 @@ function arp(op: number, mac: number, ip: number, targetMac: number, targetIp: n
 }
 
 /** The same stream through the decoders and the binding table alone, with no repeat filter. */
-function reference(frames: Array<{ frame: Uint8Array; at: number }>, maxEntries: number, refreshMs: number): Sighting[] {
+function reference(
+  frames: Array<{ frame: Uint8Array; at: number }>,
+  maxEntries: number,
+  refreshMs: number,
+): Sighting[] {
   const table = new BindingTable({ maxEntries, refreshMs });
   const out: Sighting[] = [];
   for (const { frame, at } of frames) {
@@ -61,17 +65,22 @@ const frameStream = fc.array(
 describe('FramePipeline', () => {
   it('reports exactly what the decoders and binding table report without the repeat filter', () => {
     fc.assert(
-      fc.property(frameStream, fc.integer({ min: 1, max: 20 }), fc.constantFrom(100, 1000, 3000), (steps, maxEntries, refreshMs) => {
-        let at = 0;
-        const frames = steps.map((s) => {
-          at += s.step;
-          return { frame: arp(s.op, s.mac, s.ip, s.targetMac, s.targetIp, s.vlan), at };
-        });
-        const got: Sighting[] = [];
-        const pipeline = new FramePipeline((sighting) => got.push(sighting), { maxEntries, refreshMs });
-        for (const { frame, at } of frames) pipeline.push(LinkType.ETHERNET, frame, 0, frame.length, at);
-        expect(got).toEqual(reference(frames, maxEntries, refreshMs));
-      }),
+      fc.property(
+        frameStream,
+        fc.integer({ min: 1, max: 20 }),
+        fc.constantFrom(100, 1000, 3000),
+        (steps, maxEntries, refreshMs) => {
+          let at = 0;
+          const frames = steps.map((s) => {
+            at += s.step;
+            return { frame: arp(s.op, s.mac, s.ip, s.targetMac, s.targetIp, s.vlan), at };
+          });
+          const got: Sighting[] = [];
+          const pipeline = new FramePipeline((sighting) => got.push(sighting), { maxEntries, refreshMs });
+          for (const { frame, at } of frames) pipeline.push(LinkType.ETHERNET, frame, 0, frame.length, at);
+          expect(got).toEqual(reference(frames, maxEntries, refreshMs));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -90,6 +99,11 @@ describe('FramePipeline', () => {
     const frame = arp(1, 1, 1, 0, 2);
     pipeline.push(105, frame, 0, frame.length, 0); // IEEE 802.11
     pipeline.push(LinkType.ETHERNET, frame, 0, 20, 0);
-    expect(pipeline.stats).toMatchObject({ frames: 2, skippedLinkTypes: { 105: 1 }, malformed: 1, malformedByLayer: { arp: 1 } });
+    expect(pipeline.stats).toMatchObject({
+      frames: 2,
+      skippedLinkTypes: { 105: 1 },
+      malformed: 1,
+      malformedByLayer: { arp: 1 },
+    });
   });
 });

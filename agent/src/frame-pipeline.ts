@@ -21,7 +21,15 @@ export interface PipelineStats {
 }
 
 export function emptyStats(): PipelineStats {
-  return { frames: 0, observations: 0, sightings: 0, malformed: 0, malformedByLayer: {}, skippedLinkTypes: {}, repeats: 0 };
+  return {
+    frames: 0,
+    observations: 0,
+    sightings: 0,
+    malformed: 0,
+    malformedByLayer: {},
+    skippedLinkTypes: {},
+    repeats: 0,
+  };
 }
 
 export class FramePipeline {

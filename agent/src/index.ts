@@ -1,5 +1,5 @@
 export { BindingTable, type BindingTableOptions, type Sighting, type SightingEvent } from './binding-table.js';
 export { readCaptureFile } from './capture-file.js';
-export { type ReadOptions, type ReadStats, readCommand } from './read-command.js';
 export { emptyStats, FramePipeline, type PipelineStats } from './frame-pipeline.js';
+export { type ReadOptions, type ReadStats, readCommand } from './read-command.js';
 export { RepeatFilter } from './repeat-filter.js';

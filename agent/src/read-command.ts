@@ -134,7 +134,14 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
     summary = readCaptureFile(options.file, options.all ? everything : sightings);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (error as Error).message;
     throw new UsageError(`cannot read ${options.file}: ${reason}`);
   }
   out.flush();

@@ -49,7 +49,15 @@ export class RepeatFilter {
   }
 
   /** Remembers the frame last passed to {@link lookup} as quiet until `until` within `epoch`. */
-  remember(linkType: number, bytes: Uint8Array, offset: number, length: number, until: number, epoch: number, count: number): void {
+  remember(
+    linkType: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    until: number,
+    epoch: number,
+    count: number,
+  ): void {
     if (length > MAX_FRAME || count > 0xffff || linkType > 0xffff) return;
     const first = (this.hash & (SETS - 1)) * 2;
     const meta = this.meta;

@@ -123,7 +123,12 @@ export class CaptureReader {
         return 0;
       }
     }
-    at = this.format === 'pcap' ? this.feedPcap(bytes, at, end, onRecord) : this.feedPcapng(bytes, at, end, onRecord);
+    // Where bytes[0] would sit in the input, so that error messages give positions in the input.
+    const origin = this.position - offset;
+    at =
+      this.format === 'pcap'
+        ? this.feedPcap(bytes, at, end, origin, onRecord)
+        : this.feedPcapng(bytes, at, end, origin, onRecord);
     this.position += at - offset;
     return at - offset;
   }
@@ -151,11 +156,17 @@ export class CaptureReader {
     this.little = !(big === PCAP_MAGIC_MICRO || big === PCAP_MAGIC_NANO);
     const magic = u32(bytes, at, this.little);
     this.unitsPerMs = magic === PCAP_MAGIC_NANO ? 1_000_000 : 1000;
-    // The link-type field's upper bits carry FCS information (draft-ietf-opsawg-pcap 4).
-    this.linkType = u32(bytes, at + 20, this.little) & 0x0fffffff;
+    // The link type is the low 16 bits; the upper 16 carry FCS information (draft-ietf-opsawg-pcap 4).
+    this.linkType = u32(bytes, at + 20, this.little) & 0xffff;
   }
 
-  private feedPcap(bytes: Uint8Array, at: number, end: number, onRecord: (record: CaptureRecord) => void): number {
+  private feedPcap(
+    bytes: Uint8Array,
+    at: number,
+    end: number,
+    origin: number,
+    onRecord: (record: CaptureRecord) => void,
+  ): number {
     const little = this.little;
     const record = this.record;
     record.bytes = bytes;
@@ -165,7 +176,7 @@ export class CaptureReader {
     while (end - at >= PCAP_RECORD_HEADER_LENGTH) {
       const length = u32(bytes, at + 8, little);
       if (length > MAX_RECORD_LENGTH) {
-        this.error = `corrupt record at byte ${this.position + at}: captured length ${length} exceeds ${MAX_RECORD_LENGTH}`;
+        this.error = `corrupt record at byte ${origin + at}: captured length ${length} exceeds ${MAX_RECORD_LENGTH}`;
         break;
       }
       if (end - at < PCAP_RECORD_HEADER_LENGTH + length) break;
@@ -180,9 +191,15 @@ export class CaptureReader {
     return at;
   }
 
-  private feedPcapng(bytes: Uint8Array, at: number, end: number, onRecord: (record: CaptureRecord) => void): number {
+  private feedPcapng(
+    bytes: Uint8Array,
+    at: number,
+    end: number,
+    origin: number,
+    onRecord: (record: CaptureRecord) => void,
+  ): number {
     while (end - at >= 12) {
-      const where = this.position + at;
+      const where = origin + at;
       let type = u32(bytes, at, this.little);
       if (type === PCAPNG_SHB) {
         // Each section states its own byte order (pcapng 4.1).

@@ -41,7 +41,8 @@ const utf8 = new TextDecoder('utf-8');
 /** Reads a possibly compressed name at `at`; returns the name or a reason it is unreadable. */
 function readName(bytes: Uint8Array, message: number, end: number, at: number): string | Malformed {
   const labels: string[] = [];
-  let length = 0;
+  // RFC 1035 3.1: the 255-octet limit counts every length octet, the root label's zero included.
+  let length = 1;
   let pointers = 0;
   for (;;) {
     if (at >= end) return new Malformed('dns', 'name runs past the end of the message');
