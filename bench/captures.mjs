@@ -188,13 +188,19 @@ export function writeMixedCapture(path, frames, hosts, gapMs) {
     (h) => dhcpRequest(h),
   ];
   const cache = kinds.map(() => new Map());
-  writeCapture(path, frames, hosts, (i, host) => {
-    const kind = i % 10 < 5 ? 0 : i % 10 < 8 ? 1 : i % 10 < 9 ? 2 : 3;
-    let frame = cache[kind].get(host);
-    if (frame === undefined) {
-      frame = kinds[kind](host);
-      cache[kind].set(host, frame);
-    }
-    return frame;
-  }, gapMs);
+  writeCapture(
+    path,
+    frames,
+    hosts,
+    (i, host) => {
+      const kind = i % 10 < 5 ? 0 : i % 10 < 8 ? 1 : i % 10 < 9 ? 2 : 3;
+      let frame = cache[kind].get(host);
+      if (frame === undefined) {
+        frame = kinds[kind](host);
+        cache[kind].set(host, frame);
+      }
+      return frame;
+    },
+    gapMs,
+  );
 }
