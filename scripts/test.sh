@@ -15,6 +15,8 @@ pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$resu
 # One plain closing line that any CI can read: "N passed, N failed".
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0)} failed`);
+  // A suite that fails before its tests run (an import error, a failing hook) counts as one failure.
+  const suites = r.testResults.filter((s) => s.status === "failed" && s.assertionResults.every((a) => a.status !== "failed")).length;
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests + suites} failed`);
 ' "$results" || true
 exit "$status"

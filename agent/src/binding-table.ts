@@ -73,15 +73,16 @@ export class BindingTable {
   evicted = 0;
   /**
    * Grows whenever an observation that changed nothing could start to change something: a
-   * binding moved to another MAC, or an entry was forgotten. Caches of "this changes nothing"
+   * binding moved to another MAC or took a new name, a DHCP client's name changed, or an
+   * entry was forgotten. Caches of "this changes nothing"
    * (see RepeatFilter) are valid only within one epoch.
    */
   epoch = 0;
   /**
    * After each {@link observe}: until when (ms) the same observation again would change
-   * nothing, or -Infinity when it may always matter (it carries a hostname, or no address).
+   * nothing, as far as the state of this epoch goes.
    */
-  quietUntil = Number.NEGATIVE_INFINITY;
+  quietUntil = 0;
 
   constructor(options: BindingTableOptions = {}) {
     this.refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
@@ -94,12 +95,15 @@ export class BindingTable {
 
   /** Feeds one observation made at `at` (ms); returns the sighting it causes, if any. */
   observe(observation: Observation, at: number): Sighting | undefined {
-    this.quietUntil = Number.NEGATIVE_INFINITY;
     if (observation.hostname !== undefined && observation.source === 'dhcp') {
-      this.remember(this.hostnames, observation.mac, observation.hostname);
+      this.learnHostname(observation.mac, observation.hostname);
     }
     const ip = observation.ip;
-    if (ip === undefined) return undefined;
+    if (ip === undefined) {
+      // Only the client's name could be news, and it has just been learned.
+      this.quietUntil = Number.POSITIVE_INFINITY;
+      return undefined;
+    }
     if (isBinding(observation)) return this.observeBinding(observation, ip, at);
     return this.observeEvent(observation, ip, at);
   }
@@ -112,13 +116,10 @@ export class BindingTable {
     if (entry === undefined) {
       const hostname = observation.hostname ?? this.hostnames.get(mac);
       this.remember(this.bindings, key, { mac, hostname, reportedAt: at, renamedAt: -Infinity, others: undefined });
-      if (observation.hostname === undefined) this.quietUntil = at + this.refreshMs;
+      this.quietUntil = at + this.refreshMs;
       return sighting(observation, ip, at, 'new', hostname);
     }
-    const result = this.update(entry, key, observation, at);
-    // Hostnames can change what is reported, so an observation with one never counts as quiet.
-    if (observation.hostname === undefined) this.quietUntil = entry.reportedAt + this.refreshMs;
-    return result;
+    return this.update(entry, key, observation, at);
   }
 
   /** A frame for a known binding: a refresh, a rename, a move, or nothing new. */
@@ -127,14 +128,23 @@ export class BindingTable {
     if (entry.mac === mac) {
       const hostname = observation.hostname;
       // A new name is news at once, but a host announcing two names (DHCP and mDNS) must not
-      // turn every frame into a report: early reports are limited to one per interval.
+      // turn every frame into a report: early reports are limited to one per interval, and
+      // between reports the binding keeps the name it was last reported with.
       const renamed = hostname !== undefined && hostname !== entry.hostname;
-      if (renamed) entry.hostname = hostname;
+      const due = at - entry.reportedAt >= this.refreshMs;
       const early = renamed && at - entry.renamedAt >= this.refreshMs;
-      if (!early && at - entry.reportedAt < this.refreshMs) return undefined;
+      if (!due && !early) {
+        this.quietUntil = (renamed ? Math.min(entry.reportedAt, entry.renamedAt) : entry.reportedAt) + this.refreshMs;
+        return undefined;
+      }
+      if (renamed) {
+        entry.hostname = hostname;
+        this.epoch++;
+      }
       if (early) entry.renamedAt = at;
       entry.reportedAt = at;
       this.touch(this.bindings, key, entry);
+      this.quietUntil = at + this.refreshMs;
       return sighting(observation, ip, at, 'refresh', entry.hostname);
     }
 
@@ -152,11 +162,13 @@ export class BindingTable {
     this.epoch++;
     if (reported !== undefined && at - reported < this.refreshMs) {
       entry.reportedAt = reported;
+      this.quietUntil = reported + this.refreshMs;
       return undefined;
     }
     for (const [other, when] of others) if (at - when >= this.refreshMs) others.delete(other);
     entry.reportedAt = at;
     this.touch(this.bindings, key, entry);
+    this.quietUntil = at + this.refreshMs;
     const moved = sighting(observation, ip, at, 'moved', hostname);
     moved.previousMac = previousMac;
     return moved;
@@ -165,11 +177,11 @@ export class BindingTable {
   private observeEvent(observation: Observation, ip: string, at: number): Sighting | undefined {
     const key = `${observation.kind}|${observation.outerVlan ?? 0}|${observation.vlan}|${ip}|${observation.mac}`;
     const reportedAt = this.events.get(key);
-    if (observation.hostname === undefined) {
-      this.quietUntil =
-        (reportedAt !== undefined && at - reportedAt < this.refreshMs ? reportedAt : at) + this.refreshMs;
+    if (reportedAt !== undefined && at - reportedAt < this.refreshMs) {
+      this.quietUntil = reportedAt + this.refreshMs;
+      return undefined;
     }
-    if (reportedAt !== undefined && at - reportedAt < this.refreshMs) return undefined;
+    this.quietUntil = at + this.refreshMs;
     this.events.delete(key);
     this.remember(this.events, key, at);
     return sighting(
@@ -179,6 +191,14 @@ export class BindingTable {
       reportedAt === undefined ? 'new' : 'refresh',
       observation.hostname ?? this.hostnames.get(observation.mac),
     );
+  }
+
+  /** Remembers the name a DHCP client gave for its MAC; a changed name is a change of state. */
+  private learnHostname(mac: string, hostname: string): void {
+    const known = this.hostnames.get(mac);
+    if (known === hostname) return;
+    if (known !== undefined) this.epoch++;
+    this.remember(this.hostnames, mac, hostname);
   }
 
   /** Inserts at the most-recent end, evicting the least recently reported entry when full. */

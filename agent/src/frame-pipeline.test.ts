@@ -30,6 +30,125 @@ function arp(op: number, mac: number, ip: number, targetMac: number, targetIp: n
   ]);
 }
 
+/** An IPv4 UDP frame from `mac` (10.99.0.`ip`), checksums left at 0 (ignored by the decoders). */
+function udpFrame(
+  mac: number,
+  ip: number,
+  dst: number[],
+  srcPort: number,
+  dstPort: number,
+  payload: number[],
+): Uint8Array {
+  const length = 28 + payload.length;
+  return Uint8Array.from([
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0x02,
+    0,
+    0,
+    0,
+    0,
+    mac,
+    0x08,
+    0x00,
+    0x45,
+    0,
+    length >> 8,
+    length & 0xff,
+    0,
+    0,
+    0,
+    0,
+    255,
+    17,
+    0,
+    0,
+    10,
+    99,
+    0,
+    ip,
+    ...dst,
+    srcPort >> 8,
+    srcPort & 0xff,
+    dstPort >> 8,
+    dstPort & 0xff,
+    (length - 20) >> 8,
+    (length - 20) & 0xff,
+    0,
+    0,
+    ...payload,
+  ]);
+}
+
+/** An mDNS response (RFC 6762) from `mac` announcing `<name>.local` A 10.99.0.`ip`. */
+function mdns(mac: number, ip: number, name: string): Uint8Array {
+  const label = [...name].map((c) => c.charCodeAt(0));
+  const dns = [
+    0,
+    0,
+    0x84,
+    0,
+    0,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    label.length,
+    ...label,
+    5,
+    0x6c,
+    0x6f,
+    0x63,
+    0x61,
+    0x6c,
+    0,
+    0,
+    1,
+    0x80,
+    1,
+    0,
+    0,
+    0,
+    120,
+    0,
+    4,
+    10,
+    99,
+    0,
+    ip,
+  ];
+  return udpFrame(mac, ip, [224, 0, 0, 251], 5353, 5353, dns);
+}
+
+/** A DHCPDISCOVER (RFC 2131) from `mac` with host name option 12 (RFC 2132). */
+function dhcpDiscover(mac: number, hostname: string): Uint8Array {
+  const bootp = new Array(236).fill(0);
+  bootp.splice(0, 3, 1, 1, 6);
+  bootp.splice(28, 6, 0x02, 0, 0, 0, 0, mac);
+  const name = [...hostname].map((c) => c.charCodeAt(0));
+  return udpFrame(mac, 0, [255, 255, 255, 255], 68, 67, [
+    ...bootp,
+    99,
+    130,
+    83,
+    99,
+    53,
+    1,
+    1,
+    12,
+    name.length,
+    ...name,
+    255,
+  ]);
+}
+
 /** The same stream through the decoders and the binding table alone, with no repeat filter. */
 function reference(
   frames: Array<{ frame: Uint8Array; at: number }>,
@@ -51,16 +170,33 @@ function reference(
 
 const frameStream = fc.array(
   fc.record({
+    kind: fc.constantFrom('arp', 'arp', 'arp', 'mdns', 'dhcp'),
     op: fc.constantFrom(1, 2),
     mac: fc.integer({ min: 1, max: 6 }),
     ip: fc.integer({ min: 1, max: 6 }),
     targetMac: fc.integer({ min: 1, max: 6 }),
     targetIp: fc.integer({ min: 0, max: 6 }),
     vlan: fc.constantFrom(0, 0, 0, 7),
-    step: fc.constantFrom(0, 1, 10, 400, 1000, 5000),
+    name: fc.constantFrom('alpha', 'beta'),
+    step: fc.constantFrom(0, 1, 10, 400, 1000, 5000, 40_000),
   }),
   { maxLength: 300 },
 );
+
+function frameOf(s: {
+  kind: string;
+  op: number;
+  mac: number;
+  ip: number;
+  targetMac: number;
+  targetIp: number;
+  vlan: number;
+  name: string;
+}): Uint8Array {
+  if (s.kind === 'mdns') return mdns(s.mac, s.ip, s.name);
+  if (s.kind === 'dhcp') return dhcpDiscover(s.mac, s.name);
+  return arp(s.op, s.mac, s.ip, s.targetMac, s.targetIp, s.vlan);
+}
 
 describe('FramePipeline', () => {
   it('reports exactly what the decoders and binding table report without the repeat filter', () => {
@@ -68,12 +204,12 @@ describe('FramePipeline', () => {
       fc.property(
         frameStream,
         fc.integer({ min: 1, max: 20 }),
-        fc.constantFrom(100, 1000, 3000),
+        fc.constantFrom(100, 3000, 60_000),
         (steps, maxEntries, refreshMs) => {
           let at = 0;
           const frames = steps.map((s) => {
             at += s.step;
-            return { frame: arp(s.op, s.mac, s.ip, s.targetMac, s.targetIp, s.vlan), at };
+            return { frame: frameOf(s), at };
           });
           const got: Sighting[] = [];
           const pipeline = new FramePipeline((sighting) => got.push(sighting), { maxEntries, refreshMs });
@@ -81,7 +217,7 @@ describe('FramePipeline', () => {
           expect(got).toEqual(reference(frames, maxEntries, refreshMs));
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 500 },
     );
   });
 
@@ -92,6 +228,21 @@ describe('FramePipeline', () => {
     for (let i = 0; i < 1000; i++) pipeline.push(LinkType.ETHERNET, frame, 0, frame.length, i);
     expect(got.map((s) => `${s.event} ${s.ip}`)).toEqual(['new 10.99.0.1', 'new 10.99.0.2']);
     expect(pipeline.stats).toMatchObject({ frames: 1000, observations: 2000, sightings: 2, repeats: 999 });
+  });
+
+  it('skips the repeats of mDNS announcements too, names and all; long DHCP frames take the full path', () => {
+    const got: Sighting[] = [];
+    const pipeline = new FramePipeline((sighting) => got.push(sighting));
+    const announce = mdns(3, 3, 'printer');
+    const discover = dhcpDiscover(4, 'node-4');
+    for (let i = 0; i < 100; i++) {
+      pipeline.push(LinkType.ETHERNET, announce, 0, announce.length, i);
+      pipeline.push(LinkType.ETHERNET, discover, 0, discover.length, i);
+    }
+    expect(got.map((s) => `${s.event} ${s.source} ${s.ip ?? '-'} ${s.hostname}`)).toEqual([
+      'new mdns 10.99.0.3 printer',
+    ]);
+    expect(pipeline.stats).toMatchObject({ frames: 200, observations: 200, repeats: 99 });
   });
 
   it('counts frames of link types it does not decode, and malformed frames by layer', () => {

@@ -3,7 +3,15 @@
  * binding table, with the counts an operator wants to see. One pipeline serves `read` on a
  * capture file and the live capture.
  */
-import { isSupportedLinkType, Malformed, observeFrame } from '@ipwarden/netcodec';
+import {
+  type ArpSummary,
+  isSupportedLinkType,
+  LinkType,
+  Malformed,
+  observeFrame,
+  summarizeArpFrame,
+} from '@ipwarden/netcodec';
+import { ArpQuietIndex } from './arp-quiet-index.js';
 import { BindingTable, type BindingTableOptions, type Sighting } from './binding-table.js';
 import { RepeatFilter } from './repeat-filter.js';
 
@@ -36,6 +44,17 @@ export class FramePipeline {
   readonly table: BindingTable;
   readonly stats = emptyStats();
   private readonly repeats = new RepeatFilter();
+  private readonly arpIndex = new ArpQuietIndex();
+  private readonly arp: ArpSummary = {
+    vlanKey: 0,
+    count: 0,
+    senderIp: 0,
+    senderMacHigh: 0,
+    senderMacLow: 0,
+    targetIp: 0,
+    targetMacHigh: 0,
+    targetMacLow: 0,
+  };
 
   constructor(
     private readonly onSighting: (sighting: Sighting) => void,
@@ -53,11 +72,22 @@ export class FramePipeline {
       return;
     }
     const table = this.table;
-    const repeated = this.repeats.lookup(linkType, bytes, offset, length, at, table.epoch);
-    if (repeated >= 0) {
-      stats.repeats++;
-      stats.observations += repeated;
-      return;
+    // Repeats that change nothing skip the decoders: ARP by its numeric summary, the rest by
+    // an exact copy of the frame.
+    const arp = linkType === LinkType.ETHERNET && summarizeArpFrame(bytes, offset, offset + length, this.arp);
+    if (arp) {
+      if (this.arpIndex.isQuiet(this.arp, at, table.epoch)) {
+        stats.repeats++;
+        stats.observations += this.arp.count;
+        return;
+      }
+    } else {
+      const repeated = this.repeats.lookup(linkType, bytes, offset, length, at, table.epoch);
+      if (repeated >= 0) {
+        stats.repeats++;
+        stats.observations += repeated;
+        return;
+      }
     }
     const result = observeFrame(linkType, bytes, offset, offset + length);
     if (result instanceof Malformed) {
@@ -70,11 +100,14 @@ export class FramePipeline {
       stats.observations++;
       const sighting = table.observe(result[i]!, at);
       if (table.quietUntil < quietUntil) quietUntil = table.quietUntil;
+      // summarizeArpFrame and observeFrame share arpStatement: observation i is binding i.
+      if (arp) this.arpIndex.remember(this.arp, i, table.quietUntil, at, table.epoch);
       if (sighting !== undefined) {
         stats.sightings++;
         this.onSighting(sighting);
       }
     }
-    if (quietUntil > at) this.repeats.remember(linkType, bytes, offset, length, quietUntil, table.epoch, result.length);
+    if (!arp && quietUntil > at)
+      this.repeats.remember(linkType, bytes, offset, length, quietUntil, table.epoch, result.length);
   }
 }

@@ -61,21 +61,23 @@ function tableLine(row: Row | string[]): string {
     .trimEnd();
 }
 
-/** JSON with the field order of the documented output (at, source, kind, ip, mac, vlan, ...). */
+/**
+ * JSON with the field order of the documented output (at, source, kind, ip, mac, vlan, ...).
+ * Written by hand: sightings are printed by the hundred thousand, and only the hostname and
+ * the detail can hold text that needs escaping, which JSON.stringify then does.
+ */
 function jsonLine(row: Row): string {
-  const ordered: Record<string, unknown> = { at: row.at };
-  if ('frame' in row) ordered.frame = row.frame;
-  ordered.source = row.source;
-  ordered.kind = row.kind;
-  if (row.ip !== undefined) ordered.ip = row.ip;
-  ordered.mac = row.mac;
-  ordered.vlan = row.vlan;
-  if (row.outerVlan !== undefined) ordered.outerVlan = row.outerVlan;
-  if (row.event !== undefined) ordered.event = row.event;
-  if (row.previousMac !== undefined) ordered.previousMac = row.previousMac;
-  if (row.hostname !== undefined) ordered.hostname = row.hostname;
-  if (row.detail !== undefined) ordered.detail = row.detail;
-  return JSON.stringify(ordered);
+  let line = `{"at":${row.at}`;
+  if ('frame' in row) line += `,"frame":${row.frame}`;
+  line += `,"source":"${row.source}","kind":"${row.kind}"`;
+  if (row.ip !== undefined) line += `,"ip":"${row.ip}"`;
+  line += `,"mac":"${row.mac}","vlan":${row.vlan}`;
+  if (row.outerVlan !== undefined) line += `,"outerVlan":${row.outerVlan}`;
+  if (row.event !== undefined) line += `,"event":"${row.event}"`;
+  if (row.previousMac !== undefined) line += `,"previousMac":"${row.previousMac}"`;
+  if (row.hostname !== undefined) line += `,"hostname":${JSON.stringify(row.hostname)}`;
+  if (row.detail !== undefined) line += `,"detail":${JSON.stringify(row.detail)}`;
+  return `${line}}`;
 }
 
 /** Buffers output lines and writes them in large pieces; stdout writes are synchronous on Linux. */

@@ -10,19 +10,24 @@
  * merely sends a frame down the full path.
  */
 
-const SETS = 1 << 16; // 65 536 sets of 2 ways: 131 072 remembered frames
-const SLOT_BYTES = 96; // 32 bytes of metadata, then the frame
-const MAX_FRAME = SLOT_BYTES - 32; // ARP (60 bytes padded, 64 with a VLAN tag) fits; longer frames are not remembered
+const SETS = 1 << 16; // 65 536 sets of 4 ways: 262 144 remembered frames
+const WAYS = 4;
+// ARP (60 bytes padded), NDP (NS/NA 78–90 bytes) and short mDNS answers fit; longer frames
+// (DHCP is 300+) are not remembered and always take the full path.
+const MAX_FRAME = 96;
+const NEVER = 0x7fffffff;
 
 export class RepeatFilter {
   /**
-   * Each slot holds, side by side so one or two cache lines serve a lookup, four doubles — the
-   * frame's hash, a tag packing link type, length + 1 (0: empty) and observation count, the
-   * quiet-until time and the epoch — then the frame's bytes. 12 MiB in all.
+   * Per slot, four 32-bit words side by side (a set's four slots share one cache line): the
+   * frame's hash; a tag packing link type, length + 1 (0: empty) and observation count; the
+   * quiet-until time in ms after `base`, rounded down; the epoch. 4 MiB.
    */
-  private readonly buffer = new ArrayBuffer(SETS * 2 * SLOT_BYTES);
-  private readonly bytes = new Uint8Array(this.buffer);
-  private readonly meta = new Float64Array(this.buffer);
+  private readonly index = new Int32Array(SETS * WAYS * 4);
+  /** The remembered frames, MAX_FRAME bytes a slot, read only when the index matches. 24 MiB. */
+  private readonly frames = new Uint8Array(SETS * WAYS * MAX_FRAME);
+  /** Time origin of the stored quiet-until times (the first time seen). */
+  private base = Number.NaN;
   private hash = 0;
 
   /**
@@ -33,17 +38,17 @@ export class RepeatFilter {
     if (length > MAX_FRAME) return -1;
     const hash = hashFrame(linkType, bytes, offset, length);
     this.hash = hash;
-    const first = (hash & (SETS - 1)) * 2;
-    const tag = linkType * 0x10000 + length + 1;
-    for (let slot = first; slot < first + 2; slot++) {
-      const m = slot * (SLOT_BYTES / 8);
-      const meta = this.meta;
-      if (meta[m] !== hash || Math.floor(meta[m + 1]! / 0x10000) !== tag) continue;
-      if (at >= meta[m + 2]! || meta[m + 3] !== epoch) return -1;
-      const stored = this.bytes;
-      const base = slot * SLOT_BYTES + 32;
-      for (let i = 0; i < length; i++) if (stored[base + i] !== bytes[offset + i]) return -1;
-      return meta[m + 1]! % 0x10000;
+    const index = this.index;
+    const first = (hash & (SETS - 1)) * WAYS;
+    const tag = ((linkType & 0x7fff) << 16) | ((length + 1) << 8);
+    for (let slot = first; slot < first + WAYS; slot++) {
+      const i = slot * 4;
+      if (index[i] !== hash || (index[i + 1]! & ~0xff) !== tag) continue;
+      if (at - this.base >= index[i + 2]! || index[i + 3] !== (epoch | 0)) return -1;
+      const frames = this.frames;
+      const stored = slot * MAX_FRAME;
+      for (let j = 0; j < length; j++) if (frames[stored + j] !== bytes[offset + j]) return -1;
+      return index[i + 1]! & 0xff;
     }
     return -1;
   }
@@ -58,22 +63,33 @@ export class RepeatFilter {
     epoch: number,
     count: number,
   ): void {
-    if (length > MAX_FRAME || count > 0xffff || linkType > 0xffff) return;
-    const first = (this.hash & (SETS - 1)) * 2;
-    const meta = this.meta;
-    const m = first * (SLOT_BYTES / 8);
-    const tag = (linkType * 0x10000 + length + 1) * 0x10000 + count;
-    // The newest frame takes way 0; the one there moves to way 1 unless it is this same frame.
-    if (!(meta[m] === this.hash && meta[m + 1] === tag)) {
-      this.bytes.copyWithin((first + 1) * SLOT_BYTES, first * SLOT_BYTES, (first + 1) * SLOT_BYTES);
+    if (length > MAX_FRAME || count > 0xff || linkType > 0x7fff) return;
+    if (Number.isNaN(this.base)) this.base = until;
+    // Stored quiet-until times are whole ms after `base`, rounded down so they never overstate.
+    const quiet = Math.min(Math.floor(until - this.base), NEVER);
+    if (quiet < 0) return;
+    const index = this.index;
+    const hash = this.hash;
+    const tag = ((linkType & 0x7fff) << 16) | ((length + 1) << 8);
+    // The slot this frame already has, else the one whose frame stays quiet the shortest.
+    const first = (hash & (SETS - 1)) * WAYS;
+    let victim = first;
+    for (let slot = first; slot < first + WAYS; slot++) {
+      const i = slot * 4;
+      if (index[i] === hash && (index[i + 1]! & ~0xff) === tag) {
+        victim = slot;
+        break;
+      }
+      if (index[i + 2]! < index[victim * 4 + 2]!) victim = slot;
     }
-    meta[m] = this.hash;
-    meta[m + 1] = tag;
-    meta[m + 2] = until;
-    meta[m + 3] = epoch;
-    const stored = this.bytes;
-    const base = first * SLOT_BYTES + 32;
-    for (let i = 0; i < length; i++) stored[base + i] = bytes[offset + i]!;
+    const i = victim * 4;
+    index[i] = hash;
+    index[i + 1] = tag | count;
+    index[i + 2] = quiet;
+    index[i + 3] = epoch | 0;
+    const frames = this.frames;
+    const stored = victim * MAX_FRAME;
+    for (let j = 0; j < length; j++) frames[stored + j] = bytes[offset + j]!;
   }
 }
 

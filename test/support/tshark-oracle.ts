@@ -30,6 +30,8 @@ const FIELDS = [
   'arp.dst.proto_ipv4',
   'ip.src',
   'ipv6.src',
+  'ipv6.hlim',
+  'icmpv6.code',
   'icmpv6.type',
   'icmpv6.nd.ns.target_address',
   'icmpv6.nd.na.target_address',
@@ -154,6 +156,8 @@ function deriveArp(row: Row, layers: string[]): Observation[] {
 }
 
 function deriveNdp(row: Row, linkSrc: string | undefined): Observation[] {
+  // RFC 4861 6.1, 7.1: only hop limit 255 and code 0 make a valid ND message.
+  if (row.one('ipv6.hlim') !== '255' || row.one('icmpv6.code') !== '0') return [];
   const type = Number(row.one('icmpv6.type'));
   const src = row.one('ipv6.src');
   const sourceLinkLayer = row.one('icmpv6.opt.src_linkaddr');

@@ -350,14 +350,16 @@ describe('CaptureReader on pcapng', () => {
     expect(summary).toMatchObject({ records: 2, badRecords: 1, error: undefined });
   });
 
-  it('reads Simple Packet Blocks on interface 0, without a timestamp (4.4)', () => {
+  it('reads Simple Packet Blocks on interface 0, which have no timestamp (4.4), at the time of the record before', () => {
     const file = concat(le.shb(), le.idb(1, 42), le.spb(42, ARP), le.spb(1514, ARP_PADDED));
     const { records } = read(file);
     expect(records.map((r) => [r.interfaceId, r.frame, r.originalLength])).toEqual([
       [0, frameHex(ARP), 42],
       [0, frameHex(ARP), 1514], // cut to the interface's snapshot length
     ]);
-    expect(records.every((r) => Number.isNaN(r.timestampMs))).toBe(true);
+    expect(records.map((r) => r.timestampMs)).toEqual([0, 0]);
+    const afterEpb = read(concat(le.shb(), le.idb(1, 0), le.epb(0, MICROS + 123_456n, ARP), le.spb(42, ARP)));
+    expect(afterEpb.records[1]!.timestampMs).toBe(afterEpb.records[0]!.timestampMs);
   });
 
   it('reads a Simple Packet Block without a snapshot length up to the block end', () => {

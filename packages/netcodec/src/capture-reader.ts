@@ -18,7 +18,10 @@ export interface CaptureRecord {
   /** pcapng interface index; 0 in pcap files. */
   interfaceId: number;
   linkType: number;
-  /** Capture time, milliseconds since the epoch (with the sub-millisecond fraction). */
+  /**
+   * Capture time, milliseconds since the epoch (with the sub-millisecond fraction). A record
+   * from a pcapng Simple Packet Block, which has none, keeps the time of the record before it.
+   */
   timestampMs: number;
   bytes: Uint8Array;
   offset: number;
@@ -282,7 +285,8 @@ export class CaptureReader {
         const original = u32(bytes, at + 8, little);
         let captured = Math.min(original, length - 16);
         if (iface.snapLength > 0) captured = Math.min(captured, iface.snapLength);
-        // A Simple Packet Block has no timestamp (pcapng 4.4).
+        // A Simple Packet Block has no timestamp (pcapng 4.4): it keeps the time of the record
+        // before it, which is as close as the file can say (0 when it is the first).
         this.deliver(onRecord, bytes, 0, iface, Number.NaN, at + 12, captured, original);
         return;
       }
@@ -305,7 +309,7 @@ export class CaptureReader {
     record.bytes = bytes;
     record.interfaceId = interfaceId;
     record.linkType = iface.linkType;
-    record.timestampMs = units / iface.unitsPerMs + iface.offsetMs;
+    if (!Number.isNaN(units)) record.timestampMs = units / iface.unitsPerMs + iface.offsetMs;
     record.offset = offset;
     record.length = length;
     record.originalLength = originalLength;

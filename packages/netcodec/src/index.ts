@@ -1,4 +1,12 @@
-export { ArpOperation, type ArpPacket, decodeArp } from './arp.js';
+export {
+  ArpOperation,
+  type ArpPacket,
+  ArpStatement,
+  type ArpSummary,
+  arpStatement,
+  decodeArp,
+  summarizeArpFrame,
+} from './arp.js';
 export {
   type CaptureFormat,
   CaptureReader,
@@ -29,6 +37,8 @@ export {
   isSupportedLinkType,
   type LinkFrame,
   LinkType,
+  type TagWalk,
+  walkTags,
 } from './link-layer.js';
 export { isMalformed, Malformed } from './malformed.js';
 export { decodeNdp, type NdpMessage, NdpType } from './ndp.js';

@@ -44,7 +44,50 @@ function isTag(etherType: number): boolean {
   return etherType === EtherType.VLAN || etherType === EtherType.QINQ || etherType === EtherType.QINQ_OLD;
 }
 
-/** Walks the VLAN tags starting with `etherType` whose TCI is at `offset`. */
+/** Where a walk over VLAN tags ended; see {@link walkTags}. */
+export interface TagWalk {
+  /** The EtherType after the last tag. */
+  etherType: number;
+  /** VLAN ID of the innermost tag; 0 when untagged. */
+  vlan: number;
+  /** VLAN ID of the outermost tag when there are two or more; -1 otherwise. */
+  outerVlan: number;
+  /** Offset of the payload after the tags. */
+  payloadOffset: number;
+}
+
+/**
+ * Walks the VLAN tags starting with `etherType`, the first tag's TCI at `offset`, into `out`
+ * without allocating. Returns a reason when the tags cannot be read, else undefined.
+ */
+export function walkTags(
+  bytes: Uint8Array,
+  offset: number,
+  end: number,
+  etherType: number,
+  out: TagWalk,
+): Malformed | undefined {
+  let outerVlan = -1;
+  let vlan = 0;
+  let tags = 0;
+  let type = etherType;
+  let at = offset;
+  while (isTag(type)) {
+    if (++tags > MAX_TAGS) return new Malformed('vlan', `more than ${MAX_TAGS} VLAN tags`);
+    if (end - at < 4) return truncated('vlan', end - at, 4);
+    const vid = ((bytes[at]! << 8) | bytes[at + 1]!) & 0x0fff;
+    if (tags === 1) outerVlan = vid;
+    vlan = vid;
+    type = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    at += 4;
+  }
+  out.etherType = type;
+  out.vlan = vlan;
+  out.outerVlan = tags >= 2 ? outerVlan : -1;
+  out.payloadOffset = at;
+  return undefined;
+}
+
 function unwrapTags(
   layer: string,
   bytes: Uint8Array,
@@ -54,21 +97,20 @@ function unwrapTags(
   src: string | undefined,
   dst: string | undefined,
 ): LinkFrame | Malformed {
-  let outerVlan: number | undefined;
-  let vlan = 0;
-  let tags = 0;
-  let type = etherType;
-  let at = offset;
-  while (isTag(type)) {
-    if (++tags > MAX_TAGS) return new Malformed(layer, `more than ${MAX_TAGS} VLAN tags`);
-    if (end - at < 4) return truncated('vlan', end - at, 4);
-    const vid = ((bytes[at]! << 8) | bytes[at + 1]!) & 0x0fff;
-    if (tags === 1) outerVlan = vid;
-    vlan = vid;
-    type = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    at += 4;
-  }
-  return { src, dst, etherType: type, vlan, outerVlan: tags >= 2 ? outerVlan : undefined, payloadOffset: at };
+  const walk: TagWalk = { etherType: 0, vlan: 0, outerVlan: -1, payloadOffset: 0 };
+  const problem = walkTags(bytes, offset, end, etherType, walk);
+  if (problem !== undefined)
+    return problem.layer === 'vlan' && problem.reason.startsWith('more')
+      ? new Malformed(layer, problem.reason)
+      : problem;
+  return {
+    src,
+    dst,
+    etherType: walk.etherType,
+    vlan: walk.vlan,
+    outerVlan: walk.outerVlan >= 0 ? walk.outerVlan : undefined,
+    payloadOffset: walk.payloadOffset,
+  };
 }
 
 /** Ethernet II (IEEE 802.3 with an EtherType), with any 802.1Q / 802.1ad tags unwrapped. */

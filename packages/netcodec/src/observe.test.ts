@@ -162,6 +162,17 @@ function ndpFrame(src: string, dst: string, icmp: string, linkSrc = HOST, tags: 
 }
 
 describe('observeFrame on NDP', () => {
+  it('ignores ND messages a router forwarded: hop limit below 255 (RFC 4861 7.1.1)', () => {
+    const icmp = hex(`8700 0000 0000 0000 ${TARGET} 0101 0211 2233 4455`);
+    const frame = ethernet('33:33:00:00:00:01', HOST, 0x86dd, ipv6(HOST_LL, SOLICITED_NODE, 58, icmp, 64));
+    expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
+  });
+
+  it('ignores ND messages with a code other than 0 (RFC 4861 7.1.1)', () => {
+    const frame = ndpFrame(HOST_LL, SOLICITED_NODE, `8701 0000 0000 0000 ${TARGET}`);
+    expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
+  });
+
   it.each<[string, Uint8Array, Observation[]]>([
     [
       'a solicitation gives its source, with the MAC of its source link-layer option',

@@ -2,7 +2,7 @@
  * From a captured frame to what it tells about who uses which address: the observation rules
  * of DESIGN.md ("The agent", point 2), one function per protocol.
  */
-import { ArpOperation, type ArpPacket, decodeArp } from './arp.js';
+import { ArpOperation, type ArpPacket, ArpStatement, arpStatement, decodeArp } from './arp.js';
 import { DHCP_MESSAGE_TYPE_NAMES, DhcpMessageType, decodeDhcp } from './dhcp.js';
 import { decodeDns } from './dns.js';
 import { decodeIpv4, decodeIpv6, decodeUdp, IpProtocol, ipv4Source } from './ip.js';
@@ -59,11 +59,17 @@ function base(
  * RFC 5227 announcements (gratuitous requests) are flagged.
  */
 export function observeArp(link: LinkFrame, arp: ArpPacket): readonly Observation[] {
-  if (arp.operation !== ArpOperation.REQUEST && arp.operation !== ArpOperation.REPLY) return NONE;
-  if (arp.senderMacInvalid) return NONE;
+  const statement = arpStatement(
+    arp.operation,
+    arp.senderIpZero,
+    arp.targetIpZero,
+    arp.senderIp === arp.targetIp,
+    arp.senderMacInvalid,
+    arp.targetMacInvalid,
+  );
+  if (statement === ArpStatement.NOTHING) return NONE;
   const op = arp.operation === ArpOperation.REQUEST ? 'request' : 'reply';
-  if (arp.senderIpZero) {
-    if (arp.targetIpZero) return NONE;
+  if (statement === ArpStatement.PROBE) {
     const probe = base(link, 'arp', 'probe', arp.targetIp, arp.senderMac);
     probe.detail = { op };
     return [probe];
@@ -71,7 +77,7 @@ export function observeArp(link: LinkFrame, arp: ArpPacket): readonly Observatio
   const gratuitous = arp.senderIp === arp.targetIp;
   const sender = base(link, 'arp', 'host', arp.senderIp, arp.senderMac);
   sender.detail = gratuitous ? { op, gratuitous, announcement: op === 'request' } : { op };
-  if (op === 'request' || gratuitous || arp.targetIpZero || arp.targetMacInvalid) return [sender];
+  if (statement === ArpStatement.SENDER) return [sender];
   const target = base(link, 'arp', 'host', arp.targetIp, arp.targetMac);
   target.detail = { op, target: true };
   return [sender, target];
@@ -90,6 +96,9 @@ function observeIpv6(
   const ndp = decodeNdp(bytes, ipv6.payloadOffset, ipv6.payloadEnd);
   if (ndp === undefined) return NONE;
   if (ndp instanceof Malformed) return ndp;
+  // RFC 4861 6.1 and 7.1: hosts silently discard ND messages whose hop limit is not 255 (they
+  // were forwarded by a router, so they could come from anywhere) or whose code is not 0.
+  if (ipv6.hopLimit !== 255 || ndp.code !== 0) return NONE;
 
   switch (ndp.type) {
     case NdpType.NEIGHBOR_SOLICITATION: {

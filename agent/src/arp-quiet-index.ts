@@ -1,0 +1,111 @@
+/**
+ * The flood check for ARP, which is most of what a rack network says: for each (VLAN, IP)
+ * binding recently handled, its MAC and until when the same statement again changes nothing.
+ * An ARP frame whose bindings are all here, with the same MACs, in time and within the binding
+ * table's epoch, needs no decoding and no lookup by string: a numeric summary of the frame and
+ * one cache line per binding decide it.
+ *
+ * Entries are packed into 16 bytes so that a set of four fits one cache line and the whole
+ * index (4 MiB) stays in the CPU cache with tens of thousands of hosts:
+ *   word 0  IPv4 address
+ *   word 1  MAC, low 32 bits
+ *   word 2  MAC, high 16 bits | quiet-until, whole seconds after `base` (rounded down) << 16
+ *   word 3  VLAN + 1 (13 bits; 0: empty) | epoch, low 19 bits << 13
+ * Frames with a QinQ tag or VLAN keys past 12 bits take the full path. Set-associative: a full
+ * set, too, only sends frames down the full path.
+ */
+import type { ArpSummary } from '@ipwarden/netcodec';
+
+const SETS = 1 << 16; // 65 536 sets × 4 ways = 262 144 bindings
+const WAYS = 4;
+const MAX_QUIET_SECONDS = 0xffff;
+const EPOCH_BITS = 19;
+const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
+
+export class ArpQuietIndex {
+  private readonly entries = new Int32Array(SETS * WAYS * 4); // 4 MiB
+  /** Time origin of the stored quiet-until seconds, in ms. */
+  private base = Number.NaN;
+  /** The epoch whose low bits the entries carry; when its high bits move, the index is cleared. */
+  private epochHigh = 0;
+
+  /** True when every binding the summarised frame states is known to be quiet at `at`. */
+  isQuiet(frame: ArpSummary, at: number, epoch: number): boolean {
+    if (frame.vlanKey >= 4095 || epoch >>> EPOCH_BITS !== this.epochHigh) return false;
+    const since = at - this.base;
+    if (!this.bindingIsQuiet(frame.vlanKey, frame.senderIp, frame.senderMacHigh, frame.senderMacLow, since, epoch)) {
+      return false;
+    }
+    return (
+      frame.count === 1 ||
+      this.bindingIsQuiet(frame.vlanKey, frame.targetIp, frame.targetMacHigh, frame.targetMacLow, since, epoch)
+    );
+  }
+
+  /** Records that binding `which` (0 sender, 1 target) of the frame is quiet until `until`. */
+  remember(frame: ArpSummary, which: number, until: number, at: number, epoch: number): void {
+    if (frame.vlanKey >= 4095) return;
+    if (epoch >>> EPOCH_BITS !== this.epochHigh || !(at - this.base < MAX_QUIET_SECONDS * 500)) {
+      // A new run of epochs, or half the range of stored times gone: start afresh from here.
+      this.entries.fill(0);
+      this.epochHigh = epoch >>> EPOCH_BITS;
+      this.base = at;
+    }
+    const seconds = Math.min(Math.floor((until - this.base) / 1000), MAX_QUIET_SECONDS);
+    if (seconds <= 0) return;
+    const ip = (which === 0 ? frame.senderIp : frame.targetIp) | 0;
+    const tag = (frame.vlanKey + 1) | ((epoch & EPOCH_MASK) << 13);
+    const entries = this.entries;
+    const first = this.set(frame.vlanKey, ip) * WAYS;
+    // This binding's entry if it has one, else the one that stays quiet the shortest.
+    let victim = first;
+    for (let slot = first; slot < first + WAYS; slot++) {
+      const e = slot * 4;
+      if (entries[e] === ip && (entries[e + 3]! & 0x1fff) === frame.vlanKey + 1) {
+        victim = slot;
+        break;
+      }
+      if (entries[e + 2]! >>> 16 < entries[victim * 4 + 2]! >>> 16) victim = slot;
+    }
+    const e = victim * 4;
+    entries[e] = ip;
+    entries[e + 1] = (which === 0 ? frame.senderMacLow : frame.targetMacLow) | 0;
+    entries[e + 2] = (which === 0 ? frame.senderMacHigh : frame.targetMacHigh) | (seconds << 16);
+    entries[e + 3] = tag;
+  }
+
+  private bindingIsQuiet(
+    vlanKey: number,
+    ip: number,
+    macHigh: number,
+    macLow: number,
+    since: number,
+    epoch: number,
+  ): boolean {
+    const entries = this.entries;
+    const first = this.set(vlanKey, ip) * WAYS;
+    for (let slot = first; slot < first + WAYS; slot++) {
+      const e = slot * 4;
+      if (entries[e] !== (ip | 0) || (entries[e + 3]! & 0x1fff) !== vlanKey + 1) continue;
+      const packed = entries[e + 2]!;
+      return (
+        entries[e + 1] === (macLow | 0) &&
+        (packed & 0xffff) === macHigh &&
+        since < (packed >>> 16) * 1000 &&
+        entries[e + 3]! >>> 13 === (epoch & EPOCH_MASK)
+      );
+    }
+    return false;
+  }
+
+  private set(vlanKey: number, ip: number): number {
+    // murmur3's finaliser over the address and the VLAN.
+    let h = (ip ^ Math.imul(vlanKey + 1, 0x9e3779b1)) | 0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & (SETS - 1);
+  }
+}
