@@ -14,7 +14,7 @@
  * Frames with a QinQ tag or VLAN keys past 12 bits take the full path. Set-associative: a full
  * set, too, only sends frames down the full path.
  */
-import type { ArpSummary } from '@ipwarden/netcodec';
+import { type ArpSummary, mix32 } from '@ipwarden/netcodec';
 
 const SETS = 1 << 16; // 65 536 sets × 4 ways = 262 144 bindings
 const WAYS = 4;
@@ -99,13 +99,6 @@ export class ArpQuietIndex {
   }
 
   private set(vlanKey: number, ip: number): number {
-    // murmur3's finaliser over the address and the VLAN.
-    let h = (ip ^ Math.imul(vlanKey + 1, 0x9e3779b1)) | 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h & (SETS - 1);
+    return mix32(ip ^ Math.imul(vlanKey + 1, 0x9e3779b1)) & (SETS - 1);
   }
 }

@@ -10,7 +10,9 @@
  * merely sends a frame down the full path.
  */
 
-const SETS = 1 << 16; // 65 536 sets of 4 ways: 262 144 remembered frames
+import { mix32 } from '@ipwarden/netcodec';
+
+const SETS = 1 << 14; // 16 384 sets of 4 ways: 65 536 remembered frames (ARP has its own index)
 const WAYS = 4;
 // ARP (60 bytes padded), NDP (NS/NA 78–90 bytes) and short mDNS answers fit; longer frames
 // (DHCP is 300+) are not remembered and always take the full path.
@@ -21,10 +23,10 @@ export class RepeatFilter {
   /**
    * Per slot, four 32-bit words side by side (a set's four slots share one cache line): the
    * frame's hash; a tag packing link type, length + 1 (0: empty) and observation count; the
-   * quiet-until time in ms after `base`, rounded down; the epoch. 4 MiB.
+   * quiet-until time in ms after `base`, rounded down; the epoch. 1 MiB.
    */
   private readonly index = new Int32Array(SETS * WAYS * 4);
-  /** The remembered frames, MAX_FRAME bytes a slot, read only when the index matches. 24 MiB. */
+  /** The remembered frames, MAX_FRAME bytes a slot, read only when the index matches. 6 MiB. */
   private readonly frames = new Uint8Array(SETS * WAYS * MAX_FRAME);
   /** Time origin of the stored quiet-until times (the first time seen). */
   private base = Number.NaN;
@@ -115,10 +117,5 @@ function hashFrame(linkType: number, bytes: Uint8Array, offset: number, length: 
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
   }
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  return mix32(h ^ length);
 }

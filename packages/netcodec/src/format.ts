@@ -7,6 +7,8 @@
  * the identical string, which later Map lookups by that string find already hashed.
  */
 
+import { mix32 } from './hash.js';
+
 const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
@@ -42,14 +44,7 @@ class InternTable {
   }
 
   private set(high: number, low: number): number {
-    // murmur3's 32-bit finaliser: every input bit affects every output bit.
-    let h = (low ^ Math.imul(high, 0x9e3779b1)) | 0;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h & (SETS - 1);
+    return mix32(low ^ Math.imul(high, 0x9e3779b1)) & (SETS - 1);
   }
 }
 

@@ -19,6 +19,7 @@ export {
 export { DHCP_MESSAGE_TYPE_NAMES, type DhcpMessage, DhcpMessageType, decodeDhcp } from './dhcp.js';
 export { type DnsAddressRecord, type DnsMessage, DnsType, decodeDns } from './dns.js';
 export { formatIpv4, formatIpv6, formatMac } from './format.js';
+export { mix32 } from './hash.js';
 export {
   decodeIpv4,
   decodeIpv6,
