@@ -9,52 +9,47 @@
  * index (4 MiB) stays in the CPU cache with tens of thousands of hosts:
  *   word 0  IPv4 address
  *   word 1  MAC, low 32 bits
- *   word 2  MAC, high 16 bits | quiet-until, whole seconds after `base` (rounded down) << 16
- *   word 3  VLAN + 1 (13 bits; 0: empty) | epoch, low 19 bits << 13
- * Frames with a QinQ tag or VLAN keys past 12 bits take the full path. Set-associative: a full
- * set, too, only sends frames down the full path.
+ *   word 2  MAC, high 16 bits | quiet-until, whole seconds after the base (rounded down) << 16
+ *   word 3  VLAN key + 1 (13 bits; 0: empty) | epoch, low 19 bits << 13
+ * Frames whose VLAN key needs more than 12 bits (QinQ with a non-zero service VID) take the full
+ * path. Set-associative: a full set, too, only sends frames down the full path.
  */
 import { type ArpSummary, mix32 } from '@ipwarden/netcodec';
+import { CacheBase } from './cache-base.js';
 
 const SETS = 1 << 16; // 65 536 sets × 4 ways = 262 144 bindings
 const WAYS = 4;
-const MAX_QUIET_SECONDS = 0xffff;
 const EPOCH_BITS = 19;
-const EPOCH_MASK = (1 << EPOCH_BITS) - 1;
 
 export class ArpQuietIndex {
   private readonly entries = new Int32Array(SETS * WAYS * 4); // 4 MiB
-  /** Time origin of the stored quiet-until seconds, in ms. */
-  private base = Number.NaN;
-  /** The epoch whose low bits the entries carry; when its high bits move, the index is cleared. */
-  private epochHigh = 0;
+  /** Quiet-until times in 16 bits of whole seconds, epochs in 19 bits. */
+  private readonly base = new CacheBase(1 << 16, 1000, 1 << EPOCH_BITS);
 
   /** True when every binding the summarised frame states is known to be quiet at `at`. */
   isQuiet(frame: ArpSummary, at: number, epoch: number): boolean {
-    if (frame.vlanKey >= 4095 || epoch >>> EPOCH_BITS !== this.epochHigh) return false;
-    const since = at - this.base;
-    if (!this.bindingIsQuiet(frame.vlanKey, frame.senderIp, frame.senderMacHigh, frame.senderMacLow, since, epoch)) {
+    if (frame.vlanKey >= 4095 || !this.base.fits(at, epoch)) return false;
+    const stored = this.base.storedEpoch(epoch);
+    if (!this.bindingIsQuiet(frame.vlanKey, frame.senderIp, frame.senderMacHigh, frame.senderMacLow, at, stored)) {
       return false;
     }
     return (
       frame.count === 1 ||
-      this.bindingIsQuiet(frame.vlanKey, frame.targetIp, frame.targetMacHigh, frame.targetMacLow, since, epoch)
+      this.bindingIsQuiet(frame.vlanKey, frame.targetIp, frame.targetMacHigh, frame.targetMacLow, at, stored)
     );
   }
 
   /** Records that binding `which` (0 sender, 1 target) of the frame is quiet until `until`. */
   remember(frame: ArpSummary, which: number, until: number, at: number, epoch: number): void {
     if (frame.vlanKey >= 4095) return;
-    if (epoch >>> EPOCH_BITS !== this.epochHigh || !(at - this.base < MAX_QUIET_SECONDS * 500)) {
-      // A new run of epochs, or half the range of stored times gone: start afresh from here.
+    if (!this.base.fits(at, epoch)) {
       this.entries.fill(0);
-      this.epochHigh = epoch >>> EPOCH_BITS;
-      this.base = at;
+      this.base.reset(at, epoch);
     }
-    const seconds = Math.min(Math.floor((until - this.base) / 1000), MAX_QUIET_SECONDS);
+    const seconds = this.base.storedTime(until);
     if (seconds <= 0) return;
     const ip = (which === 0 ? frame.senderIp : frame.targetIp) | 0;
-    const tag = (frame.vlanKey + 1) | ((epoch & EPOCH_MASK) << 13);
+    const tag = (frame.vlanKey + 1) | (this.base.storedEpoch(epoch) << 13);
     const entries = this.entries;
     const first = this.set(frame.vlanKey, ip) * WAYS;
     // This binding's entry if it has one, else the one that stays quiet the shortest.
@@ -79,7 +74,7 @@ export class ArpQuietIndex {
     ip: number,
     macHigh: number,
     macLow: number,
-    since: number,
+    at: number,
     epoch: number,
   ): boolean {
     const entries = this.entries;
@@ -91,8 +86,8 @@ export class ArpQuietIndex {
       return (
         entries[e + 1] === (macLow | 0) &&
         (packed & 0xffff) === macHigh &&
-        since < (packed >>> 16) * 1000 &&
-        entries[e + 3]! >>> 13 === (epoch & EPOCH_MASK)
+        this.base.before(at, packed >>> 16) &&
+        entries[e + 3]! >>> 13 === epoch
       );
     }
     return false;

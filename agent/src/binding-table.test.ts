@@ -46,6 +46,21 @@ describe('BindingTable', () => {
     expect(later).toMatchObject({ event: 'moved', mac: MAC_A, previousMac: MAC_B });
   });
 
+  it('holds a flood of MACs on one address to a few moves an interval, in bounded memory', () => {
+    const table = new BindingTable({ refreshMs: 600_000 });
+    let moves = 0;
+    const started = performance.now();
+    for (let i = 0; i < 100_000; i++) {
+      const mac = `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      if (table.observe(host('10.99.0.1', mac), i)?.event === 'moved') moves++;
+    }
+    expect(moves).toBe(8);
+    expect(table.suppressedMoves).toBe(100_000 - 1 - 8);
+    expect(performance.now() - started).toBeLessThan(5_000); // linear, not quadratic
+    // The last MAC is reported once the interval is over.
+    expect(table.observe(host('10.99.0.1', '02:00:00:01:86:9f'), 600_001)?.event).toBe('refresh');
+  });
+
   it('keeps bindings on different VLANs, and on different QinQ service VLANs, apart', () => {
     const table = new BindingTable();
     expect(table.observe(host('10.99.0.1', MAC_A, { vlan: 10 }), 0)?.event).toBe('new');

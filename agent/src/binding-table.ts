@@ -39,9 +39,17 @@ interface Entry {
   reportedAt: number;
   /** When a hostname change was last reported early (-Infinity: never). */
   renamedAt: number;
-  /** Other MACs seen on this address within the refresh interval, with when each was reported. */
+  /** Other MACs recently seen on this address, with when each was last reported (at most MAX_OTHERS). */
   others: Map<string, number> | undefined;
+  /** Start of the interval in which `moves` moves were reported. */
+  movesSince: number;
+  moves: number;
 }
+
+/** Other MACs remembered per address: enough for hosts fighting over it, bounded under a MAC flood. */
+const MAX_OTHERS = 8;
+/** Moves reported per address per refresh interval: enough to raise the conflict, not a storm. */
+const MAX_MOVES = 8;
 
 export const DEFAULT_REFRESH_MS = 600_000; // 10 min, as MAAS
 export const DEFAULT_MAX_ENTRIES = 100_000;
@@ -67,10 +75,12 @@ export class BindingTable {
   private readonly bindings = new Map<string, Entry>();
   /** Probes, DHCP servers and clients: reported once per refresh interval each. */
   private readonly events = new Map<string, number>();
-  /** Hostnames announced by DHCP clients, by MAC, so the lease and later sightings carry them. */
+  /** Hostnames announced by DHCP clients, by MAC, so the lease and later sightings carry them (oldest first out). */
   private readonly hostnames = new Map<string, string>();
   /** Entries dropped to stay within maxEntries. */
   evicted = 0;
+  /** Moves not reported because an address already had MAX_MOVES in the interval. */
+  suppressedMoves = 0;
   /**
    * Grows whenever an observation that changed nothing could start to change something: a
    * binding moved to another MAC or took a new name, a DHCP client's name changed, or an
@@ -115,16 +125,24 @@ export class BindingTable {
     const entry = this.bindings.get(key);
     if (entry === undefined) {
       const hostname = observation.hostname ?? this.hostnames.get(mac);
-      this.remember(this.bindings, key, { mac, hostname, reportedAt: at, renamedAt: -Infinity, others: undefined });
+      this.remember(this.bindings, key, {
+        mac,
+        hostname,
+        reportedAt: at,
+        renamedAt: Number.NEGATIVE_INFINITY,
+        others: undefined,
+        movesSince: at,
+        moves: 0,
+      });
       this.quietUntil = at + this.refreshMs;
       return sighting(observation, ip, at, 'new', hostname);
     }
-    return this.update(entry, key, observation, at);
+    return this.update(entry, key, ip, observation, at);
   }
 
   /** A frame for a known binding: a refresh, a rename, a move, or nothing new. */
-  private update(entry: Entry, key: string, observation: Observation, at: number): Sighting | undefined {
-    const { ip, mac } = observation as Observation & { ip: string };
+  private update(entry: Entry, key: string, ip: string, observation: Observation, at: number): Sighting | undefined {
+    const mac = observation.mac;
     if (entry.mac === mac) {
       const hostname = observation.hostname;
       // A new name is news at once, but a host announcing two names (DHCP and mDNS) must not
@@ -149,23 +167,36 @@ export class BindingTable {
     }
 
     // Another MAC on the address. Two hosts fighting over one IP would flap on every frame:
-    // each MAC's move is reported once per refresh interval, enough to raise the conflict.
+    // each MAC's move is reported once per refresh interval, enough to raise the conflict, and
+    // a flood of MACs on one address is held to MAX_MOVES reports an interval.
     const previousMac = entry.mac;
     const hostname = observation.hostname ?? this.hostnames.get(mac);
     entry.others ??= new Map();
     const others = entry.others;
     const reported = others.get(mac);
-    others.set(previousMac, entry.reportedAt);
     others.delete(mac);
+    others.set(previousMac, entry.reportedAt);
+    if (others.size > MAX_OTHERS) others.delete(others.keys().next().value!);
     entry.mac = mac;
     entry.hostname = hostname;
     this.epoch++;
+    if (at - entry.movesSince >= this.refreshMs) {
+      entry.movesSince = at;
+      entry.moves = 0;
+    }
     if (reported !== undefined && at - reported < this.refreshMs) {
       entry.reportedAt = reported;
       this.quietUntil = reported + this.refreshMs;
       return undefined;
     }
-    for (const [other, when] of others) if (at - when >= this.refreshMs) others.delete(other);
+    if (entry.moves >= MAX_MOVES) {
+      // Reported as a refresh once this interval is over.
+      this.suppressedMoves++;
+      entry.reportedAt = entry.movesSince;
+      this.quietUntil = entry.movesSince + this.refreshMs;
+      return undefined;
+    }
+    entry.moves++;
     entry.reportedAt = at;
     this.touch(this.bindings, key, entry);
     this.quietUntil = at + this.refreshMs;

@@ -7,13 +7,45 @@ import { CaptureReader, type CaptureRecord, type CaptureSummary, MAX_BLOCK_LENGT
 
 const CHUNK_BYTES = 1 << 20; // 1 MiB per read
 
+/** The file could not be opened or read (as opposed to holding something that is not a capture). */
+export class CaptureFileError extends Error {
+  override readonly name = 'CaptureFileError';
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`cannot read ${path}: ${reason}`);
+  }
+}
+
+function describe(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'is a directory';
+  if (code === 'EACCES') return 'permission denied';
+  return (error as Error).message;
+}
+
 /**
  * Streams every record of the file at `path` to `onRecord` (valid during the call only).
- * Throws only for I/O errors (a missing or unreadable file); problems in the file's contents
- * end reading and are in the summary's `error`, after every readable record was delivered.
+ * Throws a {@link CaptureFileError} for I/O errors (a missing or unreadable file); problems in
+ * the file's contents end reading and are in the summary's `error`, after every readable record
+ * was delivered. Exceptions from `onRecord` pass through unchanged.
  */
 export function readCaptureFile(path: string, onRecord: (record: CaptureRecord) => void): CaptureSummary {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new CaptureFileError(path, describe(error));
+  }
+  const read = (buffer: Uint8Array, offset: number): number => {
+    try {
+      return readSync(fd, buffer, offset, buffer.length - offset, null);
+    } catch (error) {
+      throw new CaptureFileError(path, describe(error));
+    }
+  };
   try {
     const reader = new CaptureReader();
     let buffer = new Uint8Array(CHUNK_BYTES);
@@ -25,9 +57,9 @@ export function readCaptureFile(path: string, onRecord: (record: CaptureRecord) 
         grown.set(buffer);
         buffer = grown;
       }
-      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
-      if (read === 0) return reader.finish(filled);
-      filled += read;
+      const got = read(buffer, filled);
+      if (got === 0) return reader.finish(filled);
+      filled += got;
       const consumed = reader.feed(buffer, 0, filled, onRecord);
       if (reader.error !== undefined) return reader.finish(filled - consumed);
       buffer.copyWithin(0, consumed, filled);

@@ -123,6 +123,26 @@ describe('ipwarden-agent read', () => {
     expect(first).toMatch(/^2026-11-21T12:00:00\.000Z\s+arp\s+host\s+new\s+0\s+10\.99\.0\.7\s+02:00:00:00:00:07$/);
   });
 
+  it('shows control characters in hostnames escaped in the table, never raw', () => {
+    const name = [...'evil\u001b[31m\nfake'].map((c) => c.charCodeAt(0));
+    const dns = [0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0, name.length, ...name, 5, 0x6c, 0x6f, 0x63, 0x61, 0x6c, 0];
+    const answer = [...dns, 0, 1, 0x80, 1, 0, 0, 0, 120, 0, 4, 10, 99, 0, 9];
+    const udpLength = 8 + answer.length;
+    const ip = [0x45, 0, 0, 20 + udpLength, 0, 0, 0, 0, 255, 17, 0, 0, 10, 99, 0, 9, 224, 0, 0, 251];
+    const frame = Uint8Array.from([
+      ...[0x01, 0x00, 0x5e, 0, 0, 0xfb, 0x02, 0, 0, 0, 0, 9, 0x08, 0x00],
+      ...ip,
+      ...[0x14, 0xe9, 0x14, 0xe9, 0, udpLength, 0, 0],
+      ...answer,
+    ]);
+    const file = capture('evil.pcap', [{ timestampMs: t0, frame }]);
+    const table = agent('read', '--format', 'table', file);
+    expect(table.stdout).toContain('evil\\x1b[31m\\x0afake');
+    expect(table.stdout).not.toContain('\u001b');
+    const json = agent('read', file);
+    expect(JSON.parse(json.stdout).hostname).toBe('evil\u001b[31m\nfake');
+  });
+
   it('counts malformed frames and goes on', () => {
     const file = capture('malformed.pcap', [
       { timestampMs: t0, frame: arpRequest(7, 7).subarray(0, 30) }, // ARP cut after 16 bytes

@@ -95,10 +95,15 @@ export class FramePipeline {
       stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
       return;
     }
+    // A repeat is quiet until the earliest time any of its observations is due, and only while
+    // nothing has changed since the first of them was handled: a later observation of this
+    // same frame may evict or move the binding of an earlier one.
     let quietUntil = Number.POSITIVE_INFINITY;
+    let epoch = table.epoch;
     for (let i = 0; i < result.length; i++) {
       stats.observations++;
       const sighting = table.observe(result[i]!, at);
+      if (i === 0) epoch = table.epoch;
       if (table.quietUntil < quietUntil) quietUntil = table.quietUntil;
       // summarizeArpFrame and observeFrame share arpStatement: observation i is binding i.
       if (arp) this.arpIndex.remember(this.arp, i, table.quietUntil, at, table.epoch);
@@ -108,6 +113,6 @@ export class FramePipeline {
       }
     }
     if (!arp && quietUntil > at)
-      this.repeats.remember(linkType, bytes, offset, length, quietUntil, table.epoch, result.length);
+      this.repeats.remember(linkType, bytes, offset, length, at, quietUntil, epoch, result.length);
   }
 }

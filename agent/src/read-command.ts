@@ -12,7 +12,7 @@ import {
   observeFrame,
 } from '@ipwarden/netcodec';
 import type { Sighting } from './binding-table.js';
-import { readCaptureFile } from './capture-file.js';
+import { CaptureFileError, readCaptureFile } from './capture-file.js';
 import { UsageError } from './errors.js';
 import { FramePipeline, type PipelineStats } from './frame-pipeline.js';
 
@@ -41,7 +41,7 @@ const TABLE_WIDTHS = [24, 6, 11, 7, 7, 39, 17, 0];
 
 function tableCells(row: Row): string[] {
   return [
-    new Date(row.at).toISOString(),
+    Number.isFinite(row.at) ? new Date(row.at).toISOString() : String(row.at),
     row.source,
     row.kind,
     row.event ?? '-',
@@ -52,8 +52,14 @@ function tableCells(row: Row): string[] {
   ];
 }
 
+/** Hostnames come off the wire: control characters are shown escaped, never sent to the terminal. */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function tableLine(row: Row | string[]): string {
-  const cells = Array.isArray(row) ? row : tableCells(row);
+  const cells = (Array.isArray(row) ? row : tableCells(row)).map(printable);
   const widths = TABLE_WIDTHS;
   return cells
     .map((cell, i) => cell.padEnd(widths[i]!))
@@ -135,16 +141,8 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
   try {
     summary = readCaptureFile(options.file, options.all ? everything : sightings);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (error as Error).message;
-    throw new UsageError(`cannot read ${options.file}: ${reason}`);
+    if (error instanceof CaptureFileError) throw new UsageError(error.message);
+    throw error;
   }
   out.flush();
   return { ...stats, badRecords: summary.badRecords, error: summary.error };

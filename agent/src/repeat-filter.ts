@@ -11,42 +11,40 @@
  */
 
 import { mix32 } from '@ipwarden/netcodec';
+import { CacheBase } from './cache-base.js';
 
 const SETS = 1 << 14; // 16 384 sets of 4 ways: 65 536 remembered frames (ARP has its own index)
 const WAYS = 4;
 // ARP (60 bytes padded), NDP (NS/NA 78–90 bytes) and short mDNS answers fit; longer frames
 // (DHCP is 300+) are not remembered and always take the full path.
 const MAX_FRAME = 96;
-const NEVER = 0x7fffffff;
 
 export class RepeatFilter {
   /**
    * Per slot, four 32-bit words side by side (a set's four slots share one cache line): the
    * frame's hash; a tag packing link type, length + 1 (0: empty) and observation count; the
-   * quiet-until time in ms after `base`, rounded down; the epoch. 1 MiB.
+   * quiet-until time in ms after the base, rounded down; the epoch. 1 MiB.
    */
   private readonly index = new Int32Array(SETS * WAYS * 4);
   /** The remembered frames, MAX_FRAME bytes a slot, read only when the index matches. 6 MiB. */
   private readonly frames = new Uint8Array(SETS * WAYS * MAX_FRAME);
-  /** Time origin of the stored quiet-until times (the first time seen). */
-  private base = Number.NaN;
-  private hash = 0;
+  /** Quiet-until times and epochs in 31 bits each. */
+  private readonly base = new CacheBase(2 ** 31, 1, 2 ** 31);
 
   /**
    * If the frame is a quiet repeat at time `at` in `epoch`, returns how many observations it
-   * holds (it needs no further work); otherwise -1, and the frame's hash is kept for {@link remember}.
+   * holds (it needs no further work); otherwise -1.
    */
   lookup(linkType: number, bytes: Uint8Array, offset: number, length: number, at: number, epoch: number): number {
-    if (length > MAX_FRAME) return -1;
+    if (length > MAX_FRAME || linkType > 0x7fff || !this.base.fits(at, epoch)) return -1;
     const hash = hashFrame(linkType, bytes, offset, length);
-    this.hash = hash;
     const index = this.index;
     const first = (hash & (SETS - 1)) * WAYS;
-    const tag = ((linkType & 0x7fff) << 16) | ((length + 1) << 8);
+    const tag = (linkType << 16) | ((length + 1) << 8);
     for (let slot = first; slot < first + WAYS; slot++) {
       const i = slot * 4;
       if (index[i] !== hash || (index[i + 1]! & ~0xff) !== tag) continue;
-      if (at - this.base >= index[i + 2]! || index[i + 3] !== (epoch | 0)) return -1;
+      if (!this.base.before(at, index[i + 2]!) || index[i + 3] !== this.base.storedEpoch(epoch)) return -1;
       const frames = this.frames;
       const stored = slot * MAX_FRAME;
       for (let j = 0; j < length; j++) if (frames[stored + j] !== bytes[offset + j]) return -1;
@@ -55,24 +53,27 @@ export class RepeatFilter {
     return -1;
   }
 
-  /** Remembers the frame last passed to {@link lookup} as quiet until `until` within `epoch`. */
+  /** Remembers the frame, seen at `at`, as quiet until `until` within `epoch`. */
   remember(
     linkType: number,
     bytes: Uint8Array,
     offset: number,
     length: number,
+    at: number,
     until: number,
     epoch: number,
     count: number,
   ): void {
     if (length > MAX_FRAME || count > 0xff || linkType > 0x7fff) return;
-    if (Number.isNaN(this.base)) this.base = until;
-    // Stored quiet-until times are whole ms after `base`, rounded down so they never overstate.
-    const quiet = Math.min(Math.floor(until - this.base), NEVER);
-    if (quiet < 0) return;
+    if (!this.base.fits(at, epoch)) {
+      this.index.fill(0);
+      this.base.reset(at, epoch);
+    }
+    const quiet = this.base.storedTime(until);
+    if (quiet <= 0) return;
     const index = this.index;
-    const hash = this.hash;
-    const tag = ((linkType & 0x7fff) << 16) | ((length + 1) << 8);
+    const hash = hashFrame(linkType, bytes, offset, length);
+    const tag = (linkType << 16) | ((length + 1) << 8);
     // The slot this frame already has, else the one whose frame stays quiet the shortest.
     const first = (hash & (SETS - 1)) * WAYS;
     let victim = first;
@@ -88,7 +89,7 @@ export class RepeatFilter {
     index[i] = hash;
     index[i + 1] = tag | count;
     index[i + 2] = quiet;
-    index[i + 3] = epoch | 0;
+    index[i + 3] = this.base.storedEpoch(epoch);
     const frames = this.frames;
     const stored = victim * MAX_FRAME;
     for (let j = 0; j < length; j++) frames[stored + j] = bytes[offset + j]!;

@@ -350,6 +350,19 @@ describe('CaptureReader on pcapng', () => {
     expect(summary).toMatchObject({ records: 2, badRecords: 1, error: undefined });
   });
 
+  it('skips and counts a packet whose timestamp no clock can read', () => {
+    const seconds = le.option(9, Uint8Array.of(0)); // if_tsresol 10^0: whole seconds
+    const file = concat(
+      le.shb(),
+      le.idb(1, 0, seconds),
+      le.epb(0, 0xffffffff_00000000n, ARP),
+      le.epb(0, 1_700_000_000n, ARP),
+    );
+    const { records, summary } = read(file);
+    expect(records.map((r) => r.timestampMs)).toEqual([1_700_000_000_000]);
+    expect(summary).toMatchObject({ records: 1, badRecords: 1, error: undefined });
+  });
+
   it('reads Simple Packet Blocks on interface 0, which have no timestamp (4.4), at the time of the record before', () => {
     const file = concat(le.shb(), le.idb(1, 42), le.spb(42, ARP), le.spb(1514, ARP_PADDED));
     const { records } = read(file);

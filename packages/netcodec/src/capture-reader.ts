@@ -35,6 +35,7 @@ export interface CaptureRecord {
 export const MAX_RECORD_LENGTH = 256 * 1024; // 256 KiB, libpcap's MAXIMUM_SNAPLEN
 export const MAX_BLOCK_LENGTH = 16 * 1024 * 1024; // 16 MiB, libpcap's pcapng block limit
 
+const MAX_TIME_MS = 8.64e15;
 const PCAP_HEADER_LENGTH = 24;
 const PCAP_RECORD_HEADER_LENGTH = 16;
 const PCAP_MAGIC_MICRO = 0xa1b2c3d4;
@@ -309,7 +310,15 @@ export class CaptureReader {
     record.bytes = bytes;
     record.interfaceId = interfaceId;
     record.linkType = iface.linkType;
-    if (!Number.isNaN(units)) record.timestampMs = units / iface.unitsPerMs + iface.offsetMs;
+    if (!Number.isNaN(units)) {
+      const timestampMs = units / iface.unitsPerMs + iface.offsetMs;
+      // Beyond ±100 million days no clock reads (ECMAScript's Date range): a corrupt timestamp.
+      if (!(Math.abs(timestampMs) <= MAX_TIME_MS)) {
+        this.badRecords++;
+        return;
+      }
+      record.timestampMs = timestampMs;
+    }
     record.offset = offset;
     record.length = length;
     record.originalLength = originalLength;
