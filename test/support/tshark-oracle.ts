@@ -45,6 +45,8 @@ const FIELDS = [
   'icmpv6.opt.prefix',
   'icmpv6.opt.prefix.length',
   'dns.flags.response',
+  'dns.flags.opcode',
+  'dns.flags.rcode',
   'dns.count.answers',
   'dns.count.auth_rr',
   'dns.resp.name',
@@ -52,6 +54,8 @@ const FIELDS = [
   'dns.resp.ttl',
   'dns.a',
   'dns.aaaa',
+  'udp.dstport',
+  'dhcp.type',
   'dhcp.option.dhcp',
   'dhcp.hw.mac_addr',
   'dhcp.ip.client',
@@ -165,6 +169,7 @@ function deriveNdp(row: Row, linkSrc: string | undefined): Observation[] {
   switch (type) {
     case 135: {
       const target = row.one('icmpv6.nd.ns.target_address');
+      if (target?.startsWith('ff')) return []; // RFC 4861 7.1.1: never a multicast target
       if (src === '::') {
         return linkSrc && target ? [observation(row, 'ndp', 'probe', target, linkSrc, { type: 'ns', dad: true })] : [];
       }
@@ -173,6 +178,7 @@ function deriveNdp(row: Row, linkSrc: string | undefined): Observation[] {
     }
     case 136: {
       const target = row.one('icmpv6.nd.na.target_address');
+      if (target?.startsWith('ff')) return []; // RFC 4861 7.1.2
       const mac = targetLinkLayer ?? linkSrc;
       const flag = (name: Field) => row.one(name) === '1' || row.one(name) === 'True';
       return mac && target
@@ -191,6 +197,7 @@ function deriveNdp(row: Row, linkSrc: string | undefined): Observation[] {
       return src !== '::' && mac ? [observation(row, 'ndp', 'host', src, mac, { type: 'rs' })] : [];
     }
     case 134: {
+      if (!/^fe[89ab]/.test(src ?? '')) return []; // RFC 4861 6.1.2: from a link-local address
       const mac = sourceLinkLayer ?? linkSrc;
       if (!mac) return [];
       // tshark's prefix fields also hold Route Information options (type 24, RFC 4191):
@@ -218,6 +225,8 @@ function deriveNdp(row: Row, linkSrc: string | undefined): Observation[] {
 
 function deriveMdns(row: Row, linkSrc: string | undefined): Observation[] {
   if (!linkSrc || !['1', 'True'].includes(row.one('dns.flags.response') ?? '')) return [];
+  // RFC 6762 18.3, 18.11: other opcodes and non-zero rcodes are ignored.
+  if (Number(row.one('dns.flags.opcode')) !== 0 || Number(row.one('dns.flags.rcode')) !== 0) return [];
   const answers = Number(row.one('dns.count.answers') ?? 0);
   const authority = Number(row.one('dns.count.auth_rr') ?? 0);
   const names = row.all('dns.resp.name');
@@ -229,7 +238,8 @@ function deriveMdns(row: Row, linkSrc: string | undefined): Observation[] {
   types.forEach((type, i) => {
     if (type !== 1 && type !== 28) return;
     const address = type === 1 ? a.shift() : aaaa.shift();
-    if (i >= answers && i < answers + authority) return;
+    // Authority records are not claims; TTL 0 is a goodbye (RFC 6762 10.1).
+    if ((i >= answers && i < answers + authority) || ttls[i] === 0) return;
     const name = names[i]!;
     out.push(observation(row, 'mdns', 'host', address, linkSrc, { name, ttl: ttls[i] }, mdnsHostname(name)));
   });
@@ -242,6 +252,8 @@ function deriveDhcp(row: Row, linkSrc: string | undefined): Observation[] {
   const type = Number(row.one('dhcp.option.dhcp'));
   const messageType = DHCP_TYPES[type];
   if (messageType === undefined) return [];
+  // RFC 2131 3.1: OFFER/ACK are BOOTREPLYs (op 2), DISCOVER/REQUEST BOOTREQUESTs (op 1).
+  if (Number(row.one('dhcp.type')) !== (type === 2 || type === 5 ? 2 : 1)) return [];
   const chaddr = row.one('dhcp.hw.mac_addr');
   const nonZero = (ip: string | undefined) => (ip === '0.0.0.0' ? undefined : ip);
   const hostname = row.one('dhcp.option.hostname');
@@ -262,7 +274,9 @@ function deriveDhcp(row: Row, linkSrc: string | undefined): Observation[] {
       );
     }
     const yiaddr = nonZero(row.one('dhcp.ip.your'));
-    if (chaddr && yiaddr)
+    // Only the leg to the client (UDP port 68) is on the client's link.
+    const toClient = row.all('udp.dstport').at(-1) === '68';
+    if (toClient && chaddr && yiaddr)
       out.push(
         observation(
           row,

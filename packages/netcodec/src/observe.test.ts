@@ -168,6 +168,22 @@ describe('observeFrame on NDP', () => {
     expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
   });
 
+  it('ignores a forwarded ND message without reading its options: not malformed, just not valid', () => {
+    const icmp = hex(`8700 0000 0000 0000 ${TARGET} 0100 0211 2233 4455`); // an option of length 0
+    const frame = ethernet('33:33:00:00:00:01', HOST, 0x86dd, ipv6(HOST_LL, SOLICITED_NODE, 58, icmp, 64));
+    expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
+  });
+
+  it('ignores a solicitation for a multicast target (RFC 4861 7.1.1)', () => {
+    const frame = ndpFrame(HOST_LL, SOLICITED_NODE, '8700 0000 0000 0000 ff02 0000 0000 0000 0000 0000 0000 0001');
+    expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
+  });
+
+  it('ignores a router advertisement from an address that is not link-local (RFC 4861 6.1.2)', () => {
+    const frame = ndpFrame('2001:db8::1', ALL_NODES, '8600 0000 4000 0708 0000 0000 0000 0000');
+    expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
+  });
+
   it('ignores ND messages with a code other than 0 (RFC 4861 7.1.1)', () => {
     const frame = ndpFrame(HOST_LL, SOLICITED_NODE, `8701 0000 0000 0000 ${TARGET}`);
     expect(observeFrame(LinkType.ETHERNET, frame, 0, frame.length)).toEqual([]);
@@ -388,6 +404,17 @@ describe('observeFrame on mDNS', () => {
     expect(observe(sll, LinkType.LINUX_SLL)).toEqual([]);
   });
 
+  it('ignores responses with another opcode or a non-zero rcode (RFC 6762 18.3, 18.11)', () => {
+    const withFlags = (flags: string) => MDNS_RESPONSE.replace('0000 8400', `0000 ${flags}`);
+    expect(observe(mdnsOverIpv4(withFlags('8c00')))).toEqual([]); // opcode 1
+    expect(observe(mdnsOverIpv4(withFlags('8403')))).toEqual([]); // rcode 3
+  });
+
+  it('takes a goodbye (TTL 0) as no sign of use (RFC 6762 10.1)', () => {
+    const goodbye = MDNS_RESPONSE.replace(/0000 0078 0004 c0a8 0105/, '0000 0000 0004 c0a8 0105');
+    expect(observe(mdnsOverIpv4(goodbye))).toEqual(mdnsObservations.slice(1));
+  });
+
   it('reports a pointer loop as malformed', () => {
     const loop = '0000 8400 0000 0001 0000 0000 c00c 0001 8001 0000 0078 0004 c0a8 0105';
     expect(observe(mdnsOverIpv4(loop))).toEqual(new Malformed('dns', 'name pointer loop'));
@@ -429,6 +456,19 @@ function fromServer(message: Uint8Array, src = '192.0.2.1'): Uint8Array {
 }
 
 describe('observeFrame on DHCP', () => {
+  it('takes no lease from a relayed answer on its way from the server to the relay (port 67, RFC 2131 4.1)', () => {
+    const ack = bootp(RELAYED_HEAD, '3501 05 3604 c000 0201 ff');
+    const toRelay = ethernet(HOST, SERVER, 0x0800, ipv4('192.0.2.1', '10.0.0.1', 17, udp(67, 67, ack)));
+    expect((observe(toRelay) as Observation[]).map((o) => o.kind)).toEqual(['dhcp-server']);
+  });
+
+  it('ignores an OFFER sent as a BOOTREQUEST and a DISCOVER sent as a BOOTREPLY (RFC 2131 3.1)', () => {
+    const offerAsRequest = bootp(`01${RELAYED_HEAD.slice(2)}`, '3501 02 3604 c000 0201 ff');
+    expect(observe(fromServer(offerAsRequest))).toEqual([]);
+    const discoverAsReply = bootp(`02${CLIENT_HEAD.slice(2)}`, '3501 01 ff');
+    expect(observe(fromClient(discoverAsReply))).toEqual([]);
+  });
+
   it.each<[string, Uint8Array, Observation[]]>([
     [
       'a DISCOVER gives the client with hostname, requested IP, vendor class and parameter list',

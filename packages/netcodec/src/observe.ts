@@ -5,7 +5,7 @@
 import { ArpOperation, type ArpPacket, ArpStatement, arpStatement, decodeArp } from './arp.js';
 import { DHCP_MESSAGE_TYPE_NAMES, DhcpMessageType, decodeDhcp } from './dhcp.js';
 import { decodeDns } from './dns.js';
-import { decodeIpv4, decodeIpv6, decodeUdp, IpProtocol, ipv4Source } from './ip.js';
+import { decodeIpv4, decodeIpv6, decodeUdp, IpProtocol, type Ipv4Packet, type Ipv6Packet, ipv4Source } from './ip.js';
 import { decodeLink, EtherType, type LinkFrame } from './link-layer.js';
 import { Malformed } from './malformed.js';
 import { decodeNdp, NdpType } from './ndp.js';
@@ -91,14 +91,37 @@ function observeIpv6(
 ): readonly Observation[] | Malformed {
   const ipv6 = decodeIpv6(bytes, offset, end);
   if (ipv6 instanceof Malformed) return ipv6;
-  if (ipv6.nextHeader !== IpProtocol.ICMPV6 || ipv6.fragment)
-    return observeIpv6Udp(link, bytes, ipv6.nextHeader, ipv6.fragment, ipv6.payloadOffset, ipv6.payloadEnd);
-  const ndp = decodeNdp(bytes, ipv6.payloadOffset, ipv6.payloadEnd);
+  if (ipv6.fragment) return NONE;
+  if (ipv6.nextHeader === IpProtocol.UDP)
+    return observeUdp(link, bytes, ipv6.payloadOffset, ipv6.payloadEnd, undefined);
+  if (ipv6.nextHeader !== IpProtocol.ICMPV6) return NONE;
+  return observeNdp(link, bytes, ipv6);
+}
+
+/** True for a multicast IPv6 address in text form (ff00::/8). */
+function isMulticastIpv6(address: string): boolean {
+  return address.startsWith('ff');
+}
+
+/** True for a link-local unicast IPv6 address in text form (fe80::/10). */
+function isLinkLocalIpv6(address: string): boolean {
+  return /^fe[89ab]/.test(address);
+}
+
+function observeNdp(link: LinkFrame, bytes: Uint8Array, ipv6: Ipv6Packet): readonly Observation[] | Malformed {
+  const at = ipv6.payloadOffset;
+  if (ipv6.payloadEnd - at < 2) return NONE;
+  const type = bytes[at]!;
+  if (type < NdpType.ROUTER_SOLICITATION || type > NdpType.REDIRECT) return NONE;
+  // RFC 4861 6.1 and 7.1: hosts silently discard ND messages whose hop limit is not 255 (they
+  // were forwarded by a router, so they could come from anywhere) or whose code is not 0 —
+  // before reading their options, so a forwarded message is never counted as malformed.
+  if (ipv6.hopLimit !== 255 || bytes[at + 1] !== 0) return NONE;
+  const ndp = decodeNdp(bytes, at, ipv6.payloadEnd);
   if (ndp === undefined) return NONE;
   if (ndp instanceof Malformed) return ndp;
-  // RFC 4861 6.1 and 7.1: hosts silently discard ND messages whose hop limit is not 255 (they
-  // were forwarded by a router, so they could come from anywhere) or whose code is not 0.
-  if (ipv6.hopLimit !== 255 || ndp.code !== 0) return NONE;
+  // RFC 4861 7.1.1, 7.1.2: the target of a solicitation or advertisement is never multicast.
+  if (ndp.target !== undefined && isMulticastIpv6(ndp.target)) return NONE;
 
   switch (ndp.type) {
     case NdpType.NEIGHBOR_SOLICITATION: {
@@ -129,6 +152,8 @@ function observeIpv6(
       return [{ ...base(link, 'ndp', 'host', ipv6.src, mac), detail: { type: 'rs' } }];
     }
     case NdpType.ROUTER_ADVERTISEMENT: {
+      // RFC 4861 6.1.2: a valid advertisement comes from the router's link-local address.
+      if (!isLinkLocalIpv6(ipv6.src)) return NONE;
       const mac = ndp.sourceLinkLayer ?? link.src;
       if (mac === undefined) return NONE;
       const detail: Record<string, unknown> = { type: 'ra', routerLifetime: ndp.routerLifetime };
@@ -140,19 +165,25 @@ function observeIpv6(
   }
 }
 
-function observeIpv6Udp(
+/** UDP over IPv4 or IPv6: mDNS on port 5353; DHCPv4 on ports 67/68 (IPv4 only: `ipv4` given). */
+function observeUdp(
   link: LinkFrame,
   bytes: Uint8Array,
-  nextHeader: number,
-  fragment: boolean,
   offset: number,
   end: number,
+  ipv4: { bytes: Uint8Array; packet: Ipv4Packet } | undefined,
 ): readonly Observation[] | Malformed {
-  if (nextHeader !== IpProtocol.UDP || fragment) return NONE;
   const udp = decodeUdp(bytes, offset, end);
   if (udp instanceof Malformed) return udp;
-  if (udp.srcPort !== MDNS_PORT && udp.dstPort !== MDNS_PORT) return NONE;
-  return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
+  if (udp.srcPort === MDNS_PORT || udp.dstPort === MDNS_PORT)
+    return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
+  const dhcpPorts =
+    (udp.srcPort === DHCP_SERVER_PORT || udp.srcPort === DHCP_CLIENT_PORT) &&
+    (udp.dstPort === DHCP_SERVER_PORT || udp.dstPort === DHCP_CLIENT_PORT);
+  if (ipv4 === undefined || !dhcpPorts) return NONE;
+  return observeDhcp(link, bytes, udp.payloadOffset, udp.payloadEnd, udp.dstPort === DHCP_CLIENT_PORT, () =>
+    ipv4Source(ipv4.bytes, ipv4.packet),
+  );
 }
 
 /** mDNS (RFC 6762): every A/AAAA record in the answers and additionals of a response. */
@@ -166,10 +197,12 @@ function observeMdns(
   if (mac === undefined) return NONE;
   const dns = decodeDns(bytes, offset, end);
   if (dns instanceof Malformed) return dns;
-  if (!dns.response) return NONE;
+  // RFC 6762 18.3, 18.11: messages with another opcode or a non-zero rcode are silently ignored.
+  if (!dns.response || dns.opcode !== 0 || dns.rcode !== 0) return NONE;
   const out: Observation[] = [];
   for (const record of dns.addresses) {
-    if (record.section === 'authority') continue;
+    // RFC 6762 10.1: a record with TTL 0 is a goodbye: the host is giving the address up.
+    if (record.section === 'authority' || record.ttl === 0) continue;
     const observation = base(link, 'mdns', 'host', record.address, mac);
     observation.hostname = mdnsHostname(record.name);
     observation.detail = { name: record.name, ttl: record.ttl };
@@ -193,12 +226,16 @@ function observeDhcp(
   bytes: Uint8Array,
   offset: number,
   end: number,
+  toClient: boolean,
   ipSource: () => string,
 ): readonly Observation[] | Malformed {
   const dhcp = decodeDhcp(bytes, offset, end);
   if (dhcp instanceof Malformed) return dhcp;
   const type = dhcp.messageType;
   if (type === undefined) return NONE;
+  // RFC 2131 3.1: servers answer with BOOTREPLY, clients ask with BOOTREQUEST.
+  const reply = type === DhcpMessageType.OFFER || type === DhcpMessageType.ACK;
+  if (dhcp.op !== (reply ? 2 : 1)) return NONE;
   const messageType = DHCP_MESSAGE_TYPE_NAMES[type];
   const out: Observation[] = [];
 
@@ -208,7 +245,9 @@ function observeDhcp(
       server.detail = dhcp.relayIp ? { messageType, relay: dhcp.relayIp } : { messageType };
       out.push(server);
     }
-    if (dhcp.chaddr !== undefined && dhcp.yourIp !== undefined) {
+    // Only the leg to the client (port 68) is on the client's link; a relayed answer on its way
+    // from the server to the relay (port 67) leases an address on another subnet (RFC 2131 4.1).
+    if (toClient && dhcp.chaddr !== undefined && dhcp.yourIp !== undefined) {
       const lease = base(link, 'dhcp', 'dhcp-lease', dhcp.yourIp, dhcp.chaddr);
       if (dhcp.hostname) lease.hostname = dhcp.hostname;
       lease.detail = { messageType, server: dhcp.serverId };
@@ -236,17 +275,7 @@ function observeIpv4(
   const ipv4 = decodeIpv4(bytes, offset, end);
   if (ipv4 instanceof Malformed) return ipv4;
   if (ipv4.protocol !== IpProtocol.UDP || ipv4.fragment) return NONE;
-  const udp = decodeUdp(bytes, ipv4.payloadOffset, ipv4.payloadEnd);
-  if (udp instanceof Malformed) return udp;
-  if (udp.srcPort === MDNS_PORT || udp.dstPort === MDNS_PORT)
-    return observeMdns(link, bytes, udp.payloadOffset, udp.payloadEnd);
-  const dhcpPorts =
-    (udp.srcPort === DHCP_SERVER_PORT || udp.srcPort === DHCP_CLIENT_PORT) &&
-    (udp.dstPort === DHCP_SERVER_PORT || udp.dstPort === DHCP_CLIENT_PORT);
-  if (dhcpPorts) {
-    return observeDhcp(link, bytes, udp.payloadOffset, udp.payloadEnd, () => ipv4Source(bytes, ipv4));
-  }
-  return NONE;
+  return observeUdp(link, bytes, ipv4.payloadOffset, ipv4.payloadEnd, { bytes, packet: ipv4 });
 }
 
 /**
