@@ -238,7 +238,7 @@ describe('FramePipeline', () => {
       const frames = [mdns(1, [1], 'a'), mdns(1, [3], 'a'), mdns(1, [1, 2], 'a'), mdns(1, [1, 2], 'a')];
       if (withFilter) {
         const pipeline = new FramePipeline((s) => got.push(`${s.at} ${s.event} ${s.ip}`), { maxEntries: 2 });
-        frames.forEach((frame, at) => pipeline.push(LinkType.ETHERNET, frame, 0, frame.length, at));
+        for (const [at, frame] of frames.entries()) pipeline.push(LinkType.ETHERNET, frame, 0, frame.length, at);
       } else {
         const sightings = reference(
           frames.map((frame, at) => ({ frame, at })),
