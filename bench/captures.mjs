@@ -5,6 +5,9 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { LinkType, pcapFileHeader, writePcapRecord } from '@ipwarden/netcodec';
 
+/** Bumped whenever what the writers below produce changes. */
+export const CAPTURES_VERSION = 2;
+
 const BROADCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 
 /** A locally administered MAC for host number n. */

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeArpCapture, writeMixedCapture } from './captures.mjs';
+import { CAPTURES_VERSION, writeArpCapture, writeMixedCapture } from './captures.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, '.bench');
@@ -30,7 +30,8 @@ const files = [
 
 mkdirSync(dir, { recursive: true });
 for (const file of files) {
-  file.path = join(dir, `${file.name}.pcap`);
+  // The name carries the generator's version, so a changed generator never reuses stale files.
+  file.path = join(dir, `${file.name}.v${CAPTURES_VERSION}.pcap`);
   if (!existsSync(file.path)) {
     process.stderr.write(`generating ${file.path} (${FRAMES} frames, ${file.hosts} hosts)\n`);
     file.write(file.path, FRAMES, file.hosts);
@@ -50,7 +51,8 @@ function measure(command, args, runs = RUNS) {
     const last = result.stderr.trim().split('\n').at(-1) ?? '';
     const [seconds, kb] = last.split(' ').map(Number);
     if (!Number.isFinite(seconds)) throw new Error(`${command} failed: ${result.stderr}`);
-    const run = { seconds: Math.max(seconds, 0.01), mb: kb / 1024, status: result.status };
+    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+    const run = { seconds: Math.max(seconds, 0.01), mb: kb / 1024 };
     all.push(run.seconds);
     if (!best || run.seconds < best.seconds) best = run;
   }
@@ -79,7 +81,7 @@ for (const file of files) {
 }
 
 console.log(
-  `\nbench:decode — ${FRAMES.toLocaleString('en-US')} frames per file, best of ${RUNS}, whole process incl. start-up\n`,
+  `\nbench:decode — ${FRAMES.toLocaleString('en-US')} frames per file at gigabit line rate; whole processes incl. start-up, best of ${RUNS} runs (arpwatch: of 2)\n`,
 );
 console.log('file        tool                 seconds   frames/s     peak RSS   ipwarden is');
 for (const row of rows) {

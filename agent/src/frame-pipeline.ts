@@ -8,6 +8,7 @@ import {
   isSupportedLinkType,
   LinkType,
   Malformed,
+  type Observation,
   observeFrame,
   summarizeArpFrame,
 } from '@ipwarden/netcodec';
@@ -67,10 +68,7 @@ export class FramePipeline {
   push(linkType: number, bytes: Uint8Array, offset: number, length: number, at: number): void {
     const stats = this.stats;
     stats.frames++;
-    if (!isSupportedLinkType(linkType)) {
-      stats.skippedLinkTypes[linkType] = (stats.skippedLinkTypes[linkType] ?? 0) + 1;
-      return;
-    }
+    if (!this.decodable(linkType)) return;
     const table = this.table;
     // Repeats that change nothing skip the decoders: ARP by its numeric summary, the rest by
     // an exact copy of the frame.
@@ -89,12 +87,8 @@ export class FramePipeline {
         return;
       }
     }
-    const result = observeFrame(linkType, bytes, offset, offset + length);
-    if (result instanceof Malformed) {
-      stats.malformed++;
-      stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
-      return;
-    }
+    const result = this.observe(linkType, bytes, offset, length);
+    if (result === undefined) return;
     // A repeat is quiet until the earliest time any of its observations is due, and only while
     // nothing has changed since the first of them was handled: a later observation of this
     // same frame may evict or move the binding of an earlier one.
@@ -114,5 +108,45 @@ export class FramePipeline {
     }
     if (!arp && quietUntil > at)
       this.repeats.remember(linkType, bytes, offset, length, at, quietUntil, epoch, result.length);
+  }
+
+  /**
+   * Every observation of one frame, counted but without the binding table: what
+   * `read --all` prints.
+   */
+  pushAll(
+    linkType: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+    onObservation: (o: Observation) => void,
+  ): void {
+    this.stats.frames++;
+    if (!this.decodable(linkType)) return;
+    const result = this.observe(linkType, bytes, offset, length);
+    if (result === undefined) return;
+    this.stats.observations += result.length;
+    for (const observation of result) onObservation(observation);
+  }
+
+  /** False, counted, for frames of a link type the decoders do not read. */
+  private decodable(linkType: number): boolean {
+    if (isSupportedLinkType(linkType)) return true;
+    this.stats.skippedLinkTypes[linkType] = (this.stats.skippedLinkTypes[linkType] ?? 0) + 1;
+    return false;
+  }
+
+  /** The frame's observations, or undefined, counted, when it is malformed. */
+  private observe(
+    linkType: number,
+    bytes: Uint8Array,
+    offset: number,
+    length: number,
+  ): readonly Observation[] | undefined {
+    const result = observeFrame(linkType, bytes, offset, offset + length);
+    if (!(result instanceof Malformed)) return result;
+    this.stats.malformed++;
+    this.stats.malformedByLayer[result.layer] = (this.stats.malformedByLayer[result.layer] ?? 0) + 1;
+    return undefined;
   }
 }

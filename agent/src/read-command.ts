@@ -3,14 +3,7 @@
  * The same decoders and binding table as the live agent, so a capture taken anywhere shows
  * what an agent would have reported.
  */
-import {
-  type CaptureRecord,
-  type CaptureSummary,
-  isSupportedLinkType,
-  Malformed,
-  type Observation,
-  observeFrame,
-} from '@ipwarden/netcodec';
+import type { CaptureRecord, CaptureSummary, Observation } from '@ipwarden/netcodec';
 import type { Sighting } from './binding-table.js';
 import { CaptureFileError, readCaptureFile } from './capture-file.js';
 import { UsageError } from './errors.js';
@@ -117,22 +110,11 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
 
   // --all: every observation of every frame, straight from the decoders.
   const everything = (record: CaptureRecord) => {
-    stats.frames++;
-    if (!isSupportedLinkType(record.linkType)) {
-      stats.skippedLinkTypes[record.linkType] = (stats.skippedLinkTypes[record.linkType] ?? 0) + 1;
-      return;
-    }
-    const result = observeFrame(record.linkType, record.bytes, record.offset, record.offset + record.length);
-    if (result instanceof Malformed) {
-      stats.malformed++;
-      stats.malformedByLayer[result.layer] = (stats.malformedByLayer[result.layer] ?? 0) + 1;
-      return;
-    }
     const at = Math.floor(record.timestampMs);
-    for (const observation of result) {
-      stats.observations++;
-      out.push(format({ ...observation, at, frame: stats.frames }));
-    }
+    const frame = stats.frames + 1;
+    pipeline.pushAll(record.linkType, record.bytes, record.offset, record.length, (observation) =>
+      out.push(format({ ...observation, at, frame })),
+    );
   };
   const sightings = (record: CaptureRecord) =>
     pipeline.push(record.linkType, record.bytes, record.offset, record.length, record.timestampMs);

@@ -66,6 +66,8 @@ export function walkTags(
   end: number,
   etherType: number,
   out: TagWalk,
+  /** The layer named when there are too many tags: the link header that carries them. */
+  layer = 'vlan',
 ): Malformed | undefined {
   let outerVlan = -1;
   let vlan = 0;
@@ -73,7 +75,7 @@ export function walkTags(
   let type = etherType;
   let at = offset;
   while (isTag(type)) {
-    if (++tags > MAX_TAGS) return new Malformed('vlan', `more than ${MAX_TAGS} VLAN tags`);
+    if (++tags > MAX_TAGS) return new Malformed(layer, `more than ${MAX_TAGS} VLAN tags`);
     if (end - at < 4) return truncated('vlan', end - at, 4);
     const vid = ((bytes[at]! << 8) | bytes[at + 1]!) & 0x0fff;
     if (tags === 1) outerVlan = vid;
@@ -98,11 +100,8 @@ function unwrapTags(
   dst: string | undefined,
 ): LinkFrame | Malformed {
   const walk: TagWalk = { etherType: 0, vlan: 0, outerVlan: -1, payloadOffset: 0 };
-  const problem = walkTags(bytes, offset, end, etherType, walk);
-  if (problem !== undefined)
-    return problem.layer === 'vlan' && problem.reason.startsWith('more')
-      ? new Malformed(layer, problem.reason)
-      : problem;
+  const problem = walkTags(bytes, offset, end, etherType, walk, layer);
+  if (problem !== undefined) return problem;
   return {
     src,
     dst,
