@@ -11,8 +11,8 @@
  *   word 1  MAC, low 32 bits
  *   word 2  MAC, high 16 bits | quiet-until, whole seconds after the base (rounded down) << 16
  *   word 3  VLAN key + 1 (13 bits; 0: empty) | epoch, low 19 bits << 13
- * Frames whose VLAN key needs more than 12 bits (QinQ with a non-zero service VID) take the full
- * path. Set-associative: a full set, too, only sends frames down the full path.
+ * Frames whose VLAN key needs more than 12 bits (QinQ with a non-zero service VID) are left to
+ * the generic repeat filter. Set-associative: a full set only sends frames down the full path.
  */
 import { type ArpSummary, mix32 } from '@ipwarden/netcodec';
 import { CacheBase } from './cache-base.js';
@@ -26,9 +26,14 @@ export class ArpQuietIndex {
   /** Quiet-until times in 16 bits of whole seconds, epochs in 19 bits. */
   private readonly base = new CacheBase(1 << 16, 1000, 1 << EPOCH_BITS);
 
+  /** False for frames whose VLAN key does not fit the entries (QinQ with a service VID). */
+  covers(frame: ArpSummary): boolean {
+    return frame.vlanKey < 4095;
+  }
+
   /** True when every binding the summarised frame states is known to be quiet at `at`. */
   isQuiet(frame: ArpSummary, at: number, epoch: number): boolean {
-    if (frame.vlanKey >= 4095 || !this.base.fits(at, epoch)) return false;
+    if (!this.base.fits(at, epoch)) return false;
     const stored = this.base.storedEpoch(epoch);
     if (!this.bindingIsQuiet(frame.vlanKey, frame.senderIp, frame.senderMacHigh, frame.senderMacLow, at, stored)) {
       return false;
@@ -41,7 +46,6 @@ export class ArpQuietIndex {
 
   /** Records that binding `which` (0 sender, 1 target) of the frame is quiet until `until`. */
   remember(frame: ArpSummary, which: number, until: number, at: number, epoch: number): void {
-    if (frame.vlanKey >= 4095) return;
     if (!this.base.fits(at, epoch)) {
       this.entries.fill(0);
       this.base.reset(at, epoch);

@@ -72,7 +72,10 @@ export class FramePipeline {
     const table = this.table;
     // Repeats that change nothing skip the decoders: ARP by its numeric summary, the rest by
     // an exact copy of the frame.
-    const arp = linkType === LinkType.ETHERNET && summarizeArpFrame(bytes, offset, offset + length, this.arp);
+    const arp =
+      linkType === LinkType.ETHERNET &&
+      summarizeArpFrame(bytes, offset, offset + length, this.arp) &&
+      this.arpIndex.covers(this.arp);
     if (arp) {
       if (this.arpIndex.isQuiet(this.arp, at, table.epoch)) {
         stats.repeats++;

@@ -23,7 +23,7 @@ describe('pcapRecord', () => {
     ['a whole millisecond', 1_700_000_000_000, '00f15365 00000000'],
     ['microseconds', 1_700_000_000_123.456, '00f15365 40e20100'],
     ['the last microsecond of a second', 1_700_000_000_999.999, '00f15365 3f420f00'],
-    ['a fraction that rounds up to a whole second, kept in the same second', 1999.9999, '01000000 3f420f00'],
+    ['a fraction that rounds up to a whole second, carried into the next', 1999.9999, '02000000 00000000'],
   ])('writes the seconds and microseconds of %s', (_name, timestampMs, time) => {
     expect(pcapRecord(timestampMs, FRAME).subarray(0, 8)).toEqual(hex(time));
   });

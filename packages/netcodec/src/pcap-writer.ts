@@ -34,10 +34,11 @@ export function writePcapRecord(
   originalLength: number = frame.length,
 ): number {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  const seconds = Math.floor(timestampMs / 1000);
-  const micros = Math.round((timestampMs - seconds * 1000) * 1000);
+  // Whole microseconds first, so that rounding up to the next second carries into the seconds.
+  const totalMicros = Math.round(timestampMs * 1000);
+  const seconds = Math.floor(totalMicros / 1_000_000);
   view.setUint32(offset, seconds, true);
-  view.setUint32(offset + 4, Math.min(micros, 999_999), true);
+  view.setUint32(offset + 4, totalMicros - seconds * 1_000_000, true);
   view.setUint32(offset + 8, frame.length, true);
   view.setUint32(offset + 12, originalLength, true);
   out.set(frame, offset + 16);
