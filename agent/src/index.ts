@@ -1,5 +1,13 @@
 export { BindingTable, type BindingTableOptions, type Sighting, type SightingEvent } from './binding-table.js';
 export { readCaptureFile } from './capture-file.js';
+export { CAPTURE_FILTER } from './capture-filter.js';
 export { emptyStats, FramePipeline, type PipelineStats } from './frame-pipeline.js';
+export {
+  type CaptureCounters,
+  CapturePermissionError,
+  type LiveCapture,
+  missingCaptureCapabilities,
+  openLiveCapture,
+} from './live-capture.js';
 export { type ReadOptions, type ReadStats, readCommand } from './read-command.js';
 export { RepeatFilter } from './repeat-filter.js';
