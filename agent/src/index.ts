@@ -1,3 +1,4 @@
+export { writeFileAtomic } from './atomic-file.js';
 export { BindingTable, type BindingTableOptions, type Sighting, type SightingEvent } from './binding-table.js';
 export { readCaptureFile } from './capture-file.js';
 export { CAPTURE_FILTER } from './capture-filter.js';
@@ -9,5 +10,6 @@ export {
   missingCaptureCapabilities,
   openLiveCapture,
 } from './live-capture.js';
+export { DEFAULT_OUTBOX_BYTES, Outbox, type OutboxBatch, type OutboxOptions, type OutboxStats } from './outbox.js';
 export { type ReadOptions, type ReadStats, readCommand } from './read-command.js';
 export { RepeatFilter } from './repeat-filter.js';

@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Sighting } from './binding-table.js';
+import { Outbox } from './outbox.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function stateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ipwarden-outbox-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function sighting(n: number, event: Sighting['event'] = 'new'): Sighting {
+  return { at: n, source: 'arp', kind: 'host', ip: `10.99.0.${n % 250}`, mac: '02:00:00:00:00:01', vlan: 0, event };
+}
+
+describe('Outbox', () => {
+  it('numbers batches from 1 and keeps them until acknowledged', () => {
+    const outbox = new Outbox({ dir: stateDir() });
+    expect(outbox.append([sighting(1)]).seq).toBe(1);
+    expect(outbox.append([sighting(2), sighting(3)]).seq).toBe(2);
+    expect(outbox.pending().map((b) => b.seq)).toEqual([1, 2]);
+    outbox.ack(1);
+    expect(outbox.pending().map((b) => b.seq)).toEqual([2]);
+    expect(outbox.stats).toMatchObject({ depth: 2, dropped: 0 });
+    outbox.close();
+  });
+
+  it('gives back every unacknowledged batch after a restart, and goes on with the next seq', () => {
+    const dir = stateDir();
+    const first = new Outbox({ dir });
+    first.append([sighting(1)]);
+    first.append([sighting(2)]);
+    first.ack(1);
+    first.close(); // or killed: every append was on disk before it returned
+    const second = new Outbox({ dir });
+    expect(second.pending()).toEqual([{ seq: 2, items: [sighting(2)], bytes: expect.any(Number) }]);
+    expect(second.append([sighting(3)]).seq).toBe(3);
+    second.close();
+  });
+
+  it('keeps seqs rising after everything was acknowledged and the log rewritten', () => {
+    const dir = stateDir();
+    const outbox = new Outbox({ dir });
+    const big = Array.from({ length: 2000 }, (_, i) => sighting(i));
+    for (let i = 0; i < 10; i++) outbox.append(big); // over 1 MiB, so acks compact the log
+    outbox.ack(10);
+    outbox.close();
+    expect(readFileSync(join(dir, 'outbox.log'), 'utf8')).toBe('');
+    const reopened = new Outbox({ dir });
+    expect(reopened.pending()).toEqual([]);
+    expect(reopened.append([sighting(1)]).seq).toBe(11);
+    reopened.close();
+  });
+
+  it('drops a batch torn by a crash mid-write, counts it, and appends cleanly after it', () => {
+    const dir = stateDir();
+    const outbox = new Outbox({ dir });
+    outbox.append([sighting(1)]);
+    outbox.close();
+    appendFileSync(join(dir, 'outbox.log'), '{"seq":2,"items":[{"at":2,"sour'); // the torn write
+    const reopened = new Outbox({ dir });
+    expect(reopened.pending().map((b) => b.seq)).toEqual([1]);
+    expect(reopened.stats.unreadable).toBe(1);
+    expect(reopened.append([sighting(3)]).seq).toBe(2);
+    reopened.close();
+    expect(new Outbox({ dir }).pending().map((b) => b.seq)).toEqual([1, 2]);
+  });
+
+  it('skips damaged lines it cannot read, counting them', () => {
+    const dir = stateDir();
+    writeFileSync(
+      join(dir, 'outbox.log'),
+      `${JSON.stringify({ seq: 1, items: [sighting(1)] })}\nnot json\n{"seq":"x"}\n`,
+    );
+    const outbox = new Outbox({ dir });
+    expect(outbox.pending().map((b) => b.seq)).toEqual([1]);
+    expect(outbox.stats.unreadable).toBe(2);
+    outbox.close();
+  });
+
+  it('when full, drops the oldest refresh sightings first and counts every loss', () => {
+    const outbox = new Outbox({ dir: stateDir(), maxBytes: 1500, sync: false });
+    outbox.append([sighting(1, 'refresh'), sighting(2, 'new'), sighting(3, 'refresh')]);
+    for (let i = 0; i < 10; i++) outbox.append([sighting(10 + i, 'new')]);
+    outbox.append(Array.from({ length: 10 }, (_, i) => sighting(100 + i, 'new')));
+    const kept = outbox.pending().flatMap((b) => b.items);
+    expect(kept.some((s) => s.event === 'refresh')).toBe(false);
+    expect(outbox.stats.bytes).toBeLessThanOrEqual(1500);
+    const written = 3 + 10 + 10;
+    expect(outbox.stats.depth + outbox.stats.dropped).toBe(written);
+    expect(kept.at(-1)).toEqual(sighting(109, 'new')); // the newest is always kept
+    outbox.close();
+  });
+});
+
+describe('Outbox under SIGKILL', () => {
+  it('keeps every batch it confirmed, in order, when the process is killed mid-stream', async () => {
+    const dir = stateDir();
+    const dist = resolve(fileURLToPath(import.meta.url), '..', '..', 'dist', 'outbox.js');
+    // A writer that appends and acknowledges as fast as it can, printing each seq once appended.
+    const script = `
+      const { Outbox } = await import(${JSON.stringify(dist)});
+      const outbox = new Outbox({ dir: ${JSON.stringify(dir)} });
+      for (let n = 1; ; n++) {
+        const batch = outbox.append([{ at: n, source: 'arp', kind: 'host', ip: '10.99.0.1', mac: '02:00:00:00:00:01', vlan: 0, event: 'new' }]);
+        if (n % 7 === 0) outbox.ack(batch.seq - 3);
+        process.stdout.write(batch.seq + '\\n');
+      }`;
+    const writer = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let printed = '';
+    writer.stdout.on('data', (chunk) => {
+      printed += chunk;
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    writer.kill('SIGKILL');
+    await new Promise((r) => writer.once('exit', r));
+    const confirmed = printed.trim().split('\n').map(Number);
+    const last = confirmed.at(-1)!;
+    expect(last).toBeGreaterThan(20);
+
+    const outbox = new Outbox({ dir });
+    const seqs = outbox.pending().map((b) => b.seq);
+    // Every confirmed batch is either acknowledged (≤ the last ack) or still pending; none twice.
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const lastAck = Math.floor(last / 7) * 7 - 3;
+    for (let seq = Math.max(1, lastAck + 1); seq <= last; seq++) expect(seqs).toContain(seq);
+    expect(outbox.append([sighting(1)]).seq).toBeGreaterThan(last);
+    outbox.close();
+  });
+});
