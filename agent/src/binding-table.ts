@@ -7,24 +7,12 @@
  *
  * Pure: time is an argument, memory is bounded (the least recently reported entries age out).
  */
-import type { Observation, ObservationKind, ObservationSource } from '@ipwarden/netcodec';
+import type { Observation } from '@ipwarden/netcodec';
+import type { Sighting } from '@ipwarden/protocol';
 
-export type SightingEvent = 'new' | 'moved' | 'refresh';
-
-export interface Sighting {
-  /** Capture time, milliseconds since the epoch. */
-  at: number;
-  source: ObservationSource;
-  kind: ObservationKind;
-  ip: string;
-  mac: string;
-  vlan: number;
-  outerVlan?: number;
-  event: SightingEvent;
-  previousMac?: string;
-  hostname?: string;
-  detail?: Record<string, unknown>;
-}
+/** A sighting: the wire protocol's schema (packages/protocol) is its one home. */
+export type { Sighting };
+export type SightingEvent = Sighting['event'];
 
 export interface BindingTableOptions {
   /** How long a binding is kept quiet before it is reported again, in ms (default 600 000 = 10 min). */

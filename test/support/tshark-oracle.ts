@@ -241,7 +241,9 @@ function deriveMdns(row: Row, linkSrc: string | undefined): Observation[] {
     // Authority records are not claims; TTL 0 is a goodbye (RFC 6762 10.1).
     if ((i >= answers && i < answers + authority) || ttls[i] === 0) return;
     const name = names[i]!;
-    out.push(observation(row, 'mdns', 'host', address, linkSrc, { name, ttl: ttls[i] }, mdnsHostname(name)));
+    out.push(
+      observation(row, 'mdns', 'host', address, linkSrc, { name, ttl: ttls[i] }, mdnsHostname(name) || undefined),
+    );
   });
   return out;
 }
@@ -256,7 +258,7 @@ function deriveDhcp(row: Row, linkSrc: string | undefined): Observation[] {
   if (Number(row.one('dhcp.type')) !== (type === 2 || type === 5 ? 2 : 1)) return [];
   const chaddr = row.one('dhcp.hw.mac_addr');
   const nonZero = (ip: string | undefined) => (ip === '0.0.0.0' ? undefined : ip);
-  const hostname = row.one('dhcp.option.hostname');
+  const hostname = row.one('dhcp.option.hostname')?.slice(0, 255); // RFC 1035 2.3.4
   const out: Observation[] = [];
   if (type === 2 || type === 5) {
     const serverId = row.one('dhcp.option.dhcp_server_id');

@@ -204,11 +204,19 @@ function observeMdns(
     // RFC 6762 10.1: a record with TTL 0 is a goodbye: the host is giving the address up.
     if (record.section === 'authority' || record.ttl === 0) continue;
     const observation = base(link, 'mdns', 'host', record.address, mac);
-    observation.hostname = mdnsHostname(record.name);
+    const hostname = mdnsHostname(record.name);
+    if (hostname !== '') observation.hostname = hostname;
     observation.detail = { name: record.name, ttl: record.ttl };
     out.push(observation);
   }
   return out;
+}
+
+/** RFC 1035 2.3.4: no name is longer than 255 octets; option 12 split over several (RFC 3396) can be. */
+const MAX_HOSTNAME = 255;
+
+function hostnameOf(text: string): string {
+  return text.length > MAX_HOSTNAME ? text.slice(0, MAX_HOSTNAME) : text;
 }
 
 /** `printer.local` → `printer`; a name outside `.local` is kept whole. */
@@ -249,14 +257,14 @@ function observeDhcp(
     // from the server to the relay (port 67) leases an address on another subnet (RFC 2131 4.1).
     if (toClient && dhcp.chaddr !== undefined && dhcp.yourIp !== undefined) {
       const lease = base(link, 'dhcp', 'dhcp-lease', dhcp.yourIp, dhcp.chaddr);
-      if (dhcp.hostname) lease.hostname = dhcp.hostname;
+      if (dhcp.hostname) lease.hostname = hostnameOf(dhcp.hostname);
       lease.detail = { messageType, server: dhcp.serverId };
       out.push(lease);
     }
   } else if (type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST) {
     if (dhcp.chaddr === undefined) return NONE;
     const client = base(link, 'dhcp', 'dhcp-client', dhcp.requestedIp ?? dhcp.clientIp, dhcp.chaddr);
-    if (dhcp.hostname) client.hostname = dhcp.hostname;
+    if (dhcp.hostname) client.hostname = hostnameOf(dhcp.hostname);
     const detail: Record<string, unknown> = { messageType };
     if (dhcp.vendorClass !== undefined) detail.vendorClass = dhcp.vendorClass;
     if (dhcp.parameterRequestList !== undefined) detail.parameterRequestList = dhcp.parameterRequestList;

@@ -1,0 +1,23 @@
+/**
+ * The protocol's error catalogue: every `error` message carries one of these stable codes, and
+ * the collector then closes the WebSocket with the code's close code (RFC 6455 7.4.2: 4000–4999
+ * are the application's). Codes are never reused for another meaning.
+ */
+export const ProtocolError = {
+  /** The message is not JSON, or not an object with a known `type`. */
+  MALFORMED_MESSAGE: { code: 'malformed-message', close: 4400 },
+  /** The message's fields do not match its schema. */
+  INVALID_MESSAGE: { code: 'invalid-message', close: 4422 },
+  /** A message type this side does not take (or not at this point, e.g. sightings before hello). */
+  UNEXPECTED_MESSAGE: { code: 'unexpected-message', close: 4409 },
+  /** The message is larger than the collector accepts. */
+  MESSAGE_TOO_LARGE: { code: 'message-too-large', close: 4413 },
+  /** No token, a wrong one, or a revoked one. */
+  UNAUTHORIZED: { code: 'unauthorized', close: 4401 },
+  /** The agent speaks a protocol version the collector no longer or not yet accepts. */
+  UNSUPPORTED_VERSION: { code: 'unsupported-version', close: 4426 },
+  /** The collector cannot take the message now (database unavailable); the agent retries. */
+  UNAVAILABLE: { code: 'unavailable', close: 4503 },
+} as const;
+
+export type ProtocolErrorCode = (typeof ProtocolError)[keyof typeof ProtocolError]['code'];

@@ -1,0 +1,205 @@
+/**
+ * Every message of the agent <-> collector protocol (DESIGN.md, "The wire protocol"): JSON text
+ * frames over one WebSocket at /agent/v1, each an object with a `type`. This file is the one home
+ * of their schemas; both sides validate what they receive against them (see codec.ts), and the
+ * TypeScript types are derived from the same definitions.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { MAC_PATTERN } from './formats.js';
+
+const Mac = Type.String({ pattern: MAC_PATTERN, description: 'lowercase, colon-separated' });
+const Ip = Type.String({ format: 'ip', maxLength: 45, description: 'IPv4, or IPv6 in RFC 5952 form' });
+const Vlan = Type.Integer({ minimum: 0, maximum: 4095, description: 'VLAN ID; 0 for untagged frames' });
+const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the epoch' });
+const Seq = Type.Integer({ minimum: 1, description: "the agent's batch number, rising by one" });
+const Version = Type.Integer({ minimum: 0, description: 'DHCP map version' });
+const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+const Detail = Type.Record(Type.String(), Type.Unknown(), { description: 'what the frame said besides' });
+
+export const DhcpBackend = Type.Union([
+  Type.Literal('none'),
+  Type.Literal('file'),
+  Type.Literal('dnsmasq'),
+  Type.Literal('kea'),
+]);
+
+/** One binding change seen by the agent's binding table. */
+export const Sighting = Type.Object(
+  {
+    at: Millis,
+    source: Type.Union([Type.Literal('arp'), Type.Literal('ndp'), Type.Literal('mdns'), Type.Literal('dhcp')]),
+    kind: Type.Union([
+      Type.Literal('host'),
+      Type.Literal('probe'),
+      Type.Literal('router'),
+      Type.Literal('dhcp-server'),
+      Type.Literal('dhcp-lease'),
+      Type.Literal('dhcp-client'),
+    ]),
+    ip: Ip,
+    mac: Mac,
+    vlan: Vlan,
+    outerVlan: Type.Optional(Vlan),
+    event: Type.Union([Type.Literal('new'), Type.Literal('moved'), Type.Literal('refresh')]),
+    previousMac: Type.Optional(Mac),
+    hostname: Type.Optional(Name(255)),
+    detail: Type.Optional(Detail),
+  },
+  { additionalProperties: false },
+);
+
+/** A sighting as sent: with the interface it was captured on. */
+export const SightingItem = Type.Composite([Sighting, Type.Object({ interface: Name(64) })], {
+  additionalProperties: false,
+});
+
+export const MAX_BATCH_ITEMS = 10_000;
+
+// Agent → collector
+
+export const Hello = Type.Object(
+  {
+    type: Type.Literal('hello'),
+    protocol: Type.Integer({ minimum: 1 }),
+    agentId: Type.Optional(Name(64)),
+    hostname: Name(255),
+    version: Name(64),
+    interfaces: Type.Array(
+      Type.Object(
+        {
+          name: Name(64),
+          mac: Type.Optional(Mac),
+          vlans: Type.Array(Vlan, { maxItems: 4096 }),
+          addresses: Type.Array(Type.String({ maxLength: 49 }), { maxItems: 1024 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 256 },
+    ),
+    lastSeq: Type.Integer({ minimum: 0, description: 'the highest seq the agent has given out' }),
+    dhcp: Type.Object(
+      { backend: DhcpBackend, appliedVersion: Type.Union([Version, Type.Null()]) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Sightings = Type.Object(
+  {
+    type: Type.Literal('sightings'),
+    seq: Seq,
+    items: Type.Array(SightingItem, { minItems: 1, maxItems: MAX_BATCH_ITEMS }),
+  },
+  { additionalProperties: false },
+);
+
+export const DhcpApplied = Type.Object(
+  { type: Type.Literal('dhcpApplied'), version: Version },
+  { additionalProperties: false },
+);
+
+export const DhcpFailed = Type.Object(
+  { type: Type.Literal('dhcpFailed'), version: Version, error: Name(4096) },
+  { additionalProperties: false },
+);
+
+const Count = Type.Integer({ minimum: 0 });
+
+export const Stats = Type.Object(
+  {
+    type: Type.Literal('stats'),
+    captured: Count,
+    kernelDrops: Count,
+    decodeErrors: Count,
+    outboxDepth: Count,
+    outboxDropped: Count,
+  },
+  { additionalProperties: false },
+);
+
+export const AgentMessage = Type.Union([Hello, Sightings, DhcpApplied, DhcpFailed, Stats]);
+
+// Collector → agent
+
+export const AgentConfig = Type.Object(
+  {
+    discovery: Type.Boolean({ description: 'capture on or off' }),
+    interfaces: Type.Optional(Type.Array(Name(64), { maxItems: 256 })),
+    refreshSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Welcome = Type.Object(
+  {
+    type: Type.Literal('welcome'),
+    protocol: Type.Integer({ minimum: 1 }),
+    agentId: Name(64),
+    lastSeq: Type.Integer({ minimum: 0, description: 'the highest seq already stored for this agent' }),
+    token: Type.Optional(Name(256)),
+    config: AgentConfig,
+  },
+  { additionalProperties: false },
+);
+
+export const Ack = Type.Object({ type: Type.Literal('ack'), seq: Seq }, { additionalProperties: false });
+
+export const DhcpHost = Type.Object(
+  { mac: Mac, ip: Ip, hostname: Type.Optional(Name(255)), subnet: Name(64) },
+  { additionalProperties: false },
+);
+
+export const DhcpSubnet = Type.Object(
+  {
+    cidr: Name(64),
+    gateway: Type.Optional(Ip),
+    dnsServers: Type.Optional(Type.Array(Ip, { maxItems: 16 })),
+    ntpServers: Type.Optional(Type.Array(Ip, { maxItems: 16 })),
+    domain: Type.Optional(Name(253)),
+    leaseSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+    nextServer: Type.Optional(Ip),
+    bootFile: Type.Optional(Name(255)),
+  },
+  { additionalProperties: false },
+);
+
+export const DhcpMap = Type.Object(
+  {
+    type: Type.Literal('dhcpMap'),
+    version: Version,
+    hosts: Type.Array(DhcpHost),
+    subnets: Type.Array(DhcpSubnet),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigChange = Type.Object(
+  { type: Type.Literal('config'), config: Type.Partial(AgentConfig) },
+  { additionalProperties: false },
+);
+
+export const ErrorMessage = Type.Object(
+  { type: Type.Literal('error'), code: Name(64), message: Type.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+);
+
+export const CollectorMessage = Type.Union([Welcome, Ack, DhcpMap, ConfigChange, ErrorMessage]);
+
+export type Sighting = Static<typeof Sighting>;
+export type SightingItem = Static<typeof SightingItem>;
+export type Hello = Static<typeof Hello>;
+export type Sightings = Static<typeof Sightings>;
+export type DhcpApplied = Static<typeof DhcpApplied>;
+export type DhcpFailed = Static<typeof DhcpFailed>;
+export type Stats = Static<typeof Stats>;
+export type AgentMessage = Static<typeof AgentMessage>;
+export type AgentConfig = Static<typeof AgentConfig>;
+export type Welcome = Static<typeof Welcome>;
+export type Ack = Static<typeof Ack>;
+export type DhcpHost = Static<typeof DhcpHost>;
+export type DhcpSubnet = Static<typeof DhcpSubnet>;
+export type DhcpMap = Static<typeof DhcpMap>;
+export type ConfigChange = Static<typeof ConfigChange>;
+export type ErrorMessage = Static<typeof ErrorMessage>;
+export type CollectorMessage = Static<typeof CollectorMessage>;
