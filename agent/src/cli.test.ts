@@ -91,7 +91,9 @@ describe('ipwarden-agent read', () => {
         detail: { op: 'request' },
       },
     ]);
-    expect(stderr).toBe('frames 52, observations 52, sightings 3, malformed 0, skipped link types none\n');
+    expect(stderr).toMatch(
+      /^frames 52, observations 52, sightings 3, malformed 0, skipped link types none, in \d+ ms\n$/,
+    );
   });
 
   it('prints every observation with --all, numbered by frame', () => {

@@ -24,6 +24,8 @@ export interface ReadStats extends PipelineStats {
   badRecords: number;
   /** What ended reading early, if anything; everything before it was read. */
   error: string | undefined;
+  /** Time spent reading, decoding and printing, in ms (start-up not included). */
+  elapsedMs: number;
 }
 
 /** A printed line: a sighting, or with --all an observation with its frame number. */
@@ -120,6 +122,7 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
     pipeline.push(record.linkType, record.bytes, record.offset, record.length, record.timestampMs);
 
   let summary: CaptureSummary;
+  const started = performance.now();
   try {
     summary = readCaptureFile(options.file, options.all ? everything : sightings);
   } catch (error) {
@@ -127,7 +130,8 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
     throw error;
   }
   out.flush();
-  return { ...stats, badRecords: summary.badRecords, error: summary.error };
+  const elapsedMs = performance.now() - started;
+  return { ...stats, badRecords: summary.badRecords, error: summary.error, elapsedMs };
 }
 
 /** The one-line summary printed on stderr after reading. */
@@ -147,5 +151,6 @@ export function formatReadStats(stats: ReadStats): string {
       : `skipped link types ${skipped.map(([type, n]) => `${type}: ${n} frames`).join(', ')}`,
   );
   if (stats.badRecords > 0) parts.push(`unreadable records ${stats.badRecords}`);
+  parts.push(`in ${Math.round(stats.elapsedMs)} ms`);
   return parts.join(', ');
 }
