@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'agent/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'agent/src/**/*.test.ts',
+      'collector/src/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     // The corpus and lab suites run tshark and real network namespaces: minutes, not seconds.
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -1,0 +1,15 @@
+import { bigint, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** Agents known to the collector: enrolled with the shared secret, then by their own token. */
+export const agents = pgTable('agents', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  hostname: text('hostname'),
+  /** SHA-256 of the agent's token; the token itself is shown once, at enrolment. */
+  tokenHash: text('token_hash').notNull().unique(),
+  /** The highest batch seq stored for this agent: a batch at or below it is a replay. */
+  lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+});

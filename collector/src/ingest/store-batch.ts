@@ -1,0 +1,109 @@
+/**
+ * Stores one batch of sightings from an agent: in one transaction, with set-based statements
+ * (no row-at-a-time loops), and keyed so that a replayed batch — the same agent and seq again,
+ * as after a reconnect — changes nothing.
+ */
+import type { Sighting, SightingItem } from '@ipwarden/protocol';
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.js';
+import { agents, bindings, sightingEvents } from '../db/schema/index.js';
+
+/** Kinds that say "this MAC holds this IP" (the rest are events: probes, DHCP servers and clients). */
+const BINDING_KINDS: ReadonlySet<Sighting['kind']> = new Set(['host', 'router', 'dhcp-lease']);
+
+export interface StoredBatch {
+  /** False for a replay: the batch was stored before. */
+  stored: boolean;
+}
+
+type BindingRow = typeof bindings.$inferInsert;
+
+/** One row per (VLAN, IP, MAC): a statement may not upsert the same key twice. */
+function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRow[] {
+  const rows = new Map<string, BindingRow & { sources: string[]; hostnames: string[] }>();
+  for (const item of items) {
+    if (!BINDING_KINDS.has(item.kind)) continue;
+    const outerVlan = item.outerVlan ?? 0;
+    const key = `${item.vlan}/${outerVlan}/${item.ip}/${item.mac}`;
+    const at = new Date(item.at);
+    const row = rows.get(key);
+    if (row === undefined) {
+      rows.set(key, {
+        vlan: item.vlan,
+        outerVlan,
+        ip: item.ip,
+        mac: item.mac,
+        agentId,
+        interface: item.interface,
+        sources: [item.source],
+        hostnames: item.hostname === undefined ? [] : [item.hostname],
+        firstSeen: at,
+        lastSeen: at,
+      });
+      continue;
+    }
+    if (!row.sources.includes(item.source)) row.sources.push(item.source);
+    if (item.hostname !== undefined && !row.hostnames.includes(item.hostname)) row.hostnames.push(item.hostname);
+    if (at < row.firstSeen!) row.firstSeen = at;
+    if (at > row.lastSeen!) {
+      row.lastSeen = at;
+      row.interface = item.interface;
+    }
+  }
+  return [...rows.values()];
+}
+
+export async function storeBatch(
+  db: Database,
+  agentId: string,
+  seq: number,
+  items: readonly SightingItem[],
+): Promise<StoredBatch> {
+  return db.transaction(async (tx) => {
+    // The seq guard: only a batch past the last stored one moves it, and only that batch is stored.
+    const advanced = await tx
+      .update(agents)
+      .set({ lastSeq: seq, lastSeenAt: new Date() })
+      .where(and(eq(agents.id, agentId), lt(agents.lastSeq, seq)))
+      .returning({ id: agents.id });
+    if (advanced.length === 0) return { stored: false };
+
+    const events = items
+      .filter((item) => item.event !== 'refresh' || !BINDING_KINDS.has(item.kind))
+      .map((item) => ({
+        agentId,
+        seq,
+        at: new Date(item.at),
+        interface: item.interface,
+        vlan: item.vlan,
+        outerVlan: item.outerVlan ?? 0,
+        source: item.source,
+        kind: item.kind,
+        event: item.event,
+        ip: item.ip,
+        mac: item.mac,
+        previousMac: item.previousMac ?? null,
+        hostname: item.hostname ?? null,
+      }));
+    if (events.length > 0) await tx.insert(sightingEvents).values(events);
+
+    const rows = bindingRows(agentId, items);
+    if (rows.length > 0) {
+      await tx
+        .insert(bindings)
+        .values(rows)
+        .onConflictDoUpdate({
+          target: [bindings.vlan, bindings.outerVlan, bindings.ip, bindings.mac],
+          set: {
+            agentId: sql`excluded.agent_id`,
+            interface: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.interface else ${bindings.interface} end`,
+            sources: sql`array(select distinct unnest(${bindings.sources} || excluded.sources) order by 1)`,
+            hostnames: sql`array(select distinct unnest(${bindings.hostnames} || excluded.hostnames) order by 1)`,
+            firstSeen: sql`least(${bindings.firstSeen}, excluded.first_seen)`,
+            lastSeen: sql`greatest(${bindings.lastSeen}, excluded.last_seen)`,
+          },
+        });
+    }
+    return { stored: true };
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * The collector's storage, one conformance suite run against both targets: the embedded PGlite
+ * and a real PostgreSQL 15 server this test starts itself. Same schema, same migrations.
+ */
+import { type DatabaseHandle, openDatabase, schema, storeBatch } from '@ipwarden/collector';
+import type { SightingItem } from '@ipwarden/protocol';
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PostgresServer, startPostgres } from './support/postgres-server.js';
+
+const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
+
+function item(overrides: Partial<SightingItem> = {}): SightingItem {
+  return {
+    at: T0,
+    interface: 'eth0',
+    source: 'arp',
+    kind: 'host',
+    ip: '10.99.0.7',
+    mac: '02:00:00:00:00:07',
+    vlan: 0,
+    event: 'new',
+    ...overrides,
+  };
+}
+
+let server: PostgresServer | undefined;
+afterAll(() => server?.stop());
+
+describe.each([
+  ['PGlite', async () => openDatabase({})],
+  [
+    'PostgreSQL',
+    async () => {
+      server = startPostgres();
+      return openDatabase({ url: server.url });
+    },
+  ],
+])('storage on %s', (_, open) => {
+  let handle: DatabaseHandle;
+  let agentId: string;
+  let otherAgentId: string;
+
+  beforeAll(async () => {
+    handle = await open();
+    const [a, b] = await handle.db
+      .insert(schema.agents)
+      .values([
+        { name: 'rack-1', tokenHash: 'h1' },
+        { name: 'rack-2', tokenHash: 'h2' },
+      ])
+      .returning({ id: schema.agents.id });
+    agentId = a!.id;
+    otherAgentId = b!.id;
+  }, 60_000);
+
+  afterAll(async () => handle?.close());
+
+  const count = async (table: typeof schema.bindings | typeof schema.sightingEvents) =>
+    Number((await handle.db.select({ n: sql<number>`count(*)` }).from(table))[0]!.n);
+
+  it('stores a batch: bindings upserted, changes kept as history', async () => {
+    const batch = [
+      item(),
+      item({ ip: 'fd99::7', source: 'ndp', at: T0 + 5 }),
+      item({ at: T0 + 10, source: 'mdns', event: 'refresh', hostname: 'node-7' }),
+      item({ kind: 'probe', ip: '10.99.0.8', event: 'new' }),
+    ];
+    expect(await storeBatch(handle.db, agentId, 1, batch)).toEqual({ stored: true });
+    const rows = await handle.db.select().from(schema.bindings).orderBy(schema.bindings.ip);
+    expect(rows.map((r) => [r.ip, r.mac, r.sources, r.hostnames])).toEqual([
+      ['10.99.0.7', '02:00:00:00:00:07', ['arp', 'mdns'], ['node-7']],
+      ['fd99::7', '02:00:00:00:00:07', ['ndp'], []],
+    ]);
+    expect(rows[0]!.firstSeen.getTime()).toBe(T0);
+    expect(rows[0]!.lastSeen.getTime()).toBe(T0 + 10);
+    expect(await count(schema.sightingEvents)).toBe(3); // the refresh of a binding is not history
+  });
+
+  it('takes a replayed batch (same agent, same seq) as stored, and stores nothing', async () => {
+    const before = [await count(schema.bindings), await count(schema.sightingEvents)];
+    expect(await storeBatch(handle.db, agentId, 1, [item({ ip: '10.99.0.99', mac: '02:00:00:00:00:99' })])).toEqual({
+      stored: false,
+    });
+    expect([await count(schema.bindings), await count(schema.sightingEvents)]).toEqual(before);
+  });
+
+  it('keeps each agent to its own seqs', async () => {
+    expect(
+      await storeBatch(handle.db, otherAgentId, 1, [item({ ip: '10.99.0.20', mac: '02:00:00:00:00:20' })]),
+    ).toEqual({
+      stored: true,
+    });
+    const [agent] = await handle.db.select().from(schema.agents).where(eq(schema.agents.id, otherAgentId));
+    expect(agent!.lastSeq).toBe(1);
+  });
+
+  it('merges a later batch into the bindings it knows: sources, names, last seen', async () => {
+    await storeBatch(handle.db, agentId, 2, [
+      item({
+        at: T0 + 600_000,
+        event: 'refresh',
+        source: 'dhcp',
+        kind: 'dhcp-lease',
+        hostname: 'node-7b',
+        interface: 'eth1',
+      }),
+    ]);
+    const [row] = await handle.db.select().from(schema.bindings).where(eq(schema.bindings.ip, '10.99.0.7'));
+    expect(row).toMatchObject({
+      sources: ['arp', 'dhcp', 'mdns'],
+      hostnames: ['node-7', 'node-7b'],
+      interface: 'eth1',
+    });
+    expect(row!.lastSeen.getTime()).toBe(T0 + 600_000);
+  });
+
+  it('stores a batch of 5,000 sightings at once', async () => {
+    const items = Array.from({ length: 5000 }, (_, i) =>
+      item({
+        ip: `10.98.${i >> 8}.${i & 255}`,
+        mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+      }),
+    );
+    const before = await count(schema.bindings);
+    expect(await storeBatch(handle.db, agentId, 3, items)).toEqual({ stored: true });
+    expect(await count(schema.bindings)).toBe(before + 5000);
+  });
+});
