@@ -2,6 +2,7 @@ export { writeFileAtomic } from './atomic-file.js';
 export { BindingTable, type BindingTableOptions, type Sighting, type SightingEvent } from './binding-table.js';
 export { readCaptureFile } from './capture-file.js';
 export { CAPTURE_FILTER } from './capture-filter.js';
+export { AGENT_OPTIONS, type AgentConfig, type ConfigSources, loadConfig } from './config.js';
 export { emptyStats, FramePipeline, type PipelineStats } from './frame-pipeline.js';
 export {
   type CaptureCounters,

@@ -1,0 +1,253 @@
+/**
+ * The agent's configuration: one schema (STYLE.md 8). Every option has a default, a description
+ * and a check; flags, environment variables and a JSON configuration file all map onto it, in
+ * that order of precedence. Bad configuration fails at start-up with a message naming the
+ * option and where its value came from.
+ */
+import { readFileSync } from 'node:fs';
+import { DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_MS } from './binding-table.js';
+import { UsageError } from './errors.js';
+import { DEFAULT_OUTBOX_BYTES } from './outbox.js';
+
+export interface AgentConfig {
+  collectors: string[];
+  secret: string | undefined;
+  token: string | undefined;
+  interfaces: string[];
+  stateDir: string;
+  name: string | undefined;
+  dhcpBackend: 'none' | 'file' | 'dnsmasq' | 'kea';
+  pcap: string | undefined;
+  refreshSeconds: number;
+  maxBindings: number;
+  outboxBytes: number;
+}
+
+type Kind = 'string' | 'list' | 'integer' | 'urls' | 'choice';
+
+interface Option {
+  key: keyof AgentConfig;
+  flag: string;
+  env?: string;
+  kind: Kind;
+  description: string;
+  default: AgentConfig[keyof AgentConfig];
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+/** Every option of `ipwarden-agent run`; DESIGN.md's command-line contract names most of them. */
+export const AGENT_OPTIONS: readonly Option[] = [
+  {
+    key: 'collectors',
+    flag: 'collector',
+    env: 'IPWARDEN_COLLECTOR',
+    kind: 'urls',
+    description: 'collector URL (http:// or https://); several for failover',
+    default: [],
+  },
+  {
+    key: 'secret',
+    flag: 'secret',
+    env: 'IPWARDEN_AGENT_SECRET',
+    kind: 'string',
+    description: 'enrollment secret, for the first contact',
+    default: undefined,
+  },
+  {
+    key: 'token',
+    flag: 'token',
+    env: 'IPWARDEN_AGENT_TOKEN',
+    kind: 'string',
+    description: "this agent's token (stored in the state directory after enrollment)",
+    default: undefined,
+  },
+  {
+    key: 'interfaces',
+    flag: 'interface',
+    env: 'IPWARDEN_INTERFACES',
+    kind: 'list',
+    description: 'interface to watch; default: every up, non-loopback interface with an address',
+    default: [],
+  },
+  {
+    key: 'stateDir',
+    flag: 'state-dir',
+    env: 'IPWARDEN_STATE_DIR',
+    kind: 'string',
+    description: 'outbox, token and last DHCP map',
+    default: '/var/lib/ipwarden-agent',
+  },
+  {
+    key: 'name',
+    flag: 'name',
+    env: 'IPWARDEN_AGENT_NAME',
+    kind: 'string',
+    description: 'name to enroll under; default: the hostname',
+    default: undefined,
+  },
+  {
+    key: 'dhcpBackend',
+    flag: 'dhcp-backend',
+    env: 'IPWARDEN_DHCP_BACKEND',
+    kind: 'choice',
+    choices: ['none', 'file', 'dnsmasq', 'kea'],
+    description: 'DHCP server the agent keeps in step',
+    default: 'none',
+  },
+  {
+    key: 'pcap',
+    flag: 'pcap',
+    kind: 'string',
+    description: "stream a capture file's sightings instead of capturing live",
+    default: undefined,
+  },
+  {
+    key: 'refreshSeconds',
+    flag: 'refresh',
+    env: 'IPWARDEN_REFRESH_SECONDS',
+    kind: 'integer',
+    min: 1,
+    max: 86_400,
+    description: 'seconds before an unchanged binding is reported again',
+    default: DEFAULT_REFRESH_MS / 1000, // 600 s
+  },
+  {
+    key: 'maxBindings',
+    flag: 'max-bindings',
+    env: 'IPWARDEN_MAX_BINDINGS',
+    kind: 'integer',
+    min: 1,
+    max: 100_000_000,
+    description: 'bindings remembered at most; the least recently reported go first',
+    default: DEFAULT_MAX_ENTRIES,
+  },
+  {
+    key: 'outboxBytes',
+    flag: 'outbox-bytes',
+    env: 'IPWARDEN_OUTBOX_BYTES',
+    kind: 'integer',
+    min: 64 * 1024,
+    max: 2 ** 40,
+    description: 'bytes of unacknowledged sightings kept on disk',
+    default: DEFAULT_OUTBOX_BYTES, // 64 MiB
+  },
+];
+
+/** Where a value came from, for error messages. */
+type Origin = { flag: string } | { env: string } | { file: string };
+
+function describe(option: Option, origin: Origin): string {
+  if ('flag' in origin) return `--${option.flag}`;
+  if ('env' in origin) return `${origin.env} (--${option.flag})`;
+  return `"${option.key}" in ${origin.file} (--${option.flag})`;
+}
+
+function fail(option: Option, origin: Origin, problem: string): never {
+  throw new UsageError(`${describe(option, origin)}: ${problem}`);
+}
+
+/** Checks and converts one value; `raw` is a string from flags and env, anything from the file. */
+function parse(option: Option, raw: unknown, origin: Origin): AgentConfig[keyof AgentConfig] {
+  const values = (): string[] => {
+    if (Array.isArray(raw))
+      return raw.map((v) => (typeof v === 'string' ? v : fail(option, origin, 'a list of strings')));
+    if (typeof raw !== 'string') fail(option, origin, 'a string or a list of strings');
+    return raw
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+  };
+  switch (option.kind) {
+    case 'string':
+      if (typeof raw !== 'string' || raw === '') fail(option, origin, 'a non-empty string');
+      return raw;
+    case 'list':
+      return values();
+    case 'urls':
+      return values().map((text) => {
+        let url: URL;
+        try {
+          url = new URL(text);
+        } catch {
+          fail(option, origin, `"${text}" is not a URL`);
+        }
+        if (url.protocol !== 'http:' && url.protocol !== 'https:')
+          fail(option, origin, `"${text}" is not http:// or https://`);
+        return url.origin;
+      });
+    case 'choice':
+      if (typeof raw !== 'string' || !option.choices!.includes(raw))
+        fail(option, origin, `one of ${option.choices!.join(', ')}`);
+      return raw;
+    case 'integer': {
+      // Text from flags and the environment; a JSON number from the file.
+      const fromText = !('file' in origin);
+      const n =
+        typeof raw === 'number' && !fromText
+          ? raw
+          : typeof raw === 'string' && fromText && /^\d+$/.test(raw.trim())
+            ? Number(raw)
+            : Number.NaN;
+      if (!Number.isSafeInteger(n) || n < option.min! || n > option.max!) {
+        fail(option, origin, `a whole number from ${option.min} to ${option.max}, not "${String(raw)}"`);
+      }
+      return n;
+    }
+  }
+}
+
+export interface ConfigSources {
+  /** Parsed flags: repeatable ones as arrays. */
+  flags: Record<string, string | string[] | undefined>;
+  env: Record<string, string | undefined>;
+  /** A JSON configuration file, if one is named. */
+  file?: string;
+}
+
+/** Flags over environment over file over defaults; throws a UsageError naming the bad option. */
+export function loadConfig({ flags, env, file }: ConfigSources): AgentConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read configuration ${file}: ${(error as Error).message}`);
+    }
+    try {
+      fromFile = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new UsageError(`configuration ${file} is not JSON: ${(error as Error).message}`);
+    }
+    if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile)) {
+      throw new UsageError(`configuration ${file} must be a JSON object`);
+    }
+    for (const key of Object.keys(fromFile)) {
+      if (!AGENT_OPTIONS.some((o) => o.key === key))
+        throw new UsageError(`configuration ${file}: unknown option "${key}"`);
+    }
+  }
+  const config: Record<string, unknown> = {};
+  for (const option of AGENT_OPTIONS) {
+    const flag = flags[option.flag];
+    const envValue = option.env === undefined ? undefined : env[option.env];
+    if (flag !== undefined && !(Array.isArray(flag) && flag.length === 0)) {
+      config[option.key] = parse(option, Array.isArray(flag) && option.kind === 'string' ? flag.at(-1) : flag, {
+        flag: option.flag,
+      });
+    } else if (envValue !== undefined && envValue !== '') {
+      config[option.key] = parse(option, envValue, { env: option.env! });
+    } else if (fromFile[option.key] !== undefined) {
+      config[option.key] = parse(option, fromFile[option.key], { file: file! });
+    } else {
+      config[option.key] = option.default;
+    }
+  }
+  const result = config as unknown as AgentConfig;
+  if (result.collectors.length === 0) {
+    throw new UsageError('--collector (IPWARDEN_COLLECTOR): at least one collector URL is needed');
+  }
+  return result;
+}
