@@ -101,3 +101,13 @@ describe('live capture', () => {
     await sighting({ ip: 'fd99::2', source: 'ndp', event: 'new' });
   });
 });
+
+describe('the interfaces watched by default', () => {
+  it('are the up, non-loopback ones with an address: here, the namespace veth and not lo', () => {
+    const script = `import('@ipwarden/agent').then(({ watchedInterfaces }) => console.log(JSON.stringify(watchedInterfaces())))`;
+    const out = inNamespace(capturing, process.execPath, '--input-type=module', '-e', script).toString();
+    const watched = JSON.parse(out) as Array<{ name: string; addresses: string[] }>;
+    expect(watched.map((w) => w.name)).toEqual([`${tag}a`]);
+    expect(watched[0]!.addresses).toEqual(expect.arrayContaining(['10.99.0.1/24', 'fd99::1/64']));
+  });
+});

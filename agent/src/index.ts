@@ -4,6 +4,7 @@ export { readCaptureFile } from './capture-file.js';
 export { CAPTURE_FILTER } from './capture-filter.js';
 export { AGENT_OPTIONS, type AgentConfig, type ConfigSources, loadConfig } from './config.js';
 export { emptyStats, FramePipeline, type PipelineStats } from './frame-pipeline.js';
+export { type WatchedInterface, watchedInterfaces } from './interfaces.js';
 export {
   type CaptureCounters,
   CapturePermissionError,
