@@ -3,7 +3,7 @@
  * and a real PostgreSQL 15 server this test starts itself. Same schema, same migrations.
  */
 import { type DatabaseHandle, openDatabase, schema, storeBatch } from '@ipwarden/collector';
-import type { SightingItem } from '@ipwarden/protocol';
+import { MAX_BATCH_ITEMS, type SightingItem } from '@ipwarden/protocol';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from './support/postgres-server.js';
@@ -104,6 +104,7 @@ describe.each([
         kind: 'dhcp-lease',
         hostname: 'node-7b',
         interface: 'eth1',
+        detail: { messageType: 'ack' },
       }),
     ]);
     const [row] = await handle.db.select().from(schema.bindings).where(eq(schema.bindings.ip, '10.99.0.7'));
@@ -115,8 +116,8 @@ describe.each([
     expect(row!.lastSeen.getTime()).toBe(T0 + 600_000);
   });
 
-  it('stores a batch of 5,000 sightings at once', async () => {
-    const items = Array.from({ length: 5000 }, (_, i) =>
+  it('stores a batch of the largest size the protocol allows', async () => {
+    const items = Array.from({ length: MAX_BATCH_ITEMS }, (_, i) =>
       item({
         ip: `10.98.${i >> 8}.${i & 255}`,
         mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
@@ -124,6 +125,6 @@ describe.each([
     );
     const before = await count(schema.bindings);
     expect(await storeBatch(handle.db, agentId, 3, items)).toEqual({ stored: true });
-    expect(await count(schema.bindings)).toBe(before + 5000);
+    expect(await count(schema.bindings)).toBe(before + MAX_BATCH_ITEMS);
   });
 });

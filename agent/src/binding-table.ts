@@ -9,6 +9,7 @@
  */
 import type { Observation } from '@ipwarden/netcodec';
 import type { Sighting } from '@ipwarden/protocol';
+import { isBindingSighting } from '@ipwarden/protocol/binding';
 
 /** A sighting: the wire protocol's schema (packages/protocol) is its one home. */
 export type { Sighting };
@@ -41,20 +42,6 @@ const MAX_MOVES = 8;
 
 export const DEFAULT_REFRESH_MS = 600_000; // 10 min, as MAAS
 export const DEFAULT_MAX_ENTRIES = 100_000;
-
-/** Kinds that mean "this MAC holds this IP now" and share one binding per (VLAN, IP). */
-function isBinding(observation: Observation): boolean {
-  switch (observation.kind) {
-    case 'host':
-    case 'router':
-      return true;
-    case 'dhcp-lease':
-      // An OFFER only proposes the address; the ACK hands it over (RFC 2131 3.1).
-      return observation.detail?.messageType === 'ack';
-    default:
-      return false;
-  }
-}
 
 export class BindingTable {
   readonly refreshMs: number;
@@ -102,7 +89,7 @@ export class BindingTable {
       this.quietUntil = Number.POSITIVE_INFINITY;
       return undefined;
     }
-    if (isBinding(observation)) return this.observeBinding(observation, ip, at);
+    if (isBindingSighting(observation)) return this.observeBinding(observation, ip, at);
     return this.observeEvent(observation, ip, at);
   }
 

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_MS } from './binding-table.js';
 import { UsageError } from './errors.js';
-import { DEFAULT_OUTBOX_BYTES } from './outbox.js';
+import { DEFAULT_OUTBOX_BYTES, MAX_OUTBOX_BYTES } from './outbox.js';
 
 export interface AgentConfig {
   collectors: string[];
@@ -129,7 +129,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     env: 'IPWARDEN_OUTBOX_BYTES',
     kind: 'integer',
     min: 64 * 1024,
-    max: 2 ** 40,
+    max: MAX_OUTBOX_BYTES, // 256 MiB
     description: 'bytes of unacknowledged sightings kept on disk',
     default: DEFAULT_OUTBOX_BYTES, // 64 MiB
   },

@@ -15,6 +15,8 @@ export interface CaptureCounters {
   kernelDrops: number;
   /** Frames the interface or its driver dropped. */
   interfaceDrops: number;
+  /** Frames whose handling threw: counted and skipped, never fatal. */
+  handlerErrors: number;
 }
 
 export interface LiveCapture {
@@ -78,18 +80,34 @@ export function openLiveCapture(interfaceName: string, onFrame: FrameHandler): L
     snap_length: 65535,
     promiscuous: true,
   });
-  const linkType = LINK_TYPES[session.link_type] ?? -1;
+  const linkType = LINK_TYPES[session.link_type];
+  if (linkType === undefined) {
+    session.close();
+    throw new Error(
+      `${interfaceName}: link type ${session.link_type} is not one ipwarden decodes (Ethernet, Linux cooked)`,
+    );
+  }
+  let handlerErrors = 0;
   session.on('packet', (raw: { buf: Buffer; header: Buffer }) => {
     const header = raw.header;
     const at = header.readUInt32LE(0) * 1000 + header.readUInt32LE(4) / 1000;
-    onFrame(linkType, raw.buf, 0, header.readUInt32LE(8), at);
+    // An exception escaping into the binding would end the process (it is rethrown as fatal).
+    try {
+      onFrame(linkType, raw.buf, 0, header.readUInt32LE(8), at);
+    } catch {
+      handlerErrors++;
+    }
   });
   return {
     interfaceName,
     counters() {
       const stats = session.stats();
-      return { received: stats.ps_recv, kernelDrops: stats.ps_drop, interfaceDrops: stats.ps_ifdrop };
+      return { received: stats.ps_recv, kernelDrops: stats.ps_drop, interfaceDrops: stats.ps_ifdrop, handlerErrors };
     },
+    /**
+     * Stops delivering frames. pcap 3.1.0 frees the libpcap handle only when the next frame
+     * arrives, so on a quiet interface the process must end by itself (process.exit) once done.
+     */
     close() {
       session.close();
     },

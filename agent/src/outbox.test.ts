@@ -3,8 +3,8 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SightingItem } from '@ipwarden/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Sighting } from './binding-table.js';
 import { Outbox } from './outbox.js';
 
 const dirs: string[] = [];
@@ -18,8 +18,17 @@ function stateDir(): string {
   return dir;
 }
 
-function sighting(n: number, event: Sighting['event'] = 'new'): Sighting {
-  return { at: n, source: 'arp', kind: 'host', ip: `10.99.0.${n % 250}`, mac: '02:00:00:00:00:01', vlan: 0, event };
+function sighting(n: number, event: SightingItem['event'] = 'new'): SightingItem {
+  return {
+    at: n,
+    interface: 'eth0',
+    source: 'arp',
+    kind: 'host',
+    ip: `10.99.0.${n % 250}`,
+    mac: '02:00:00:00:00:01',
+    vlan: 0,
+    event,
+  };
 }
 
 describe('Outbox', () => {
@@ -42,7 +51,7 @@ describe('Outbox', () => {
     first.ack(1);
     first.close(); // or killed: every append was on disk before it returned
     const second = new Outbox({ dir });
-    expect(second.pending()).toEqual([{ seq: 2, items: [sighting(2)], bytes: expect.any(Number) }]);
+    expect(second.pending()).toEqual([{ seq: 2, items: [sighting(2)] }]);
     expect(second.append([sighting(3)]).seq).toBe(3);
     second.close();
   });
@@ -100,6 +109,41 @@ describe('Outbox', () => {
     expect(kept.at(-1)).toEqual(sighting(109, 'new')); // the newest is always kept
     outbox.close();
   });
+
+  it('drops the refresh sightings of the incoming batch before anything that is news', () => {
+    const outbox = new Outbox({ dir: stateDir(), maxBytes: 1500, sync: false });
+    outbox.append(Array.from({ length: 6 }, (_, i) => sighting(i, 'new')));
+    outbox.append(Array.from({ length: 4 }, (_, i) => sighting(50 + i, 'refresh')));
+    const batch = outbox.append([sighting(100, 'refresh'), sighting(101, 'new'), sighting(102, 'refresh')]);
+    expect(batch.items).toEqual([sighting(101, 'new')]);
+    const kept = outbox.pending().flatMap((b) => b.items);
+    expect(kept).toEqual([...Array.from({ length: 6 }, (_, i) => sighting(i, 'new')), sighting(101, 'new')]);
+    expect(outbox.stats.dropped).toBe(6);
+    outbox.close();
+  });
+
+  it('gives out seqs above what the collector says it has stored, also after a restart', () => {
+    const dir = stateDir();
+    const outbox = new Outbox({ dir });
+    outbox.append([sighting(1)]);
+    outbox.advanceTo(40); // welcome: the collector has batches up to 40 (a lost state directory)
+    expect(outbox.append([sighting(2)]).seq).toBe(41);
+    outbox.ack(50); // an ack past what was given out moves the seq on too
+    expect(outbox.append([sighting(3)]).seq).toBe(51);
+    outbox.close();
+    expect(new Outbox({ dir }).append([sighting(4)]).seq).toBe(52);
+  });
+
+  it('returns copies from pending(), which acks do not disturb', () => {
+    const outbox = new Outbox({ dir: stateDir() });
+    outbox.append([sighting(1)]);
+    outbox.append([sighting(2)]);
+    const pending = outbox.pending();
+    outbox.ack(1);
+    expect(pending.map((b) => b.seq)).toEqual([1, 2]);
+    expect(Object.keys(pending[0]!)).toEqual(['seq', 'items']);
+    outbox.close();
+  });
 });
 
 describe('Outbox under SIGKILL', () => {
@@ -111,7 +155,7 @@ describe('Outbox under SIGKILL', () => {
       const { Outbox } = await import(${JSON.stringify(dist)});
       const outbox = new Outbox({ dir: ${JSON.stringify(dir)} });
       for (let n = 1; ; n++) {
-        const batch = outbox.append([{ at: n, source: 'arp', kind: 'host', ip: '10.99.0.1', mac: '02:00:00:00:00:01', vlan: 0, event: 'new' }]);
+        const batch = outbox.append([{ at: n, interface: 'eth0', source: 'arp', kind: 'host', ip: '10.99.0.1', mac: '02:00:00:00:00:01', vlan: 0, event: 'new' }]);
         if (n % 7 === 0) outbox.ack(batch.seq - 3);
         process.stdout.write(batch.seq + '\\n');
       }`;

@@ -3,23 +3,32 @@
  * before they are sent, each batch under the agent's next `seq`, and leave it only when the
  * collector acknowledges that seq as stored. A collector outage or an agent restart loses
  * nothing; what was sent but not acknowledged is sent again, and the collector drops replays by
- * (agent, seq). Bounded: when full, the oldest `refresh` sightings go first, then the oldest
- * batches, and every sighting lost is counted — never silently.
+ * (agent, seq). Bounded: when full, refresh sightings go first (the incoming batch's too), then
+ * the oldest batches, down to three quarters of the bound, and every sighting lost is counted.
  *
  * Files in the directory: `outbox.log`, one JSON line per batch (`{"seq":N,"items":[...]}`) and
  * per acknowledgement (`{"ack":N}`), rewritten without the acknowledged ones from time to time;
- * `outbox.seq`, the highest seq ever given out, so that seqs keep rising after everything was
- * acknowledged and the log emptied.
+ * `outbox.seq`, the highest seq given out (or learnt from the collector), so that seqs keep
+ * rising after everything was acknowledged and the log emptied.
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
+import type { SightingItem } from '@ipwarden/protocol';
 import { writeFileAtomic } from './atomic-file.js';
-import type { Sighting } from './binding-table.js';
 
 export interface OutboxOptions {
   /** Directory of the outbox files (the agent's state directory). */
   dir: string;
-  /** Most bytes of unacknowledged batches kept on disk (default 64 MiB). */
+  /** Most bytes of unacknowledged batches kept on disk (default 64 MiB, at most 256 MiB). */
   maxBytes?: number;
   /** Flush every append to disk before it is sent (default true); off only for tests and benchmarks. */
   sync?: boolean;
@@ -27,7 +36,7 @@ export interface OutboxOptions {
 
 export interface OutboxBatch {
   seq: number;
-  items: Sighting[];
+  items: SightingItem[];
 }
 
 export interface OutboxStats {
@@ -35,16 +44,30 @@ export interface OutboxStats {
   depth: number;
   /** Bytes of the log holding them. */
   bytes: number;
-  /** Sightings dropped because the outbox was full. */
+  /** Sightings dropped because the outbox was full (some may have been sent and stored before). */
   dropped: number;
   /** Lines of the log that could not be read back after a crash (a torn last write, damage). */
   unreadable: number;
 }
 
 export const DEFAULT_OUTBOX_BYTES = 64 * 1024 * 1024; // 64 MiB
+/** The log is read back whole at start-up; past this a string would not hold it. */
+export const MAX_OUTBOX_BYTES = 256 * 1024 * 1024; // 256 MiB
+/** Acknowledged bytes that make the log worth rewriting. */
+const COMPACT_AFTER_BYTES = 1024 * 1024; // 1 MiB
 
 interface Pending extends OutboxBatch {
   bytes: number;
+}
+
+function batchLine(seq: number, items: readonly SightingItem[]): string {
+  return `${JSON.stringify({ seq, items })}\n`;
+}
+
+/** Writes all of `text`, or throws; a short write is retried from where it stopped. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
 }
 
 export class Outbox {
@@ -56,7 +79,7 @@ export class Outbox {
   private readonly pendingBatches: Pending[] = [];
   private seq = 0;
   private bytes = 0;
-  /** Bytes of acknowledged batches still in the log file, reclaimed by compaction. */
+  /** Bytes of acknowledged batches and notes still in the log file, reclaimed by compaction. */
   private garbage = 0;
   private dropped = 0;
   private unreadable = 0;
@@ -65,10 +88,9 @@ export class Outbox {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     this.logPath = join(options.dir, 'outbox.log');
     this.seqPath = join(options.dir, 'outbox.seq');
-    this.maxBytes = options.maxBytes ?? DEFAULT_OUTBOX_BYTES;
+    this.maxBytes = Math.min(options.maxBytes ?? DEFAULT_OUTBOX_BYTES, MAX_OUTBOX_BYTES);
     this.sync = options.sync ?? true;
     this.recover();
-    if (this.fd < 0) this.fd = openSync(this.logPath, 'a', 0o600);
   }
 
   /** The highest seq given out so far (0 before the first batch). */
@@ -81,27 +103,30 @@ export class Outbox {
     return { depth, bytes: this.bytes, dropped: this.dropped, unreadable: this.unreadable };
   }
 
-  /** Batches not yet acknowledged, oldest first: what to send (again) after connecting. */
-  pending(): readonly OutboxBatch[] {
-    return this.pendingBatches;
+  /** Batches not yet acknowledged, oldest first: what to send (again) after connecting. A copy. */
+  pending(): OutboxBatch[] {
+    return this.pendingBatches.map(({ seq, items }) => ({ seq, items }));
   }
 
   /** Writes `items` to disk as the next batch and returns it, ready to send. */
-  append(items: Sighting[]): OutboxBatch {
-    const batch: Pending = { seq: this.seq + 1, items, bytes: 0 };
-    const line = `${JSON.stringify({ seq: batch.seq, items })}\n`;
-    batch.bytes = Buffer.byteLength(line);
-    if (this.bytes + batch.bytes > this.maxBytes) this.makeRoom(batch.bytes);
-    writeSync(this.fd, line);
-    if (this.sync) fdatasyncSync(this.fd);
+  append(items: SightingItem[]): OutboxBatch {
+    let kept = items;
+    let line = batchLine(this.seq + 1, kept);
+    if (this.bytes + Buffer.byteLength(line) > this.maxBytes) {
+      kept = this.makeRoom(items);
+      line = batchLine(this.seq + 1, kept);
+    }
+    const batch: Pending = { seq: this.seq + 1, items: kept, bytes: Buffer.byteLength(line) };
+    this.writeLine(line, this.sync);
     this.seq = batch.seq;
     this.bytes += batch.bytes;
     this.pendingBatches.push(batch);
-    return batch;
+    return { seq: batch.seq, items: batch.items };
   }
 
   /** The collector has stored every batch up to `seq`: they leave the outbox. */
   ack(seq: number): void {
+    if (seq > this.seq) this.advanceTo(seq);
     if (this.pendingBatches.length === 0 || this.pendingBatches[0]!.seq > seq) return;
     while (this.pendingBatches.length > 0 && this.pendingBatches[0]!.seq <= seq) {
       const batch = this.pendingBatches.shift()!;
@@ -111,28 +136,64 @@ export class Outbox {
     // Noted in the log, unflushed: should the note be lost in a crash, the batches are sent
     // again and the collector, which has them, drops them as replays.
     const note = `{"ack":${seq}}\n`;
-    writeSync(this.fd, note);
+    this.writeLine(note, false);
     this.garbage += note.length;
-    // Rewrite the log once most of it is acknowledged: cheap, and the file stays small.
-    if (this.garbage > 1024 * 1024 && this.garbage > this.bytes) this.compact();
+    if (this.garbage > COMPACT_AFTER_BYTES && this.garbage > this.bytes) this.compact();
+  }
+
+  /**
+   * The collector has stored batches up to `seq` (its `welcome` says so): seqs given out from
+   * now on are above it, so that no new batch is taken for a replay — as after a lost state
+   * directory.
+   */
+  advanceTo(seq: number): void {
+    if (seq <= this.seq) return;
+    this.seq = seq;
+    writeFileAtomic(this.seqPath, `${this.seq}\n`);
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 
-  /** Frees `needed` bytes: refresh sightings first, oldest batches first; counts the loss. */
-  private makeRoom(needed: number): void {
-    const limit = this.maxBytes - needed;
-    for (const batch of this.pendingBatches) {
-      if (this.bytes <= limit) break;
-      const kept = batch.items.filter((item) => item.event !== 'refresh');
-      if (kept.length === batch.items.length) continue;
-      this.dropped += batch.items.length - kept.length;
-      batch.items = kept;
-      this.resize(batch);
+  /** Appends a line whole or not at all: on any failure the log is cut back to where it was. */
+  private writeLine(line: string, flush: boolean): void {
+    const length = fstatSync(this.fd).size;
+    try {
+      writeAll(this.fd, line);
+      if (flush) fdatasyncSync(this.fd);
+    } catch (error) {
+      try {
+        ftruncateSync(this.fd, length);
+      } catch {
+        // the original error says what went wrong
+      }
+      throw error;
     }
-    while (this.bytes > limit && this.pendingBatches.length > 0) {
+  }
+
+  /**
+   * Frees room for `incoming`, down to three quarters of the bound so that a full outbox is not
+   * rewritten on every append: refresh sightings first (the incoming ones, then the oldest
+   * batches'), then the oldest batches. Returns what is kept of `incoming`; counts the loss.
+   */
+  private makeRoom(incoming: SightingItem[]): SightingItem[] {
+    const target = Math.floor(this.maxBytes * 0.75);
+    let kept = incoming.filter((item) => item.event !== 'refresh');
+    this.dropped += incoming.length - kept.length;
+    const needed = () => Buffer.byteLength(batchLine(this.seq + 1, kept));
+    for (const batch of this.pendingBatches) {
+      if (this.bytes + needed() <= target) break;
+      const remaining = batch.items.filter((item) => item.event !== 'refresh');
+      if (remaining.length === batch.items.length) continue;
+      this.dropped += batch.items.length - remaining.length;
+      batch.items = remaining;
+      const bytes = Buffer.byteLength(batchLine(batch.seq, batch.items));
+      this.bytes += bytes - batch.bytes;
+      batch.bytes = bytes;
+    }
+    while (this.bytes + needed() > target && this.pendingBatches.length > 0) {
       const batch = this.pendingBatches.shift()!;
       this.dropped += batch.items.length;
       this.bytes -= batch.bytes;
@@ -143,21 +204,17 @@ export class Outbox {
         this.pendingBatches.splice(i, 1);
       }
     }
+    // A batch larger than the whole bound keeps its newest sightings.
+    while (kept.length > 1 && needed() > this.maxBytes) kept = kept.slice(Math.ceil(kept.length / 2));
     this.compact();
-  }
-
-  private resize(batch: Pending): void {
-    const bytes = Buffer.byteLength(`${JSON.stringify({ seq: batch.seq, items: batch.items })}\n`);
-    this.bytes += bytes - batch.bytes;
-    batch.bytes = bytes;
+    return kept;
   }
 
   /** Rewrites the log with only the pending batches, atomically, and records the seq. */
   private compact(): void {
     writeFileAtomic(this.seqPath, `${this.seq}\n`);
-    const lines = this.pendingBatches.map((batch) => `${JSON.stringify({ seq: batch.seq, items: batch.items })}\n`);
-    writeFileAtomic(this.logPath, lines.join(''));
-    if (this.fd >= 0) closeSync(this.fd);
+    writeFileAtomic(this.logPath, this.pendingBatches.map((batch) => batchLine(batch.seq, batch.items)).join(''));
+    this.close();
     this.fd = openSync(this.logPath, 'a', 0o600);
     this.garbage = 0;
   }
@@ -225,7 +282,7 @@ function parseBatch(line: string): OutboxBatch | undefined {
   try {
     const value = JSON.parse(line) as { seq?: unknown; items?: unknown };
     if (!Number.isSafeInteger(value.seq) || (value.seq as number) < 1 || !Array.isArray(value.items)) return undefined;
-    return { seq: value.seq as number, items: value.items as Sighting[] };
+    return { seq: value.seq as number, items: value.items as SightingItem[] };
   } catch {
     return undefined;
   }

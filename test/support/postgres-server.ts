@@ -16,9 +16,8 @@ export interface PostgresServer {
 }
 
 function postgresUid(): { uid: number; gid: number } {
-  const [uid, gid] = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim().split(' ');
-  const group = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
-  return { uid: Number(uid), gid: Number(gid ?? group) };
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
 }
 
 export function startPostgres(): PostgresServer {
@@ -26,12 +25,25 @@ export function startPostgres(): PostgresServer {
   const { uid, gid } = postgresUid();
   chownSync(dir, uid, gid);
   const data = join(dir, 'data');
+  // A port of its own per test process; a clash fails the start, loudly.
   const port = 20000 + (process.pid % 20000);
   const as = (command: string, ...args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, command), ...args], { stdio: 'pipe' });
-  as('initdb', '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync');
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`;
-  as('pg_ctl', '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start');
+  try {
+    as('initdb', '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync');
+    as('pg_ctl', '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start');
+  } catch (error) {
+    try {
+      as('pg_ctl', '-D', data, '-m', 'immediate', 'stop');
+    } catch {
+      // it did not start
+    }
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(
+      `could not start a PostgreSQL server: ${(error as { stderr?: Buffer }).stderr?.toString() ?? error}`,
+    );
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop() {

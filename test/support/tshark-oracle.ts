@@ -258,7 +258,7 @@ function deriveDhcp(row: Row, linkSrc: string | undefined): Observation[] {
   if (Number(row.one('dhcp.type')) !== (type === 2 || type === 5 ? 2 : 1)) return [];
   const chaddr = row.one('dhcp.hw.mac_addr');
   const nonZero = (ip: string | undefined) => (ip === '0.0.0.0' ? undefined : ip);
-  const hostname = row.one('dhcp.option.hostname')?.slice(0, 255); // RFC 1035 2.3.4
+  const hostname = row.one('dhcp.option.hostname')?.replaceAll('\0', '').slice(0, 255); // RFC 1035 2.3.4
   const out: Observation[] = [];
   if (type === 2 || type === 5) {
     const serverId = row.one('dhcp.option.dhcp_server_id');

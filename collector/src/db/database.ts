@@ -39,7 +39,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   if (options.url !== undefined) {
     const client = postgres(options.url, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(client, { schema });
-    await migratePostgres(db, { migrationsFolder: MIGRATIONS });
+    try {
+      await migratePostgres(db, { migrationsFolder: MIGRATIONS });
+    } catch (error) {
+      await client.end(); // or the pool keeps the process alive
+      throw error;
+    }
     return { db: db as unknown as Database, kind: 'postgres', close: () => client.end() };
   }
   let client: PGlite;
@@ -51,6 +56,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     client = new PGlite();
   }
   const db = drizzlePglite(client, { schema });
-  await migratePglite(db, { migrationsFolder: MIGRATIONS });
+  try {
+    await migratePglite(db, { migrationsFolder: MIGRATIONS });
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
   return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
 }

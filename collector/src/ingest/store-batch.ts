@@ -3,13 +3,13 @@
  * (no row-at-a-time loops), and keyed so that a replayed batch — the same agent and seq again,
  * as after a reconnect — changes nothing.
  */
-import type { Sighting, SightingItem } from '@ipwarden/protocol';
+import { isBindingSighting, type SightingItem } from '@ipwarden/protocol';
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { agents, bindings, sightingEvents } from '../db/schema/index.js';
 
-/** Kinds that say "this MAC holds this IP" (the rest are events: probes, DHCP servers and clients). */
-const BINDING_KINDS: ReadonlySet<Sighting['kind']> = new Set(['host', 'router', 'dhcp-lease']);
+/** Rows per INSERT: 13 columns × 1 000 rows stays far below PostgreSQL's 65 535 parameters. */
+const ROWS_PER_STATEMENT = 1000;
 
 export interface StoredBatch {
   /** False for a replay: the batch was stored before. */
@@ -22,7 +22,7 @@ type BindingRow = typeof bindings.$inferInsert;
 function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRow[] {
   const rows = new Map<string, BindingRow & { sources: string[]; hostnames: string[] }>();
   for (const item of items) {
-    if (!BINDING_KINDS.has(item.kind)) continue;
+    if (!isBindingSighting(item)) continue;
     const outerVlan = item.outerVlan ?? 0;
     const key = `${item.vlan}/${outerVlan}/${item.ip}/${item.mac}`;
     const at = new Date(item.at);
@@ -50,7 +50,8 @@ function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRo
       row.interface = item.interface;
     }
   }
-  return [...rows.values()];
+  // In key order, so that concurrent batches from two agents take row locks in the same order.
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
 
 export async function storeBatch(
@@ -69,7 +70,7 @@ export async function storeBatch(
     if (advanced.length === 0) return { stored: false };
 
     const events = items
-      .filter((item) => item.event !== 'refresh' || !BINDING_KINDS.has(item.kind))
+      .filter((item) => item.event !== 'refresh' || !isBindingSighting(item))
       .map((item) => ({
         agentId,
         seq,
@@ -85,17 +86,21 @@ export async function storeBatch(
         previousMac: item.previousMac ?? null,
         hostname: item.hostname ?? null,
       }));
-    if (events.length > 0) await tx.insert(sightingEvents).values(events);
+    // A statement takes at most 65 535 parameters: rows go in chunks well below that.
+    for (let at = 0; at < events.length; at += ROWS_PER_STATEMENT) {
+      await tx.insert(sightingEvents).values(events.slice(at, at + ROWS_PER_STATEMENT));
+    }
 
     const rows = bindingRows(agentId, items);
-    if (rows.length > 0) {
+    for (let at = 0; at < rows.length; at += ROWS_PER_STATEMENT) {
       await tx
         .insert(bindings)
-        .values(rows)
+        .values(rows.slice(at, at + ROWS_PER_STATEMENT))
         .onConflictDoUpdate({
           target: [bindings.vlan, bindings.outerVlan, bindings.ip, bindings.mac],
           set: {
-            agentId: sql`excluded.agent_id`,
+            // Who saw it last, and where, move together.
+            agentId: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.agent_id else ${bindings.agentId} end`,
             interface: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.interface else ${bindings.interface} end`,
             sources: sql`array(select distinct unnest(${bindings.sources} || excluded.sources) order by 1)`,
             hostnames: sql`array(select distinct unnest(${bindings.hostnames} || excluded.hostnames) order by 1)`,

@@ -204,7 +204,7 @@ function observeMdns(
     // RFC 6762 10.1: a record with TTL 0 is a goodbye: the host is giving the address up.
     if (record.section === 'authority' || record.ttl === 0) continue;
     const observation = base(link, 'mdns', 'host', record.address, mac);
-    const hostname = mdnsHostname(record.name);
+    const hostname = hostnameOf(mdnsHostname(record.name));
     if (hostname !== '') observation.hostname = hostname;
     observation.detail = { name: record.name, ttl: record.ttl };
     out.push(observation);
@@ -215,8 +215,10 @@ function observeMdns(
 /** RFC 1035 2.3.4: no name is longer than 255 octets; option 12 split over several (RFC 3396) can be. */
 const MAX_HOSTNAME = 255;
 
+/** A hostname as reported: NUL bytes (which no name may hold, and no database can store) removed, at most 255 characters. */
 function hostnameOf(text: string): string {
-  return text.length > MAX_HOSTNAME ? text.slice(0, MAX_HOSTNAME) : text;
+  const clean = text.includes('\0') ? text.replaceAll('\0', '') : text;
+  return clean.length > MAX_HOSTNAME ? clean.slice(0, MAX_HOSTNAME) : clean;
 }
 
 /** `printer.local` → `printer`; a name outside `.local` is kept whole. */
@@ -257,14 +259,16 @@ function observeDhcp(
     // from the server to the relay (port 67) leases an address on another subnet (RFC 2131 4.1).
     if (toClient && dhcp.chaddr !== undefined && dhcp.yourIp !== undefined) {
       const lease = base(link, 'dhcp', 'dhcp-lease', dhcp.yourIp, dhcp.chaddr);
-      if (dhcp.hostname) lease.hostname = hostnameOf(dhcp.hostname);
+      const hostname = dhcp.hostname === undefined ? '' : hostnameOf(dhcp.hostname);
+      if (hostname !== '') lease.hostname = hostname;
       lease.detail = { messageType, server: dhcp.serverId };
       out.push(lease);
     }
   } else if (type === DhcpMessageType.DISCOVER || type === DhcpMessageType.REQUEST) {
     if (dhcp.chaddr === undefined) return NONE;
     const client = base(link, 'dhcp', 'dhcp-client', dhcp.requestedIp ?? dhcp.clientIp, dhcp.chaddr);
-    if (dhcp.hostname) client.hostname = hostnameOf(dhcp.hostname);
+    const hostname = dhcp.hostname === undefined ? '' : hostnameOf(dhcp.hostname);
+    if (hostname !== '') client.hostname = hostname;
     const detail: Record<string, unknown> = { messageType };
     if (dhcp.vendorClass !== undefined) detail.vendorClass = dhcp.vendorClass;
     if (dhcp.parameterRequestList !== undefined) detail.parameterRequestList = dhcp.parameterRequestList;

@@ -29,5 +29,8 @@ describe('isWireIp', () => {
     ['a zone', 'fe80::1%eth0'],
     ['nothing', ''],
     ['a name', 'printer.local'],
+    ['a zero run not written as :: (RFC 5952 4.2.1)', '1:0:0:0:0:0:0:2'],
+    [':: for a shorter run than another (RFC 5952 4.2.3)', '1::2:0:0:0:3'],
+    ['a mapped address in hex (RFC 5952 5)', '::ffff:a00:9'],
   ])('refuses %s', (_, ip) => expect(isWireIp(ip)).toBe(false));
 });

@@ -1,3 +1,4 @@
+export { isBindingSighting } from './binding.js';
 export { type Decoded, decodeAgentMessage, decodeCollectorMessage, encodeMessage, MAX_MESSAGE_BYTES } from './codec.js';
 export { ProtocolError, type ProtocolErrorCode } from './errors.js';
 export { isWireIp, MAC_PATTERN } from './formats.js';

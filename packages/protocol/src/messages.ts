@@ -10,10 +10,16 @@ import { MAC_PATTERN } from './formats.js';
 const Mac = Type.String({ pattern: MAC_PATTERN, description: 'lowercase, colon-separated' });
 const Ip = Type.String({ format: 'ip', maxLength: 45, description: 'IPv4, or IPv6 in RFC 5952 form' });
 const Vlan = Type.Integer({ minimum: 0, maximum: 4095, description: 'VLAN ID; 0 for untagged frames' });
-const Millis = Type.Integer({ minimum: 0, description: 'milliseconds since the epoch' });
-const Seq = Type.Integer({ minimum: 1, description: "the agent's batch number, rising by one" });
-const Version = Type.Integer({ minimum: 0, description: 'DHCP map version' });
-const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+/** Up to ECMAScript's (and PostgreSQL's) last representable day. */
+const Millis = Type.Integer({ minimum: 0, maximum: 8.64e15, description: 'milliseconds since the epoch' });
+const Seq = Type.Integer({
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "the agent's batch number, rising (with gaps where batches were dropped)",
+});
+const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'DHCP map version' });
+/** Text without NUL, which PostgreSQL text cannot hold. */
+const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000]*$' });
 const Detail = Type.Record(Type.String(), Type.Unknown(), { description: 'what the frame said besides' });
 
 export const DhcpBackend = Type.Union([
@@ -104,7 +110,7 @@ export const DhcpFailed = Type.Object(
   { additionalProperties: false },
 );
 
-const Count = Type.Integer({ minimum: 0 });
+const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
 export const Stats = Type.Object(
   {

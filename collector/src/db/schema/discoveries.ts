@@ -38,6 +38,7 @@ export const bindings = pgTable(
   (t) => [
     primaryKey({ columns: [t.vlan, t.outerVlan, t.ip, t.mac] }),
     index('bindings_mac_idx').on(t.mac),
+    index('bindings_agent_idx').on(t.agentId),
     index('bindings_last_seen_idx').on(t.lastSeen),
   ],
 );
@@ -63,5 +64,9 @@ export const sightingEvents = pgTable(
     previousMac: macaddr('previous_mac'),
     hostname: text('hostname'),
   },
-  (t) => [index('sighting_events_ip_idx').on(t.ip, t.at), index('sighting_events_mac_idx').on(t.mac, t.at)],
+  (t) => [
+    index('sighting_events_ip_idx').on(t.ip, t.at),
+    index('sighting_events_mac_idx').on(t.mac, t.at),
+    index('sighting_events_agent_idx').on(t.agentId),
+  ],
 );
