@@ -110,10 +110,20 @@ describe.each([
     const [row] = await handle.db.select().from(schema.bindings).where(eq(schema.bindings.ip, '10.99.0.7'));
     expect(row).toMatchObject({
       sources: ['arp', 'dhcp', 'mdns'],
-      hostnames: ['node-7', 'node-7b'],
+      hostnames: ['node-7b', 'node-7'],
       interface: 'eth1',
     });
     expect(row!.lastSeen.getTime()).toBe(T0 + 600_000);
+  });
+
+  it('keeps the sixteen newest names of a binding, however many a host announces', async () => {
+    const names = Array.from({ length: 40 }, (_, i) =>
+      item({ ip: '10.99.0.30', mac: '02:00:00:00:00:30', source: 'mdns', hostname: `name-${i}`, at: T0 + i }),
+    );
+    await storeBatch(handle.db, agentId, 4, names.slice(0, 20));
+    await storeBatch(handle.db, agentId, 5, names.slice(20));
+    const [row] = await handle.db.select().from(schema.bindings).where(eq(schema.bindings.ip, '10.99.0.30'));
+    expect(row!.hostnames).toEqual(Array.from({ length: 16 }, (_, i) => `name-${39 - i}`));
   });
 
   it('stores a batch of the largest size the protocol allows', async () => {
@@ -124,7 +134,7 @@ describe.each([
       }),
     );
     const before = await count(schema.bindings);
-    expect(await storeBatch(handle.db, agentId, 3, items)).toEqual({ stored: true });
+    expect(await storeBatch(handle.db, agentId, 6, items)).toEqual({ stored: true });
     expect(await count(schema.bindings)).toBe(before + MAX_BATCH_ITEMS);
   });
 });

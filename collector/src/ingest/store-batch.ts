@@ -8,6 +8,9 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { agents, bindings, sightingEvents } from '../db/schema/index.js';
 
+/** Names remembered per binding. */
+const MAX_HOSTNAMES = 16;
+
 /** Rows per INSERT: 13 columns × 1 000 rows stays far below PostgreSQL's 65 535 parameters. */
 const ROWS_PER_STATEMENT = 1000;
 
@@ -43,7 +46,10 @@ function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRo
       continue;
     }
     if (!row.sources.includes(item.source)) row.sources.push(item.source);
-    if (item.hostname !== undefined && !row.hostnames.includes(item.hostname)) row.hostnames.push(item.hostname);
+    if (item.hostname !== undefined && !row.hostnames.includes(item.hostname)) {
+      row.hostnames.unshift(item.hostname); // newest first, as stored
+      if (row.hostnames.length > MAX_HOSTNAMES) row.hostnames.pop();
+    }
     if (at < row.firstSeen!) row.firstSeen = at;
     if (at > row.lastSeen!) {
       row.lastSeen = at;
@@ -103,7 +109,8 @@ export async function storeBatch(
             agentId: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.agent_id else ${bindings.agentId} end`,
             interface: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.interface else ${bindings.interface} end`,
             sources: sql`array(select distinct unnest(${bindings.sources} || excluded.sources) order by 1)`,
-            hostnames: sql`array(select distinct unnest(${bindings.hostnames} || excluded.hostnames) order by 1)`,
+            // The newest names first, at most MAX_HOSTNAMES: a host cannot grow its row without bound.
+            hostnames: sql`array(select h from unnest(excluded.hostnames || ${bindings.hostnames}) with ordinality as t(h, n) group by h order by min(n) limit ${sql.raw(String(MAX_HOSTNAMES))})`,
             firstSeen: sql`least(${bindings.firstSeen}, excluded.first_seen)`,
             lastSeen: sql`greatest(${bindings.lastSeen}, excluded.last_seen)`,
           },
