@@ -15,3 +15,4 @@ export {
 export { DEFAULT_OUTBOX_BYTES, Outbox, type OutboxBatch, type OutboxOptions, type OutboxStats } from './outbox.js';
 export { type ReadOptions, type ReadStats, readCommand } from './read-command.js';
 export { RepeatFilter } from './repeat-filter.js';
+export { lockStateDirectory, StateDirectoryLocked } from './state-lock.js';
