@@ -53,28 +53,39 @@ function base(
   return observation;
 }
 
+/** One observation, or none when the frame names no MAC (or no IP) to tie it to. */
+function one(
+  link: LinkFrame,
+  source: ObservationSource,
+  kind: ObservationKind,
+  ip: string | undefined,
+  mac: string | undefined,
+  detail: Record<string, unknown>,
+): readonly Observation[] {
+  if (ip === undefined || mac === undefined) return NONE;
+  const observation = base(link, source, kind, ip, mac);
+  observation.detail = detail;
+  return [observation];
+}
+
 /**
  * ARP (RFC 826, RFC 5227): the sender, unless its IP is 0.0.0.0 — then the frame is a probe
  * for the target IP; for replies also the target. Gratuitous ARP (sender IP = target IP) and
  * RFC 5227 announcements (gratuitous requests) are flagged.
  */
 export function observeArp(link: LinkFrame, arp: ArpPacket): readonly Observation[] {
+  const gratuitous = arp.senderIp === arp.targetIp;
   const statement = arpStatement(
     arp.operation,
     arp.senderIpZero,
     arp.targetIpZero,
-    arp.senderIp === arp.targetIp,
+    gratuitous,
     arp.senderMacInvalid,
     arp.targetMacInvalid,
   );
   if (statement === ArpStatement.NOTHING) return NONE;
   const op = arp.operation === ArpOperation.REQUEST ? 'request' : 'reply';
-  if (statement === ArpStatement.PROBE) {
-    const probe = base(link, 'arp', 'probe', arp.targetIp, arp.senderMac);
-    probe.detail = { op };
-    return [probe];
-  }
-  const gratuitous = arp.senderIp === arp.targetIp;
+  if (statement === ArpStatement.PROBE) return one(link, 'arp', 'probe', arp.targetIp, arp.senderMac, { op });
   const sender = base(link, 'arp', 'host', arp.senderIp, arp.senderMac);
   sender.detail = gratuitous ? { op, gratuitous, announcement: op === 'request' } : { op };
   if (statement === ArpStatement.SENDER) return [sender];
@@ -124,41 +135,27 @@ function observeNdp(link: LinkFrame, bytes: Uint8Array, ipv6: Ipv6Packet): reado
   if (ndp.target !== undefined && isMulticastIpv6(ndp.target)) return NONE;
 
   switch (ndp.type) {
-    case NdpType.NEIGHBOR_SOLICITATION: {
+    case NdpType.NEIGHBOR_SOLICITATION:
       // RFC 4862 5.4.3: a solicitation from :: is Duplicate Address Detection for the target.
-      if (ipv6.srcUnspecified) {
-        const mac = link.src;
-        if (mac === undefined || ndp.target === undefined) return NONE;
-        return [{ ...base(link, 'ndp', 'probe', ndp.target, mac), detail: { type: 'ns', dad: true } }];
-      }
-      const mac = ndp.sourceLinkLayer ?? link.src;
-      if (mac === undefined) return NONE;
-      return [{ ...base(link, 'ndp', 'host', ipv6.src, mac), detail: { type: 'ns', target: ndp.target } }];
-    }
-    case NdpType.NEIGHBOR_ADVERTISEMENT: {
-      const mac = ndp.targetLinkLayer ?? link.src;
-      if (mac === undefined || ndp.target === undefined) return NONE;
-      return [
-        {
-          ...base(link, 'ndp', 'host', ndp.target, mac),
-          detail: { type: 'na', router: ndp.router, solicited: ndp.solicited, override: ndp.override },
-        },
-      ];
-    }
-    case NdpType.ROUTER_SOLICITATION: {
+      return ipv6.srcUnspecified
+        ? one(link, 'ndp', 'probe', ndp.target, link.src, { type: 'ns', dad: true })
+        : one(link, 'ndp', 'host', ipv6.src, ndp.sourceLinkLayer ?? link.src, { type: 'ns', target: ndp.target });
+    case NdpType.NEIGHBOR_ADVERTISEMENT:
+      return one(link, 'ndp', 'host', ndp.target, ndp.targetLinkLayer ?? link.src, {
+        type: 'na',
+        router: ndp.router,
+        solicited: ndp.solicited,
+        override: ndp.override,
+      });
+    case NdpType.ROUTER_SOLICITATION:
       if (ipv6.srcUnspecified) return NONE;
-      const mac = ndp.sourceLinkLayer ?? link.src;
-      if (mac === undefined) return NONE;
-      return [{ ...base(link, 'ndp', 'host', ipv6.src, mac), detail: { type: 'rs' } }];
-    }
+      return one(link, 'ndp', 'host', ipv6.src, ndp.sourceLinkLayer ?? link.src, { type: 'rs' });
     case NdpType.ROUTER_ADVERTISEMENT: {
       // RFC 4861 6.1.2: a valid advertisement comes from the router's link-local address.
       if (!isLinkLocalIpv6(ipv6.src)) return NONE;
-      const mac = ndp.sourceLinkLayer ?? link.src;
-      if (mac === undefined) return NONE;
       const detail: Record<string, unknown> = { type: 'ra', routerLifetime: ndp.routerLifetime };
       if (ndp.prefixes) detail.prefixes = ndp.prefixes;
-      return [{ ...base(link, 'ndp', 'router', ipv6.src, mac), detail }];
+      return one(link, 'ndp', 'router', ipv6.src, ndp.sourceLinkLayer ?? link.src, detail);
     }
     default:
       return NONE; // Redirect: says nothing about who holds an address
@@ -171,7 +168,7 @@ function observeUdp(
   bytes: Uint8Array,
   offset: number,
   end: number,
-  ipv4: { bytes: Uint8Array; packet: Ipv4Packet } | undefined,
+  ipv4: Ipv4Packet | undefined,
 ): readonly Observation[] | Malformed {
   const udp = decodeUdp(bytes, offset, end);
   if (udp instanceof Malformed) return udp;
@@ -181,9 +178,7 @@ function observeUdp(
     (udp.srcPort === DHCP_SERVER_PORT || udp.srcPort === DHCP_CLIENT_PORT) &&
     (udp.dstPort === DHCP_SERVER_PORT || udp.dstPort === DHCP_CLIENT_PORT);
   if (ipv4 === undefined || !dhcpPorts) return NONE;
-  return observeDhcp(link, bytes, udp.payloadOffset, udp.payloadEnd, udp.dstPort === DHCP_CLIENT_PORT, () =>
-    ipv4Source(ipv4.bytes, ipv4.packet),
-  );
+  return observeDhcp(link, bytes, udp.payloadOffset, udp.payloadEnd, udp.dstPort === DHCP_CLIENT_PORT, ipv4);
 }
 
 /** mDNS (RFC 6762): every A/AAAA record in the answers and additionals of a response. */
@@ -237,7 +232,7 @@ function observeDhcp(
   offset: number,
   end: number,
   toClient: boolean,
-  ipSource: () => string,
+  ipv4: Ipv4Packet,
 ): readonly Observation[] | Malformed {
   const dhcp = decodeDhcp(bytes, offset, end);
   if (dhcp instanceof Malformed) return dhcp;
@@ -251,7 +246,7 @@ function observeDhcp(
 
   if (type === DhcpMessageType.OFFER || type === DhcpMessageType.ACK) {
     if (link.src !== undefined) {
-      const server = base(link, 'dhcp', 'dhcp-server', dhcp.serverId ?? ipSource(), link.src);
+      const server = base(link, 'dhcp', 'dhcp-server', dhcp.serverId ?? ipv4Source(bytes, ipv4), link.src);
       server.detail = dhcp.relayIp ? { messageType, relay: dhcp.relayIp } : { messageType };
       out.push(server);
     }
@@ -287,7 +282,7 @@ function observeIpv4(
   const ipv4 = decodeIpv4(bytes, offset, end);
   if (ipv4 instanceof Malformed) return ipv4;
   if (ipv4.protocol !== IpProtocol.UDP || ipv4.fragment) return NONE;
-  return observeUdp(link, bytes, ipv4.payloadOffset, ipv4.payloadEnd, { bytes, packet: ipv4 });
+  return observeUdp(link, bytes, ipv4.payloadOffset, ipv4.payloadEnd, ipv4);
 }
 
 /**
