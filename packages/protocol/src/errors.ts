@@ -16,6 +16,8 @@ export const ProtocolError = {
   UNAUTHORIZED: { code: 'unauthorized', close: 4401 },
   /** The agent speaks a protocol version the collector no longer or not yet accepts. */
   UNSUPPORTED_VERSION: { code: 'unsupported-version', close: 4426 },
+  /** A newer connection of the same agent was welcomed; this one ends (the agent keeps the newer). */
+  SUPERSEDED: { code: 'superseded', close: 4408 },
   /** The collector cannot take the message now (database unavailable); the agent retries. */
   UNAVAILABLE: { code: 'unavailable', close: 4503 },
 } as const;

@@ -1,4 +1,22 @@
-import { bigint, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+/** An interface as the agent reported it in its hello. */
+export interface AgentInterface {
+  name: string;
+  mac?: string;
+  vlans: number[];
+  addresses: string[];
+}
+
+/** The agent's last `stats` message, as received. */
+export interface AgentStats {
+  at: string;
+  captured: number;
+  kernelDrops: number;
+  decodeErrors: number;
+  outboxDepth: number;
+  outboxDropped: number;
+}
 
 /** Agents known to the collector: enrolled with the shared secret, then by their own token. */
 export const agents = pgTable('agents', {
@@ -12,4 +30,10 @@ export const agents = pgTable('agents', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastSeenAt: timestamp('last_seen_at', { withTimezone: true }),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  /** From the agent's last hello. */
+  version: text('version'),
+  interfaces: jsonb('interfaces').$type<AgentInterface[]>().notNull().default([]),
+  dhcpBackend: text('dhcp_backend').notNull().default('none'),
+  dhcpAppliedVersion: bigint('dhcp_applied_version', { mode: 'number' }),
+  stats: jsonb('stats').$type<AgentStats>(),
 });

@@ -1,3 +1,5 @@
 // The one home of the collector's database schema; drizzle-kit generates ../../../drizzle from it.
-export { agents } from './agents.js';
+export { type AgentInterface, type AgentStats, agents } from './agents.js';
 export { bindings, sightingEvents } from './discoveries.js';
+export { settings } from './settings.js';
+export { type Role, users } from './users.js';

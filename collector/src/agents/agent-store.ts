@@ -1,0 +1,134 @@
+/**
+ * Agents as the collector keeps them: registered by an admin (`POST /agents`) or enrolled with
+ * the shared secret, each with its own token (only its hash stored), revocable.
+ */
+import type { Hello, Stats } from '@ipwarden/protocol';
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import { hashToken, newToken } from '../auth/tokens.js';
+import type { Database } from '../db/database.js';
+import { type AgentInterface, type AgentStats, agents } from '../db/schema/index.js';
+import { ApiError, ErrorCode } from '../errors.js';
+
+export interface AgentRecord {
+  id: string;
+  name: string;
+  lastSeq: number;
+}
+
+const RECORD = { id: agents.id, name: agents.name, lastSeq: agents.lastSeq };
+
+/** The live (not revoked) agent a token belongs to. */
+export async function agentForToken(db: Database, token: string): Promise<AgentRecord | undefined> {
+  const [row] = await db
+    .select(RECORD)
+    .from(agents)
+    .where(and(eq(agents.tokenHash, hashToken(token)), isNull(agents.revokedAt)));
+  return row;
+}
+
+/** Registers an agent by name and gives it a token (API: `POST /agents`). */
+export async function registerAgent(db: Database, name: string): Promise<{ id: string; name: string; token: string }> {
+  const token = newToken('agent');
+  const rows = await db
+    .insert(agents)
+    .values({ name, tokenHash: hashToken(token) })
+    .onConflictDoNothing({ target: agents.name })
+    .returning({ id: agents.id });
+  if (rows.length === 0) throw new ApiError(ErrorCode.NAME_TAKEN, `an agent named "${name}" exists`);
+  return { id: rows[0]!.id, name, token };
+}
+
+export type Enrolment = { ok: true; agent: AgentRecord; token: string } | { ok: false; reason: string };
+
+/**
+ * First contact with the enrollment secret: a new name is registered; a known one gets a new
+ * token (the old stops working) and keeps its seq history, as after a rack controller lost its
+ * state directory. A revoked agent stays revoked.
+ */
+export async function enrollAgent(db: Database, name: string): Promise<Enrolment> {
+  const token = newToken('agent');
+  const tokenHash = hashToken(token);
+  return db.transaction(async (tx) => {
+    const [existing] = await tx
+      .select({ ...RECORD, revokedAt: agents.revokedAt })
+      .from(agents)
+      .where(eq(agents.name, name))
+      .for('update');
+    if (existing?.revokedAt) return { ok: false, reason: `agent "${name}" was revoked` };
+    if (existing !== undefined) {
+      await tx.update(agents).set({ tokenHash }).where(eq(agents.id, existing.id));
+      return { ok: true, agent: { id: existing.id, name, lastSeq: existing.lastSeq }, token };
+    }
+    const [created] = await tx.insert(agents).values({ name, tokenHash }).returning(RECORD);
+    return { ok: true, agent: created!, token };
+  });
+}
+
+/** What the agent said of itself in its hello. */
+export async function recordHello(db: Database, id: string, hello: Hello): Promise<AgentRecord> {
+  const [row] = await db
+    .update(agents)
+    .set({
+      hostname: hello.hostname,
+      version: hello.version,
+      interfaces: hello.interfaces as AgentInterface[],
+      dhcpBackend: hello.dhcp.backend,
+      dhcpAppliedVersion: hello.dhcp.appliedVersion,
+      lastSeenAt: new Date(),
+    })
+    .where(eq(agents.id, id))
+    .returning(RECORD);
+  return row!;
+}
+
+export async function recordStats(db: Database, id: string, stats: Stats): Promise<void> {
+  const { type: _, ...counts } = stats;
+  const value: AgentStats = { at: new Date().toISOString(), ...counts };
+  await db.update(agents).set({ stats: value, lastSeenAt: new Date() }).where(eq(agents.id, id));
+}
+
+export async function recordDhcpApplied(db: Database, id: string, version: number): Promise<void> {
+  await db.update(agents).set({ dhcpAppliedVersion: version, lastSeenAt: new Date() }).where(eq(agents.id, id));
+}
+
+/** Revokes the agent's token; its bindings and history stay. */
+export async function revokeAgent(db: Database, id: string): Promise<void> {
+  const rows = await db
+    .update(agents)
+    .set({ revokedAt: new Date() })
+    .where(eq(agents.id, id))
+    .returning({ id: agents.id });
+  if (rows.length === 0) throw new ApiError(ErrorCode.NOT_FOUND, `no agent ${id}`);
+}
+
+export interface AgentView {
+  id: string;
+  name: string;
+  hostname: string | null;
+  version: string | null;
+  connected: boolean;
+  revoked: boolean;
+  lastSeen: string | null;
+  lastSeq: number;
+  interfaces: AgentInterface[];
+  dhcp: { backend: string; appliedVersion: number | null; wantedVersion: number | null };
+  stats: AgentStats | null;
+}
+
+export async function listAgents(db: Database, connected: (id: string) => boolean): Promise<AgentView[]> {
+  const rows = await db.select().from(agents).orderBy(asc(agents.name));
+  return rows.map((row) => ({
+    id: row.id,
+    name: row.name,
+    hostname: row.hostname,
+    version: row.version,
+    connected: connected(row.id),
+    revoked: row.revokedAt !== null,
+    lastSeen: row.lastSeenAt?.toISOString() ?? null,
+    lastSeq: row.lastSeq,
+    interfaces: row.interfaces,
+    // The DHCP map push comes with the DHCP issue; until then no agent is wanted to serve one.
+    dhcp: { backend: row.dhcpBackend, appliedVersion: row.dhcpAppliedVersion, wantedVersion: null },
+    stats: row.stats ?? null,
+  }));
+}

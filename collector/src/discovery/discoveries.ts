@@ -1,0 +1,190 @@
+/**
+ * What the agents have seen (API.md, "Discovery"): the observed bindings with their vendor,
+ * the history of binding changes, and forgetting stale observations.
+ */
+import { isIP } from 'node:net';
+import { and, asc, eq, or, type SQL, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.js';
+import { agents, bindings, sightingEvents } from '../db/schema/index.js';
+import { ApiError, ErrorCode } from '../errors.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { vendorOf } from './vendors.js';
+
+export interface DiscoveryFilter {
+  subnet?: string;
+  ip?: string;
+  mac?: string;
+  source?: string;
+  unknown?: boolean;
+  limit: number;
+  cursor?: string;
+}
+
+export interface Discovery {
+  ip: string;
+  mac: string;
+  vendor: string | null;
+  hostnames: string[];
+  vlan: number;
+  outerVlan?: number;
+  agent: string;
+  agentId: string;
+  interface: string;
+  sources: string[];
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+function invalid(field: string, message: string): never {
+  throw new ApiError(ErrorCode.VALIDATION_FAILED, `${field}: ${message}`, [{ field, message }]);
+}
+
+/** An address to compare inet columns with; checked here so PostgreSQL never sees bad text. */
+export function checkIp(field: string, text: string): string {
+  // A zone (fe80::1%eth0) names a link of the asking host; PostgreSQL's inet has none.
+  if (isIP(text) === 0 || text.includes('%')) invalid(field, `"${text}" is not an IPv4 or IPv6 address`);
+  return text;
+}
+
+export function checkMac(field: string, text: string): string {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text))
+    invalid(field, `"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  return text.toLowerCase();
+}
+
+function checkSubnet(text: string): string {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? '' : text.slice(0, slash);
+  const bits = slash < 0 ? '' : text.slice(slash + 1);
+  const family = isIP(address);
+  const max = family === 4 ? 32 : 128;
+  if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > max)
+    invalid('subnet', `"${text}" is not a CIDR prefix (10.0.0.0/24, fd00::/64)`);
+  return text;
+}
+
+export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Promise<Page<Discovery>> {
+  const where: (SQL | undefined)[] = [];
+  if (filter.subnet !== undefined) where.push(sql`${bindings.ip} <<= ${checkSubnet(filter.subnet)}::inet`);
+  if (filter.ip !== undefined) where.push(sql`${bindings.ip} = ${checkIp('ip', filter.ip)}::inet`);
+  if (filter.mac !== undefined) where.push(sql`${bindings.mac} = ${checkMac('mac', filter.mac)}::macaddr`);
+  if (filter.source !== undefined) where.push(sql`${filter.source} = any(${bindings.sources})`);
+  // `unknown=true` keeps bindings no allocation explains; with no allocations table yet, that is every one.
+  if (filter.cursor !== undefined) {
+    const [ip, vlan, outerVlan, mac] = decodeCursor(filter.cursor, ['string', 'number', 'number', 'string']);
+    checkIp('cursor', ip as string);
+    checkMac('cursor', mac as string);
+    where.push(
+      sql`(${bindings.ip}, ${bindings.vlan}, ${bindings.outerVlan}, ${bindings.mac}) > (${ip}::inet, ${vlan}, ${outerVlan}, ${mac}::macaddr)`,
+    );
+  }
+  const rows = await db
+    .select({ binding: bindings, agent: agents.name })
+    .from(bindings)
+    .innerJoin(agents, eq(agents.id, bindings.agentId))
+    .where(and(...where))
+    .orderBy(asc(bindings.ip), asc(bindings.vlan), asc(bindings.outerVlan), asc(bindings.mac))
+    .limit(filter.limit + 1);
+  const more = rows.length > filter.limit;
+  const items = rows.slice(0, filter.limit).map(({ binding: b, agent }) => ({
+    ip: b.ip,
+    mac: b.mac,
+    vendor: vendorOf(b.mac) ?? null,
+    hostnames: b.hostnames,
+    vlan: b.vlan,
+    ...(b.outerVlan !== 0 && { outerVlan: b.outerVlan }),
+    agent,
+    agentId: b.agentId,
+    interface: b.interface,
+    sources: b.sources,
+    firstSeen: b.firstSeen.toISOString(),
+    lastSeen: b.lastSeen.toISOString(),
+  }));
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: more && last ? encodeCursor([last.ip, last.vlan, last.outerVlan ?? 0, last.mac]) : null,
+  };
+}
+
+export interface HistoryFilter {
+  ip?: string;
+  mac?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface HistoryEntry {
+  at: string;
+  event: string;
+  source: string;
+  kind: string;
+  ip: string;
+  mac: string;
+  previousMac?: string;
+  hostname?: string;
+  vlan: number;
+  outerVlan?: number;
+  agent: string;
+  interface: string;
+}
+
+/** The binding changes (new, moved; probes and DHCP events) for an address or a MAC, oldest first. */
+export async function discoveryHistory(db: Database, filter: HistoryFilter): Promise<Page<HistoryEntry>> {
+  if (filter.ip === undefined && filter.mac === undefined) invalid('ip', 'give ip or mac (or both)');
+  const where: (SQL | undefined)[] = [];
+  if (filter.ip !== undefined) where.push(sql`${sightingEvents.ip} = ${checkIp('ip', filter.ip)}::inet`);
+  if (filter.mac !== undefined) {
+    const mac = checkMac('mac', filter.mac);
+    where.push(or(sql`${sightingEvents.mac} = ${mac}::macaddr`, sql`${sightingEvents.previousMac} = ${mac}::macaddr`));
+  }
+  if (filter.cursor !== undefined) {
+    const [at, id] = decodeCursor(filter.cursor, ['number', 'number']);
+    where.push(
+      sql`(${sightingEvents.at}, ${sightingEvents.id}) > (${new Date(at as number).toISOString()}::timestamptz, ${id})`,
+    );
+  }
+  const rows = await db
+    .select({ event: sightingEvents, agent: agents.name })
+    .from(sightingEvents)
+    .innerJoin(agents, eq(agents.id, sightingEvents.agentId))
+    .where(and(...where))
+    .orderBy(asc(sightingEvents.at), asc(sightingEvents.id))
+    .limit(filter.limit + 1);
+  const more = rows.length > filter.limit;
+  const page = rows.slice(0, filter.limit);
+  const items = page.map(({ event: e, agent }) => ({
+    at: e.at.toISOString(),
+    event: e.event,
+    source: e.source,
+    kind: e.kind,
+    ip: e.ip,
+    mac: e.mac,
+    ...(e.previousMac !== null && { previousMac: e.previousMac }),
+    ...(e.hostname !== null && { hostname: e.hostname }),
+    vlan: e.vlan,
+    ...(e.outerVlan !== 0 && { outerVlan: e.outerVlan }),
+    agent,
+    interface: e.interface,
+  }));
+  const last = page.at(-1)?.event;
+  return { items, nextCursor: more && last ? encodeCursor([last.at.getTime(), last.id]) : null };
+}
+
+/** Forgets the observed bindings of an address, a MAC, or the two together; the history stays. */
+export async function forgetDiscoveries(db: Database, filter: { ip?: string; mac?: string }): Promise<number> {
+  if (filter.ip === undefined && filter.mac === undefined) invalid('ip', 'give ip or mac (or both)');
+  const where: SQL[] = [];
+  if (filter.ip !== undefined) where.push(sql`${bindings.ip} = ${checkIp('ip', filter.ip)}::inet`);
+  if (filter.mac !== undefined) where.push(sql`${bindings.mac} = ${checkMac('mac', filter.mac)}::macaddr`);
+  const rows = await db
+    .delete(bindings)
+    .where(and(...where))
+    .returning({ ip: bindings.ip });
+  return rows.length;
+}

@@ -1,0 +1,48 @@
+/**
+ * The collector's error catalogue (API.md, "Errors"): every problem the API answers carries one
+ * of these stable codes, an HTTP status and a title. Services throw `ApiError`s and know no
+ * HTTP beyond the status; one mapper (http/problem.ts) turns them into RFC 9457
+ * problem+json. Codes are never reused for another meaning.
+ */
+export const ErrorCode = {
+  /** No token, or one that is wrong or revoked. */
+  UNAUTHORIZED: { code: 'unauthorized', status: 401, title: 'Authentication required' },
+  /** The caller's role or ownership does not allow the action. */
+  FORBIDDEN: { code: 'forbidden', status: 403, title: 'Not allowed' },
+  /** The body, query or path does not match the request's schema. */
+  VALIDATION_FAILED: { code: 'validation-failed', status: 400, title: 'Invalid request' },
+  /** The body is not JSON. */
+  MALFORMED_JSON: { code: 'malformed-json', status: 400, title: 'Malformed JSON body' },
+  /** Unknown resource or path. */
+  NOT_FOUND: { code: 'not-found', status: 404, title: 'Not found' },
+  /** The path exists, not with this method. */
+  METHOD_NOT_ALLOWED: { code: 'method-not-allowed', status: 405, title: 'Method not allowed' },
+  /** A name (agent, user) that is already taken. */
+  NAME_TAKEN: { code: 'name-taken', status: 409, title: 'Name already taken' },
+  /** The body is larger than the collector accepts. */
+  BODY_TOO_LARGE: { code: 'body-too-large', status: 413, title: 'Body too large' },
+  /** The body is not application/json. */
+  UNSUPPORTED_MEDIA_TYPE: { code: 'unsupported-media-type', status: 415, title: 'Unsupported media type' },
+  /** The database cannot be reached; try again. */
+  UNAVAILABLE: { code: 'unavailable', status: 503, title: 'Service unavailable' },
+  /** A fault of the collector's own; logged with its cause. */
+  INTERNAL: { code: 'internal-error', status: 500, title: 'Internal error' },
+} as const;
+
+export type ErrorKind = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly kind: ErrorKind,
+    readonly detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+  }
+}

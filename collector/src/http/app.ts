@@ -1,0 +1,51 @@
+/**
+ * The HTTP API: fastify with the TypeBox validator, problem+json errors, the routes under
+ * /api/v1, and the operations endpoints both there and at the root (where probes and
+ * Prometheus look for them).
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { AppContext } from './context.js';
+import { installProblemHandlers } from './problem.js';
+import { agentRoutes } from './routes/agents.js';
+import { discoveryRoutes } from './routes/discoveries.js';
+import { operationRoutes } from './routes/operations.js';
+import { settingsRoutes } from './routes/settings.js';
+import { userRoutes } from './routes/users.js';
+import { typeboxValidatorCompiler } from './validation.js';
+
+export const API_PREFIX = '/api/v1';
+/** Largest request body: API bodies are small objects. */
+const BODY_LIMIT = 1024 * 1024; // 1 MiB
+
+export interface AppOptions {
+  logger: FastifyBaseLogger;
+  https?: { cert: Buffer; key: Buffer };
+}
+
+export function buildApp(context: AppContext, options: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // One line per request is noise at an API polled by dashboards; failures are logged by problem.ts.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    ...(options.https !== undefined && { https: options.https }),
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(typeboxValidatorCompiler);
+  app.decorateRequest('principal', undefined);
+  installProblemHandlers(app);
+  app.addHook('onResponse', async (request, reply) => {
+    context.metrics.httpRequests.inc({ method: request.method, status: String(reply.statusCode) });
+  });
+  app.register(operationRoutes, context);
+  app.register(
+    async (api) => {
+      await api.register(operationRoutes, context);
+      await api.register(discoveryRoutes, context);
+      await api.register(settingsRoutes, context);
+      await api.register(agentRoutes, context);
+      await api.register(userRoutes, context);
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

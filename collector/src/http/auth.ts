@@ -1,0 +1,33 @@
+/**
+ * API authentication (API.md, "Auth"): a bearer token names a user and its role; each route
+ * says which roles may call it. 401 without a valid token, 403 when the role does not allow.
+ */
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { bearerToken } from '../auth/tokens.js';
+import { type Principal, principalFor } from '../auth/users.js';
+import type { Database } from '../db/database.js';
+import type { Role } from '../db/schema/index.js';
+import { ApiError, ErrorCode } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+export const READ: readonly Role[] = ['admin', 'user', 'viewer'];
+export const ADMIN: readonly Role[] = ['admin'];
+
+export function requireRole(db: Database, roles: readonly Role[]): preHandlerAsyncHookHandler {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearerToken(request.headers.authorization);
+    const principal = token === undefined ? undefined : await principalFor(db, token);
+    if (principal === undefined) {
+      throw new ApiError(ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer <token> with a valid token');
+    }
+    if (!roles.includes(principal.role)) {
+      throw new ApiError(ErrorCode.FORBIDDEN, `the ${principal.role} role cannot do this`);
+    }
+    request.principal = principal;
+  };
+}

@@ -1,0 +1,19 @@
+/** Schema pieces shared by the routes. */
+import { Type } from '@sinclair/typebox';
+
+/** Items per page: 100 unless asked, at most 1000. */
+export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+
+/** The query parameters of every list (API.md, "Lists"). */
+export const PageQuery = {
+  limit: Limit,
+  cursor: Type.String({ minLength: 1, maxLength: 512 }),
+};
+
+export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+
+export const Uuid = Type.String({
+  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
+});
+
+export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });

@@ -1,0 +1,47 @@
+/**
+ * The collector's Prometheus metrics (`GET /metrics`), in a registry of its own so that two
+ * collectors in one process (as in tests) keep separate counts.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly agentsConnected = new Gauge({
+    name: 'ipwarden_agents_connected',
+    help: 'Agents with a welcomed WebSocket to this collector',
+    registers: [this.registry],
+  });
+  readonly sightingsStored = new Counter({
+    name: 'ipwarden_sightings_stored_total',
+    help: 'Sightings stored from agent batches (replays not counted)',
+    registers: [this.registry],
+  });
+  readonly batches = new Counter({
+    name: 'ipwarden_batches_total',
+    help: 'Sighting batches received, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly batchSeconds = new Histogram({
+    name: 'ipwarden_batch_store_seconds',
+    help: 'Time from a batch arriving to its ack, in seconds',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly protocolErrors = new Counter({
+    name: 'ipwarden_agent_protocol_errors_total',
+    help: 'Agent connections refused or closed for a protocol error, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'ipwarden_http_requests_total',
+    help: 'API requests answered, by method and status',
+    labelNames: ['method', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'ipwarden_' });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The collector as one running thing: the database (migrated), the admin bootstrap, the HTTP
+ * API and the agent gateway on one port. `startCollector` is what the binary and the tests run.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import pino from 'pino';
+import { bootstrapAdmin } from './auth/users.js';
+import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { AgentGateway } from './gateway/agent-gateway.js';
+import { buildApp } from './http/app.js';
+import { Metrics } from './metrics.js';
+import { readSettings } from './settings.js';
+
+export interface CollectorOptions {
+  /** Address to listen on; port 0 picks a free one. */
+  host: string;
+  port: number;
+  /** Data directory: the embedded database and the generated admin token live here. */
+  dataDir?: string;
+  /** postgres://… to use a PostgreSQL server instead of the embedded database. */
+  databaseUrl?: string;
+  adminToken?: string;
+  agentSecret?: string;
+  tls?: { certFile: string; keyFile: string };
+  logger?: FastifyBaseLogger;
+}
+
+export interface Collector {
+  /** Where the API listens: http(s)://host:port. */
+  url: string;
+  database: DatabaseHandle;
+  gateway: AgentGateway;
+  /** Set when this start generated the admin token. */
+  newAdminToken?: string;
+  adminTokenFile?: string;
+  close(): Promise<void>;
+}
+
+export async function startCollector(options: CollectorOptions): Promise<Collector> {
+  const logger = options.logger ?? (pino({ level: process.env.IPWARDEN_LOG_LEVEL ?? 'info' }) as FastifyBaseLogger);
+  const https =
+    options.tls === undefined
+      ? undefined
+      : { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) };
+  const database = await openDatabase({ url: options.databaseUrl, dataDir: options.dataDir });
+  try {
+    const { db } = database;
+    const bootstrap = await bootstrapAdmin(db, { adminToken: options.adminToken, dataDir: options.dataDir });
+    await readSettings(db);
+    const metrics = new Metrics();
+    const gateway = new AgentGateway({ db, agentSecret: options.agentSecret, log: logger, metrics });
+    const ready = async () => {
+      try {
+        await db.execute(sql`select 1`);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const app = buildApp({ db, gateway, metrics, ready }, { logger, https });
+    app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
+    await app.listen({ host: options.host, port: options.port });
+    const address = app.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `${https === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+    return {
+      url,
+      database,
+      gateway,
+      newAdminToken: bootstrap.newToken,
+      adminTokenFile: bootstrap.tokenFile,
+      async close() {
+        await gateway.close();
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
