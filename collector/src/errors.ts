@@ -15,8 +15,6 @@ export const ErrorCode = {
   MALFORMED_JSON: { code: 'malformed-json', status: 400, title: 'Malformed JSON body' },
   /** Unknown resource or path. */
   NOT_FOUND: { code: 'not-found', status: 404, title: 'Not found' },
-  /** The path exists, not with this method. */
-  METHOD_NOT_ALLOWED: { code: 'method-not-allowed', status: 405, title: 'Method not allowed' },
   /** A name (agent, user) that is already taken. */
   NAME_TAKEN: { code: 'name-taken', status: 409, title: 'Name already taken' },
   /** The body is larger than the collector accepts. */

@@ -64,8 +64,11 @@ export async function enrollAgent(db: Database, name: string): Promise<Enrolment
   });
 }
 
-/** What the agent said of itself in its hello. */
-export async function recordHello(db: Database, id: string, hello: Hello): Promise<AgentRecord> {
+/**
+ * What the agent said of itself in its hello; undefined when the agent was revoked after its
+ * connection was accepted, so that it is not welcomed.
+ */
+export async function recordHello(db: Database, id: string, hello: Hello): Promise<AgentRecord | undefined> {
   const [row] = await db
     .update(agents)
     .set({
@@ -76,9 +79,9 @@ export async function recordHello(db: Database, id: string, hello: Hello): Promi
       dhcpAppliedVersion: hello.dhcp.appliedVersion,
       lastSeenAt: new Date(),
     })
-    .where(eq(agents.id, id))
+    .where(and(eq(agents.id, id), isNull(agents.revokedAt)))
     .returning(RECORD);
-  return row!;
+  return row;
 }
 
 export async function recordStats(db: Database, id: string, stats: Stats): Promise<void> {

@@ -117,9 +117,10 @@ export async function rotateUserToken(db: Database, id: string): Promise<{ id: s
   const token = newToken('user');
   const rows = await db
     .update(users)
-    .set({ tokenHash: hashToken(token), revokedAt: null })
-    .where(eq(users.id, id))
+    .set({ tokenHash: hashToken(token) })
+    .where(and(eq(users.id, id), isNull(users.revokedAt)))
     .returning({ id: users.id });
-  if (rows.length === 0) throw new ApiError(ErrorCode.NOT_FOUND, `no user ${id}`);
+  // A deleted user stays deleted: a new token would bring them back.
+  if (rows.length === 0) throw new ApiError(ErrorCode.NOT_FOUND, `no active user ${id}`);
   return { id, token };
 }

@@ -8,8 +8,12 @@ export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** The key of `cursor`, checked against the types the list sorts by. */
-export function decodeCursor(cursor: string, types: readonly ('string' | 'number')[]): (string | number)[] {
+/**
+ * The key of `cursor`, checked against the parts the list sorts by: `'string'` for text, a
+ * number for an integer from 0 to that number — a forged cursor must not reach the database
+ * with a value its column cannot hold.
+ */
+export function decodeCursor(cursor: string, types: readonly ('string' | number)[]): (string | number)[] {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -19,7 +23,11 @@ export function decodeCursor(cursor: string, types: readonly ('string' | 'number
   if (
     !Array.isArray(key) ||
     key.length !== types.length ||
-    key.some((part, i) => typeof part !== types[i] || (typeof part === 'string' && part.length > 64))
+    key.some((part, i) => {
+      const type = types[i]!;
+      if (type === 'string') return typeof part !== 'string' || part.length > 64;
+      return typeof part !== 'number' || !Number.isSafeInteger(part) || part < 0 || part > type;
+    })
   ) {
     throw new ApiError(ErrorCode.VALIDATION_FAILED, 'cursor is not one this server gave out', [
       { field: 'cursor', message: 'not a cursor of this list' },

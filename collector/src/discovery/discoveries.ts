@@ -40,6 +40,11 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** 802.1Q VIDs are 12 bits. */
+const MAX_VLAN = 4095;
+/** 9999-12-31T23:59:59.999Z: later times have no ISO 8601 text PostgreSQL reads. */
+const LAST_MILLIS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function invalid(field: string, message: string): never {
   throw new ApiError(ErrorCode.VALIDATION_FAILED, `${field}: ${message}`, [{ field, message }]);
 }
@@ -76,7 +81,7 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
   if (filter.source !== undefined) where.push(sql`${filter.source} = any(${bindings.sources})`);
   // `unknown=true` keeps bindings no allocation explains; with no allocations table yet, that is every one.
   if (filter.cursor !== undefined) {
-    const [ip, vlan, outerVlan, mac] = decodeCursor(filter.cursor, ['string', 'number', 'number', 'string']);
+    const [ip, vlan, outerVlan, mac] = decodeCursor(filter.cursor, ['string', MAX_VLAN, MAX_VLAN, 'string']);
     checkIp('cursor', ip as string);
     checkMac('cursor', mac as string);
     where.push(
@@ -144,7 +149,7 @@ export async function discoveryHistory(db: Database, filter: HistoryFilter): Pro
     where.push(or(sql`${sightingEvents.mac} = ${mac}::macaddr`, sql`${sightingEvents.previousMac} = ${mac}::macaddr`));
   }
   if (filter.cursor !== undefined) {
-    const [at, id] = decodeCursor(filter.cursor, ['number', 'number']);
+    const [at, id] = decodeCursor(filter.cursor, [LAST_MILLIS, Number.MAX_SAFE_INTEGER]);
     where.push(
       sql`(${sightingEvents.at}, ${sightingEvents.id}) > (${new Date(at as number).toISOString()}::timestamptz, ${id})`,
     );

@@ -189,9 +189,10 @@ class AgentConnection {
     } else {
       record = this.identity.agent;
     }
-    record = await recordHello(db, record.id, hello);
+    const recorded = await recordHello(db, record.id, hello);
+    if (recorded === undefined) throw new ProtocolFailure(ProtocolError.UNAUTHORIZED, 'this agent was revoked');
     if (this.closed) return;
-    this.agent = record;
+    this.agent = record = recorded;
     this.gateway.adopt(this);
     const settings = await readSettings(db);
     const welcome: Welcome = {

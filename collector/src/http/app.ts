@@ -30,6 +30,8 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
     bodyLimit: BODY_LIMIT,
     ...(options.https !== undefined && { https: options.https }),
   }) as unknown as FastifyInstance;
+  // Bodies are JSON: without fastify's default text/plain parser, a text body is a 415, not a 400.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(typeboxValidatorCompiler);
   app.decorateRequest('principal', undefined);
   installProblemHandlers(app);

@@ -2,7 +2,7 @@
  * API authentication (API.md, "Auth"): a bearer token names a user and its role; each route
  * says which roles may call it. 401 without a valid token, 403 when the role does not allow.
  */
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { bearerToken } from '../auth/tokens.js';
 import { type Principal, principalFor } from '../auth/users.js';
 import type { Database } from '../db/database.js';
@@ -18,7 +18,11 @@ declare module 'fastify' {
 export const READ: readonly Role[] = ['admin', 'user', 'viewer'];
 export const ADMIN: readonly Role[] = ['admin'];
 
-export function requireRole(db: Database, roles: readonly Role[]): preHandlerAsyncHookHandler {
+/**
+ * For a route's `onRequest`: the token is checked before the body is read or validated, so a
+ * caller without the right role gets its 401 or 403, not a schema error, and costs no parsing.
+ */
+export function requireRole(db: Database, roles: readonly Role[]): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request.headers.authorization);
     const principal = token === undefined ? undefined : await principalFor(db, token);

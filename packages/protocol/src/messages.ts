@@ -10,8 +10,12 @@ import { MAC_PATTERN } from './formats.js';
 const Mac = Type.String({ pattern: MAC_PATTERN, description: 'lowercase, colon-separated' });
 const Ip = Type.String({ format: 'ip', maxLength: 45, description: 'IPv4, or IPv6 in RFC 5952 form' });
 const Vlan = Type.Integer({ minimum: 0, maximum: 4095, description: 'VLAN ID; 0 for untagged frames' });
-/** Up to ECMAScript's (and PostgreSQL's) last representable day. */
-const Millis = Type.Integer({ minimum: 0, maximum: 8.64e15, description: 'milliseconds since the epoch' });
+/** Up to the end of year 9999: past it, timestamps do not survive ISO 8601 text on their way into PostgreSQL. */
+const Millis = Type.Integer({
+  minimum: 0,
+  maximum: Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+  description: 'milliseconds since the epoch',
+});
 const Seq = Type.Integer({
   minimum: 1,
   maximum: Number.MAX_SAFE_INTEGER,

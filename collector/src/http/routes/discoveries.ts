@@ -28,19 +28,19 @@ const ForgetQuery = Type.Partial(Type.Object({ ip: Text, mac: Text }), { additio
 export async function discoveryRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof ListQueryPartial> }>(
     '/discoveries',
-    { schema: { querystring: ListQueryPartial }, preHandler: requireRole(db, READ) },
+    { schema: { querystring: ListQueryPartial }, onRequest: requireRole(db, READ) },
     async (request) => listDiscoveries(db, { ...request.query, limit: request.query.limit ?? Limit.default }),
   );
 
   app.get<{ Querystring: Static<typeof HistoryQuery> }>(
     '/discoveries/history',
-    { schema: { querystring: HistoryQuery }, preHandler: requireRole(db, READ) },
+    { schema: { querystring: HistoryQuery }, onRequest: requireRole(db, READ) },
     async (request) => discoveryHistory(db, { ...request.query, limit: request.query.limit ?? Limit.default }),
   );
 
   app.delete<{ Querystring: Static<typeof ForgetQuery> }>(
     '/discoveries',
-    { schema: { querystring: ForgetQuery }, preHandler: requireRole(db, ADMIN) },
+    { schema: { querystring: ForgetQuery }, onRequest: requireRole(db, ADMIN) },
     async (request) => ({ deleted: await forgetDiscoveries(db, request.query) }),
   );
 }

@@ -18,11 +18,11 @@ const SettingsChange = Type.Object(
 );
 
 export async function settingsRoutes(app: FastifyInstance, { db, gateway }: AppContext): Promise<void> {
-  app.get('/settings', { preHandler: requireRole(db, READ) }, async () => readSettings(db));
+  app.get('/settings', { onRequest: requireRole(db, READ) }, async () => readSettings(db));
 
   app.put<{ Body: Static<typeof SettingsChange> }>(
     '/settings',
-    { schema: { body: SettingsChange }, preHandler: requireRole(db, ADMIN) },
+    { schema: { body: SettingsChange }, onRequest: requireRole(db, ADMIN) },
     async (request) => {
       const before = await readSettings(db);
       const after = await updateSettings(db, request.body);

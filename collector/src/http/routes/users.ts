@@ -10,22 +10,22 @@ const Role = Type.Union([Type.Literal('admin'), Type.Literal('user'), Type.Liter
 const NewUser = Type.Object({ name: Name, role: Role }, { additionalProperties: false });
 
 export async function userRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
-  app.get('/me', { preHandler: requireRole(db, READ) }, async (request) => request.principal);
+  app.get('/me', { onRequest: requireRole(db, READ) }, async (request) => request.principal);
 
-  app.get('/users', { preHandler: requireRole(db, ADMIN) }, async () => ({
+  app.get('/users', { onRequest: requireRole(db, ADMIN) }, async () => ({
     items: await listUsers(db),
     nextCursor: null,
   }));
 
   app.post<{ Body: Static<typeof NewUser> }>(
     '/users',
-    { schema: { body: NewUser }, preHandler: requireRole(db, ADMIN) },
+    { schema: { body: NewUser }, onRequest: requireRole(db, ADMIN) },
     async (request, reply) => reply.code(201).send(await createUser(db, request.body.name, request.body.role)),
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/users/:id',
-    { schema: { params: IdParams }, preHandler: requireRole(db, ADMIN) },
+    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
     async (request, reply) => {
       await revokeUser(db, request.params.id);
       return reply.code(204).send();
@@ -34,7 +34,7 @@ export async function userRoutes(app: FastifyInstance, { db }: AppContext): Prom
 
   app.post<{ Params: Static<typeof IdParams> }>(
     '/users/:id/token',
-    { schema: { params: IdParams }, preHandler: requireRole(db, ADMIN) },
+    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
     async (request) => rotateUserToken(db, request.params.id),
   );
 }
