@@ -2,16 +2,56 @@
  * The `ipwarden-agent` command. Exit codes (DESIGN.md): 0 success, 2 bad usage or input
  * (one line on stderr), 1 anything else.
  */
-import { parseArgs } from 'node:util';
-import { UsageError } from './errors.js';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { HostError, UsageError } from './errors.js';
 import { formatReadStats, type OutputFormat, readCommand } from './read-command.js';
 
-const USAGE = `usage: ipwarden-agent <command> [options]
+// `run`'s modules (configuration, uplink, live capture) are imported when `run` is: the
+// protocol's schemas are compiled at import, a fifth of a second `read` need not wait.
+
+/** The configuration file's flag and variable: not an option of the file itself. */
+const CONFIG_FLAG = 'config';
+const CONFIG_ENV = 'IPWARDEN_AGENT_CONFIG';
+
+/** One line per option of `run`, from the configuration schema, so the two never disagree. */
+async function runOptionsUsage(): Promise<string> {
+  const { AGENT_OPTIONS } = await import('./config.js');
+  const entry = (flag: string, notes: Array<string | undefined>, description: string) => {
+    const shown = notes.filter((note) => note !== undefined);
+    const head = shown.length === 0 ? `  ${flag}` : `${`  ${flag}`.padEnd(40)} ${shown.join(', ')}`;
+    return `${head}\n      ${description}`;
+  };
+  const lines = [entry(`--${CONFIG_FLAG} FILE`, [CONFIG_ENV], 'JSON file with any of the options below, by key')];
+  for (const option of AGENT_OPTIONS) {
+    const value = option.kind === 'choice' ? option.choices!.join('|') : (option.value ?? 'VALUE');
+    const defaultValue = Array.isArray(option.default) ? undefined : option.default;
+    lines.push(
+      entry(
+        `--${option.flag} ${value}`,
+        [
+          option.env,
+          option.kind === 'list' || option.kind === 'urls' ? 'repeatable' : undefined,
+          defaultValue === undefined ? undefined : `default ${defaultValue}`,
+        ],
+        option.description,
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+const usage = async () => `usage: ipwarden-agent <command> [options]
 
 commands:
+  run [options]
+      capture on the watched interfaces (or read --pcap FILE) and stream the sightings to the
+      collector; stops on SIGTERM or SIGINT
   read FILE [--all] [--format ndjson|table] [--refresh SECONDS]
       print the sightings a pcap/pcapng capture holds, one JSON object per line
-      (--all: every observation of every frame, without de-duplication)`;
+      (--all: every observation of every frame, without de-duplication)
+
+run options (flags over environment variables over the configuration file):
+${await runOptionsUsage()}`;
 
 function parseRead(args: string[]): { file: string; format: OutputFormat; all: boolean; refreshMs?: number } {
   const { values, positionals } = parseArgs({
@@ -37,6 +77,27 @@ function parseRead(args: string[]): { file: string; format: OutputFormat; all: b
   return { file: positionals[0]!, format, all: values.all, refreshMs };
 }
 
+async function runRun(args: string[]): Promise<number> {
+  const { AGENT_OPTIONS, loadConfig } = await import('./config.js');
+  const options: NonNullable<ParseArgsConfig['options']> = {
+    [CONFIG_FLAG]: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const option of AGENT_OPTIONS) {
+    options[option.flag] = { type: 'string', multiple: option.kind === 'list' || option.kind === 'urls' };
+  }
+  const { values } = parseArgs({ args, options, allowPositionals: false });
+  if (values.help === true) {
+    process.stdout.write(`${await usage()}\n`);
+    return 0;
+  }
+  const flags = values as Record<string, string | string[] | undefined>;
+  const file = (flags[CONFIG_FLAG] as string | undefined) ?? (process.env[CONFIG_ENV] || undefined);
+  const config = loadConfig({ flags, env: process.env, file });
+  const { runAgent } = await import('./run-command.js');
+  return runAgent(config);
+}
+
 function runRead(args: string[]): number {
   const options = parseRead(args);
   const stats = readCommand(options, (text) => process.stdout.write(text));
@@ -55,15 +116,27 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   });
   const [command, ...args] = argv;
+  if (command === 'run') {
+    const code = await dispatch(command, args);
+    // pcap 3.1.0 frees a capture's handle only when the next frame arrives: on a quiet
+    // interface the process would not end by itself.
+    process.exit(code);
+  }
+  return dispatch(command, args);
+}
+
+async function dispatch(command: string | undefined, args: string[]): Promise<number> {
   try {
     switch (command) {
+      case 'run':
+        return await runRun(args);
       case 'read':
         return runRead(args);
       case undefined:
       case 'help':
       case '--help':
       case '-h':
-        process.stdout.write(`${USAGE}\n`);
+        process.stdout.write(`${await usage()}\n`);
         return command === undefined ? 2 : 0;
       default:
         throw new UsageError(`unknown command "${command}"`);
@@ -72,6 +145,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`ipwarden-agent: ${(error as Error).message}\n`);
       return 2;
+    }
+    if (error instanceof HostError) {
+      process.stderr.write(`ipwarden-agent: ${error.message}\n`);
+      return 1;
     }
     process.stderr.write(`ipwarden-agent: ${(error as Error).stack ?? error}\n`);
     return 1;

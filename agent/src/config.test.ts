@@ -29,6 +29,10 @@ describe('loadConfig', () => {
       refreshSeconds: 600,
       maxBindings: 100_000,
       outboxBytes: 64 * 1024 * 1024,
+      ca: undefined,
+      batchItems: 1000,
+      flushDelayMs: 5,
+      statsSeconds: 10,
     });
   });
 
@@ -62,6 +66,9 @@ describe('loadConfig', () => {
       /IPWARDEN_MAX_BINDINGS \(--max-bindings\): a whole number/,
     ],
     [{ flags: { ...collector, 'dhcp-backend': 'isc' }, env: {} }, /--dhcp-backend: one of none, file, dnsmasq, kea/],
+    [{ flags: { ...collector, name: 'n'.repeat(65) }, env: {} }, /--name: at most 64 characters/],
+    [{ flags: { ...collector, 'batch-items': '10001' }, env: {} }, /--batch-items: a whole number from 1 to 10000/],
+    [{ flags: collector, env: { IPWARDEN_FLUSH_DELAY_MS: '-1' } }, /IPWARDEN_FLUSH_DELAY_MS \(--flush-delay\)/],
   ])('refuses bad configuration, naming the option: %#', (sources, message) => {
     expect(() => loadConfig(sources)).toThrow(message);
   });

@@ -5,9 +5,11 @@
  * option and where its value came from.
  */
 import { readFileSync } from 'node:fs';
+import { MAX_BATCH_ITEMS } from '@ipwarden/protocol';
 import { DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_MS } from './binding-table.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_OUTBOX_BYTES, MAX_OUTBOX_BYTES } from './outbox.js';
+import { DEFAULT_BATCH_ITEMS, DEFAULT_FLUSH_DELAY_MS } from './uplink.js';
 
 export interface AgentConfig {
   collectors: string[];
@@ -21,6 +23,10 @@ export interface AgentConfig {
   refreshSeconds: number;
   maxBindings: number;
   outboxBytes: number;
+  ca: string | undefined;
+  batchItems: number;
+  flushDelayMs: number;
+  statsSeconds: number;
 }
 
 type Kind = 'string' | 'list' | 'integer' | 'urls' | 'choice';
@@ -32,9 +38,13 @@ interface Option {
   kind: Kind;
   description: string;
   default: AgentConfig[keyof AgentConfig];
+  /** What the value is, in the usage text (`--state-dir DIR`). */
+  value?: string;
   choices?: readonly string[];
   min?: number;
   max?: number;
+  /** Longest string accepted, for values that go on the wire under a bound of the protocol. */
+  maxLength?: number;
 }
 
 /** Every option of `ipwarden-agent run`; DESIGN.md's command-line contract names most of them. */
@@ -44,6 +54,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'collector',
     env: 'IPWARDEN_COLLECTOR',
     kind: 'urls',
+    value: 'URL',
     description: 'collector URL (http:// or https://); several for failover',
     default: [],
   },
@@ -52,6 +63,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'secret',
     env: 'IPWARDEN_AGENT_SECRET',
     kind: 'string',
+    value: 'SECRET',
     description: 'enrollment secret, for the first contact',
     default: undefined,
   },
@@ -60,6 +72,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'token',
     env: 'IPWARDEN_AGENT_TOKEN',
     kind: 'string',
+    value: 'TOKEN',
     description: "this agent's token (stored in the state directory after enrollment)",
     default: undefined,
   },
@@ -68,6 +81,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'interface',
     env: 'IPWARDEN_INTERFACES',
     kind: 'list',
+    value: 'IF',
     description: 'interface to watch; default: every up, non-loopback interface with an address',
     default: [],
   },
@@ -76,6 +90,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'state-dir',
     env: 'IPWARDEN_STATE_DIR',
     kind: 'string',
+    value: 'DIR',
     description: 'outbox, token and last DHCP map',
     default: '/var/lib/ipwarden-agent',
   },
@@ -84,6 +99,8 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'name',
     env: 'IPWARDEN_AGENT_NAME',
     kind: 'string',
+    value: 'NAME',
+    maxLength: 64, // the protocol's bound on hello.agentId
     description: 'name to enroll under; default: the hostname',
     default: undefined,
   },
@@ -100,6 +117,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     key: 'pcap',
     flag: 'pcap',
     kind: 'string',
+    value: 'FILE',
     description: "stream a capture file's sightings instead of capturing live",
     default: undefined,
   },
@@ -108,6 +126,7 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'refresh',
     env: 'IPWARDEN_REFRESH_SECONDS',
     kind: 'integer',
+    value: 'SECONDS',
     min: 1,
     max: 86_400,
     description: 'seconds before an unchanged binding is reported again',
@@ -118,9 +137,10 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'max-bindings',
     env: 'IPWARDEN_MAX_BINDINGS',
     kind: 'integer',
+    value: 'N',
     min: 1,
     max: 100_000_000,
-    description: 'bindings remembered at most; the least recently reported go first',
+    description: 'bindings remembered at most per interface; the least recently reported go first',
     default: DEFAULT_MAX_ENTRIES,
   },
   {
@@ -128,10 +148,53 @@ export const AGENT_OPTIONS: readonly Option[] = [
     flag: 'outbox-bytes',
     env: 'IPWARDEN_OUTBOX_BYTES',
     kind: 'integer',
+    value: 'BYTES',
     min: 64 * 1024,
     max: MAX_OUTBOX_BYTES, // 256 MiB
     description: 'bytes of unacknowledged sightings kept on disk',
     default: DEFAULT_OUTBOX_BYTES, // 64 MiB
+  },
+  {
+    key: 'ca',
+    flag: 'ca',
+    env: 'IPWARDEN_CA',
+    kind: 'string',
+    value: 'FILE',
+    description: "PEM certificates to trust for an https:// collector (a self-signed collector's own)",
+    default: undefined,
+  },
+  {
+    key: 'batchItems',
+    flag: 'batch-items',
+    env: 'IPWARDEN_BATCH_ITEMS',
+    kind: 'integer',
+    value: 'N',
+    min: 1,
+    max: MAX_BATCH_ITEMS,
+    description: 'sightings per batch at most',
+    default: DEFAULT_BATCH_ITEMS, // 1000 sightings
+  },
+  {
+    key: 'flushDelayMs',
+    flag: 'flush-delay',
+    env: 'IPWARDEN_FLUSH_DELAY_MS',
+    kind: 'integer',
+    value: 'MS',
+    min: 0,
+    max: 10_000,
+    description: 'milliseconds a sighting waits for others to share its batch',
+    default: DEFAULT_FLUSH_DELAY_MS, // 5 ms
+  },
+  {
+    key: 'statsSeconds',
+    flag: 'stats-interval',
+    env: 'IPWARDEN_STATS_SECONDS',
+    kind: 'integer',
+    value: 'SECONDS',
+    min: 1,
+    max: 3600,
+    description: 'seconds between two reports of the capture and outbox counters to the collector',
+    default: 10, // 10 s
   },
 ];
 
@@ -162,6 +225,8 @@ function parse(option: Option, raw: unknown, origin: Origin): AgentConfig[keyof 
   switch (option.kind) {
     case 'string':
       if (typeof raw !== 'string' || raw === '') fail(option, origin, 'a non-empty string');
+      if (option.maxLength !== undefined && raw.length > option.maxLength)
+        fail(option, origin, `at most ${option.maxLength} characters`);
       return raw;
     case 'list':
       return values();

@@ -2,3 +2,10 @@
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
+
+/**
+ * The host keeps a command from working (missing capabilities, a state directory in use):
+ * nothing wrong with the command line, no bug either; exit code 1 with one line that says
+ * what to change.
+ */
+export abstract class HostError extends Error {}

@@ -3,7 +3,7 @@ import { LinkType, observeFrame } from '@ipwarden/netcodec';
 import pcap from 'pcap';
 import { describe, expect, it } from 'vitest';
 import { CAPTURE_FILTER } from './capture-filter.js';
-import { missingCaptureCapabilities } from './live-capture.js';
+import { CapturePermissionError, checkCaptureCapabilities, missingCaptureCapabilities } from './live-capture.js';
 
 const labCapture = (name: string) => fileURLToPath(new URL(`../../test/fixtures/lab/${name}`, import.meta.url));
 
@@ -50,5 +50,22 @@ describe('missingCaptureCapabilities', () => {
 
   it('names none for root', () => {
     expect(missingCaptureCapabilities(status('000001ffffffffff'))).toEqual([]);
+  });
+});
+
+describe('checkCaptureCapabilities', () => {
+  const status = (capEff: string) => `Name:\tnode\nCapEff:\t${capEff}\n`;
+
+  it('says which capability is missing, on which interfaces, and how to grant it', () => {
+    expect(() => checkCaptureCapabilities(['eth0', 'eth1'], status('0000000000001000'))).toThrow(
+      new CapturePermissionError(
+        'capturing on eth0, eth1 needs CAP_NET_RAW: run as root, or grant them with ' +
+          'setpriv --ambient-caps=+net_raw,+net_admin --inh-caps=+net_raw,+net_admin (or setcap cap_net_raw,cap_net_admin+eip on the node binary)',
+      ),
+    );
+  });
+
+  it('passes for a process that has both', () => {
+    expect(() => checkCaptureCapabilities(['eth0'], status('0000000000003000'))).not.toThrow();
   });
 });

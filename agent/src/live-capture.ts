@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { LinkType } from '@ipwarden/netcodec';
 import pcap from 'pcap';
 import { CAPTURE_FILTER } from './capture-filter.js';
+import { HostError } from './errors.js';
 
 export interface CaptureCounters {
   /** Frames the kernel handed to the capture (that passed the filter). */
@@ -57,8 +58,19 @@ function readProcStatus(): string | undefined {
 }
 
 /** Why capture cannot start, in words an operator can act on. */
-export class CapturePermissionError extends Error {
+export class CapturePermissionError extends HostError {
   override readonly name = 'CapturePermissionError';
+}
+
+/** Throws a CapturePermissionError, naming what is missing and how to grant it, unless this process may capture. */
+export function checkCaptureCapabilities(interfaceNames: readonly string[], status?: string): void {
+  const missing = missingCaptureCapabilities(status);
+  if (missing.length > 0) {
+    throw new CapturePermissionError(
+      `capturing on ${interfaceNames.join(', ')} needs ${missing.join(' and ')}: run as root, or grant them with ` +
+        `setpriv --ambient-caps=+net_raw,+net_admin --inh-caps=+net_raw,+net_admin (or setcap cap_net_raw,cap_net_admin+eip on the node binary)`,
+    );
+  }
 }
 
 /**
@@ -66,13 +78,7 @@ export class CapturePermissionError extends Error {
  * CapturePermissionError naming the missing capabilities, or the libpcap error otherwise.
  */
 export function openLiveCapture(interfaceName: string, onFrame: FrameHandler): LiveCapture {
-  const missing = missingCaptureCapabilities();
-  if (missing.length > 0) {
-    throw new CapturePermissionError(
-      `capturing on ${interfaceName} needs ${missing.join(' and ')}: run as root, or grant them with ` +
-        `setpriv --ambient-caps=+net_raw,+net_admin --inh-caps=+net_raw,+net_admin (or setcap cap_net_raw,cap_net_admin+eip on the node binary)`,
-    );
-  }
+  checkCaptureCapabilities([interfaceName]);
   const session = pcap.createSession(interfaceName, {
     filter: CAPTURE_FILTER,
     buffer_timeout: 0, // immediate mode: no batching delay in the kernel

@@ -122,6 +122,61 @@ describe('Outbox', () => {
     outbox.close();
   });
 
+  it('neither writes nor numbers a batch left empty, when a full outbox drops every item of it', () => {
+    const outbox = new Outbox({ dir: stateDir(), maxBytes: 1500, sync: false });
+    outbox.append(Array.from({ length: 8 }, (_, i) => sighting(i, 'new')));
+    const before = outbox.stats.bytes;
+    const batch = outbox.append(Array.from({ length: 4 }, (_, i) => sighting(50 + i, 'refresh')));
+    expect(batch).toEqual({ seq: 1, items: [] });
+    expect(outbox.append([]).seq).toBe(1);
+    expect(outbox.pending().map((b) => b.seq)).toEqual([1]);
+    expect(outbox.stats).toMatchObject({ bytes: before, dropped: 4 });
+    expect(outbox.append([sighting(9)]).seq).toBe(2);
+    outbox.close();
+  });
+
+  it('walks the pending batches in seq order with next(), skipping acknowledged ones', () => {
+    const outbox = new Outbox({ dir: stateDir(), sync: false });
+    for (let i = 1; i <= 5; i++) outbox.append([sighting(i)]);
+    outbox.ack(2);
+    expect(outbox.next(0)?.seq).toBe(3);
+    expect(outbox.next(3)).toEqual({ seq: 4, items: [sighting(4)] });
+    expect(outbox.next(5)).toBeUndefined();
+    outbox.advanceTo(9);
+    outbox.append([sighting(6)]);
+    expect(outbox.next(5)?.seq).toBe(10);
+    outbox.close();
+  });
+
+  it('numbers its pending batches anew above a seq the collector holds from another outbox', () => {
+    const dir = stateDir();
+    const outbox = new Outbox({ dir, sync: false });
+    for (let i = 1; i <= 3; i++) outbox.append([sighting(i)]);
+    outbox.ack(1);
+    outbox.rebase(50);
+    expect(outbox.pending()).toEqual([
+      { seq: 51, items: [sighting(2)] },
+      { seq: 52, items: [sighting(3)] },
+    ]);
+    expect(outbox.append([sighting(4)]).seq).toBe(53);
+    outbox.close();
+    const reopened = new Outbox({ dir });
+    expect(reopened.pending().map((b) => b.seq)).toEqual([51, 52, 53]);
+    reopened.close();
+  });
+
+  it('skips empty batches an older outbox left in its log, keeping seqs rising past them', () => {
+    const dir = stateDir();
+    writeFileSync(
+      join(dir, 'outbox.log'),
+      `${JSON.stringify({ seq: 1, items: [sighting(1)] })}\n{"seq":2,"items":[]}\n`,
+    );
+    const outbox = new Outbox({ dir });
+    expect(outbox.pending().map((b) => b.seq)).toEqual([1]);
+    expect(outbox.append([sighting(2)]).seq).toBe(3);
+    outbox.close();
+  });
+
   it('gives out seqs above what the collector says it has stored, also after a restart', () => {
     const dir = stateDir();
     const outbox = new Outbox({ dir });

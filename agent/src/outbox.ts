@@ -108,7 +108,29 @@ export class Outbox {
     return this.pendingBatches.map(({ seq, items }) => ({ seq, items }));
   }
 
-  /** Writes `items` to disk as the next batch and returns it, ready to send. */
+  /**
+   * The oldest unacknowledged batch above `afterSeq`, or undefined: how the uplink walks the
+   * outbox while batches are in flight, without copying it. The batch is the outbox's own.
+   */
+  next(afterSeq: number): OutboxBatch | undefined {
+    const batches = this.pendingBatches;
+    let low = 0;
+    let high = batches.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (batches[middle]!.seq <= afterSeq) low = middle + 1;
+      else high = middle;
+    }
+    const batch = batches[low];
+    return batch === undefined ? undefined : { seq: batch.seq, items: batch.items };
+  }
+
+  /**
+   * Writes `items` to disk as the next batch and returns it, ready to send. A batch with no
+   * items (none given, or a full outbox dropped every one of them) is neither written nor
+   * numbered: the collector takes no empty batch. It comes back with `items` empty and the
+   * seq of the last batch.
+   */
   append(items: SightingItem[]): OutboxBatch {
     let kept = items;
     let line = batchLine(this.seq + 1, kept);
@@ -116,6 +138,7 @@ export class Outbox {
       kept = this.makeRoom(items);
       line = batchLine(this.seq + 1, kept);
     }
+    if (kept.length === 0) return { seq: this.seq, items: kept };
     const batch: Pending = { seq: this.seq + 1, items: kept, bytes: Buffer.byteLength(line) };
     this.writeLine(line, this.sync);
     this.seq = batch.seq;
@@ -150,6 +173,25 @@ export class Outbox {
     if (seq <= this.seq) return;
     this.seq = seq;
     writeFileAtomic(this.seqPath, `${this.seq}\n`);
+  }
+
+  /**
+   * The collector has stored batches up to `seq` that this outbox did not give out (its state
+   * directory was lost or restored from an old copy): sent under their own seqs, the pending
+   * batches would be taken for replays and dropped. They are numbered anew above `seq`, in
+   * order. Should the collector in fact hold some of them, it gets them twice, which costs a
+   * repeated sighting; keeping their seqs would lose them.
+   */
+  rebase(seq: number): void {
+    let next = seq;
+    this.bytes = 0;
+    for (const batch of this.pendingBatches) {
+      batch.seq = ++next;
+      batch.bytes = Buffer.byteLength(batchLine(batch.seq, batch.items));
+      this.bytes += batch.bytes;
+    }
+    this.seq = Math.max(this.seq, next);
+    this.compact();
   }
 
   close(): void {
@@ -257,6 +299,11 @@ export class Outbox {
       // Batches are written in seq order, after every batch they acknowledge.
       if (batch === undefined || batch.seq <= (this.pendingBatches.at(-1)?.seq ?? acknowledged)) {
         this.unreadable++;
+        continue;
+      }
+      // Written by an outbox that still kept batches a full bound had emptied: nothing to send.
+      if (batch.items.length === 0) {
+        seq = Math.max(seq, batch.seq);
         continue;
       }
       this.pendingBatches.push({ ...batch, bytes: Buffer.byteLength(line) });

@@ -5,8 +5,9 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { HostError } from './errors.js';
 
-export class StateDirectoryLocked extends Error {
+export class StateDirectoryLocked extends HostError {
   override readonly name = 'StateDirectoryLocked';
 }
 

@@ -1,0 +1,162 @@
+/**
+ * The live captures of a running agent: one libpcap session and one frame pipeline per watched
+ * interface, each interface its own layer-2 segment with its own binding table. The set follows
+ * what the collector says (discovery off closes every capture, on reopens them) without a
+ * restart, and keeps counting across closed captures for the agent's `stats`.
+ */
+import type { AgentConfig as CollectorConfig, SightingItem } from '@ipwarden/protocol';
+import { FramePipeline } from './frame-pipeline.js';
+import { type LiveCapture, openLiveCapture } from './live-capture.js';
+
+export interface CaptureTotals {
+  /** Frames captured, on every interface, since the agent started. */
+  captured: number;
+  /** Frames the kernel dropped for lack of buffer. */
+  kernelDrops: number;
+  /** Frames the decoders found malformed. */
+  decodeErrors: number;
+}
+
+export interface CaptureSetOptions {
+  /** The interfaces to capture on, until the collector names others. */
+  interfaces: readonly string[];
+  /** Where each sighting goes, with the interface it was seen on. */
+  submit: (item: SightingItem) => void;
+  log: (message: string) => void;
+  refreshSeconds: number;
+  /** Bindings each interface's table remembers at most. */
+  maxBindings: number;
+  /** The one function that opens pcap; another in tests. */
+  open?: typeof openLiveCapture;
+}
+
+interface Watched {
+  capture: LiveCapture;
+  /** Replaced when the refresh interval changes; the capture keeps running. */
+  pipeline: FramePipeline;
+}
+
+export class CaptureSet {
+  private readonly watched = new Map<string, Watched>();
+  /** What captures and pipelines no longer open counted. */
+  private readonly retired: CaptureTotals = { captured: 0, kernelDrops: 0, decodeErrors: 0 };
+  private refreshSeconds: number;
+  private discovery = true;
+  private wantedNames: readonly string[];
+
+  constructor(private readonly options: CaptureSetOptions) {
+    this.refreshSeconds = options.refreshSeconds;
+    this.wantedNames = options.interfaces;
+  }
+
+  /** Interfaces captured on now. */
+  get names(): string[] {
+    return [...this.watched.keys()];
+  }
+
+  /** Interfaces the agent watches while discovery is on: what hello reports. */
+  get wanted(): readonly string[] {
+    return this.wantedNames;
+  }
+
+  /** Opens every capture; one that cannot be opened is an error, and none is left open. */
+  start(): void {
+    try {
+      this.sync(true);
+    } catch (error) {
+      this.closeAll();
+      throw error;
+    }
+  }
+
+  /**
+   * The collector's configuration, whole or a change: discovery off closes every capture and
+   * on reopens them; an interface list, when the collector sends one, replaces the local one;
+   * a new refresh interval gives every interface a fresh binding table, since a table's
+   * interval is fixed at its creation (what the old one knew is reported once more, as new).
+   */
+  configure(change: Partial<CollectorConfig>): void {
+    const { log } = this.options;
+    if (change.refreshSeconds !== undefined && change.refreshSeconds !== this.refreshSeconds) {
+      log(`refresh interval ${change.refreshSeconds} s, from the collector`);
+      this.refreshSeconds = change.refreshSeconds;
+      for (const [name, watched] of this.watched) {
+        this.retire(watched.pipeline);
+        watched.pipeline = this.pipeline(name);
+      }
+    }
+    if (change.interfaces !== undefined && change.interfaces.length > 0) {
+      const names = [...new Set(change.interfaces)];
+      if (names.join() !== this.wantedNames.join()) log(`interfaces ${names.join(', ')}, from the collector`);
+      this.wantedNames = names;
+    }
+    if (change.discovery !== undefined && change.discovery !== this.discovery) {
+      this.discovery = change.discovery;
+      log(`discovery ${this.discovery ? 'on' : 'off'}, from the collector`);
+    }
+    this.sync(false);
+  }
+
+  /**
+   * Captures on exactly the interfaces wanted (none with discovery off): closes the others,
+   * opens the missing ones. With `strict` a capture that cannot be opened is an error;
+   * otherwise it is logged and the others go on.
+   */
+  private sync(strict: boolean): void {
+    const names = this.discovery ? this.wantedNames : [];
+    for (const name of this.names) if (!names.includes(name)) this.close(name);
+    for (const name of names) {
+      if (this.watched.has(name)) continue;
+      try {
+        this.open(name);
+      } catch (error) {
+        if (strict) throw error;
+        this.options.log(`cannot capture on ${name}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  totals(): CaptureTotals {
+    const totals = { ...this.retired };
+    for (const { capture, pipeline } of this.watched.values()) {
+      totals.captured += pipeline.stats.frames;
+      totals.decodeErrors += pipeline.stats.malformed;
+      totals.kernelDrops += capture.counters().kernelDrops;
+    }
+    return totals;
+  }
+
+  closeAll(): void {
+    for (const name of this.names) this.close(name);
+  }
+
+  private pipeline(name: string): FramePipeline {
+    return new FramePipeline((sighting) => this.options.submit({ ...sighting, interface: name }), {
+      refreshMs: this.refreshSeconds * 1000,
+      maxEntries: this.options.maxBindings,
+    });
+  }
+
+  private open(name: string): void {
+    const watched: Partial<Watched> = { pipeline: this.pipeline(name) };
+    watched.capture = (this.options.open ?? openLiveCapture)(name, (linkType, bytes, offset, length, at) =>
+      watched.pipeline!.push(linkType, bytes, offset, length, at),
+    );
+    this.watched.set(name, watched as Watched);
+    this.options.log(`capture opened on ${name}`);
+  }
+
+  private close(name: string): void {
+    const watched = this.watched.get(name)!;
+    this.retired.kernelDrops += watched.capture.counters().kernelDrops;
+    this.retire(watched.pipeline);
+    watched.capture.close();
+    this.watched.delete(name);
+    this.options.log(`capture closed on ${name}`);
+  }
+
+  private retire(pipeline: FramePipeline): void {
+    this.retired.captured += pipeline.stats.frames;
+    this.retired.decodeErrors += pipeline.stats.malformed;
+  }
+}
