@@ -5,13 +5,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ADMIN_TOKEN, AGENT_SECRET } from './collector.js';
 import type { NetnsLab } from './netns-lab.js';
 import { agentBin, repoRoot } from './paths.js';
 import { TestProcess } from './processes.js';
 
 export const collectorBin = resolve(repoRoot, 'collector', 'bin', 'ipwarden-collector.js');
-export const ADMIN_TOKEN = 'iwu_test-admin-token-0123456789';
-export const AGENT_SECRET = 'test-enrollment-secret-0123456789';
 
 export class CollectorProcess {
   process: TestProcess | undefined;
@@ -21,6 +20,7 @@ export class CollectorProcess {
   constructor(
     private readonly host: string,
     private readonly databaseUrl: string | undefined,
+    private readonly extraArgs: string[] = [],
   ) {}
 
   /** Starts it (again): the first start picks a free port, later ones reuse it. */
@@ -30,7 +30,7 @@ export class CollectorProcess {
     this.process = new TestProcess(
       'collector',
       process.execPath,
-      [collectorBin, '--listen', listen, '--data-dir', this.dataDir],
+      [collectorBin, '--listen', listen, '--data-dir', this.dataDir, ...this.extraArgs],
       {
         DATABASE_URL: this.databaseUrl,
         IPWARDEN_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -62,6 +62,7 @@ export class CollectorProcess {
 }
 
 export type { Discovery as DiscoveryRow } from '@ipwarden/collector';
+export { ADMIN_TOKEN, AGENT_SECRET };
 
 /**
  * `ipwarden-agent run` inside the lab's bridge namespace, capturing on br0 and enrolling with
