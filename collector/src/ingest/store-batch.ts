@@ -4,31 +4,38 @@
  * as after a reconnect — changes nothing.
  */
 import { isBindingSighting, type SightingItem } from '@ipwarden/protocol';
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { agents, bindings, sightingEvents } from '../db/schema/index.js';
 
 /** Names remembered per binding. */
 const MAX_HOSTNAMES = 16;
 
-/** Rows per INSERT: 13 columns × 1 000 rows stays far below PostgreSQL's 65 535 parameters. */
-const ROWS_PER_STATEMENT = 1000;
-
 export interface StoredBatch {
   /** False for a replay: the batch was stored before. */
   stored: boolean;
 }
 
-type BindingRow = typeof bindings.$inferInsert;
+/** A binding row as sent to PostgreSQL: times in ms since the epoch. */
+interface BindingRow {
+  vlan: number;
+  outerVlan: number;
+  ip: string;
+  mac: string;
+  interface: string;
+  sources: string[];
+  hostnames: string[];
+  firstSeen: number;
+  lastSeen: number;
+}
 
 /** One row per (VLAN, IP, MAC): a statement may not upsert the same key twice. */
-function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRow[] {
-  const rows = new Map<string, BindingRow & { sources: string[]; hostnames: string[] }>();
+function bindingRows(items: readonly SightingItem[]): BindingRow[] {
+  const rows = new Map<string, BindingRow>();
   for (const item of items) {
     if (!isBindingSighting(item)) continue;
     const outerVlan = item.outerVlan ?? 0;
     const key = `${item.vlan}/${outerVlan}/${item.ip}/${item.mac}`;
-    const at = new Date(item.at);
     const row = rows.get(key);
     if (row === undefined) {
       rows.set(key, {
@@ -36,12 +43,11 @@ function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRo
         outerVlan,
         ip: item.ip,
         mac: item.mac,
-        agentId,
         interface: item.interface,
         sources: [item.source],
         hostnames: item.hostname === undefined ? [] : [item.hostname],
-        firstSeen: at,
-        lastSeen: at,
+        firstSeen: item.at,
+        lastSeen: item.at,
       });
       continue;
     }
@@ -50,9 +56,9 @@ function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRo
       row.hostnames.unshift(item.hostname); // newest first, as stored
       if (row.hostnames.length > MAX_HOSTNAMES) row.hostnames.pop();
     }
-    if (at < row.firstSeen!) row.firstSeen = at;
-    if (at > row.lastSeen!) {
-      row.lastSeen = at;
+    if (item.at < row.firstSeen) row.firstSeen = item.at;
+    if (item.at > row.lastSeen) {
+      row.lastSeen = item.at;
       row.interface = item.interface;
     }
   }
@@ -60,6 +66,15 @@ function bindingRows(agentId: string, items: readonly SightingItem[]): BindingRo
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
 }
 
+/** Milliseconds since the epoch (JSON numbers) as timestamptz. */
+const fromMillis = (column: SQL) => sql`to_timestamp(${column} / 1000.0)`;
+
+/**
+ * Each table gets the whole batch in one statement with one parameter: the rows as a JSON array,
+ * unpacked by json_to_recordset. One fixed SQL text (prepared once per connection), no parameter
+ * limit, and nothing built per row on our side — building a 13 000-parameter statement cost far
+ * more CPU than PostgreSQL spent storing it.
+ */
 export async function storeBatch(
   db: Database,
   agentId: string,
@@ -75,47 +90,36 @@ export async function storeBatch(
       .returning({ id: agents.id });
     if (advanced.length === 0) return { stored: false };
 
-    const events = items
-      .filter((item) => item.event !== 'refresh' || !isBindingSighting(item))
-      .map((item) => ({
-        agentId,
-        seq,
-        at: new Date(item.at),
-        interface: item.interface,
-        vlan: item.vlan,
-        outerVlan: item.outerVlan ?? 0,
-        source: item.source,
-        kind: item.kind,
-        event: item.event,
-        ip: item.ip,
-        mac: item.mac,
-        previousMac: item.previousMac ?? null,
-        hostname: item.hostname ?? null,
-      }));
-    // A statement takes at most 65 535 parameters: rows go in chunks well below that.
-    for (let at = 0; at < events.length; at += ROWS_PER_STATEMENT) {
-      await tx.insert(sightingEvents).values(events.slice(at, at + ROWS_PER_STATEMENT));
+    const events = items.filter((item) => item.event !== 'refresh' || !isBindingSighting(item));
+    if (events.length > 0) {
+      await tx.execute(sql`
+        insert into ${sightingEvents} (agent_id, seq, at, interface, vlan, outer_vlan, source, kind, event, ip, mac, previous_mac, hostname)
+        select ${agentId}::uuid, ${seq}::bigint, ${fromMillis(sql`r.at`)}, r.interface, r.vlan, coalesce(r."outerVlan", 0),
+               r.source, r.kind, r.event, r.ip::inet, r.mac::macaddr, r."previousMac"::macaddr, r.hostname
+        from json_to_recordset(${JSON.stringify(events)}::json) as r(
+          at float8, interface text, vlan int, "outerVlan" int, source text, kind text, event text,
+          ip text, mac text, "previousMac" text, hostname text)`);
     }
 
-    const rows = bindingRows(agentId, items);
-    for (let at = 0; at < rows.length; at += ROWS_PER_STATEMENT) {
-      await tx
-        .insert(bindings)
-        .values(rows.slice(at, at + ROWS_PER_STATEMENT))
-        .onConflictDoUpdate({
-          target: [bindings.vlan, bindings.outerVlan, bindings.ip, bindings.mac],
-          set: {
-            // Who saw it last, and where, move together.
-            agentId: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.agent_id else ${bindings.agentId} end`,
-            interface: sql`case when excluded.last_seen >= ${bindings.lastSeen} then excluded.interface else ${bindings.interface} end`,
-            sources: sql`array(select distinct unnest(${bindings.sources} || excluded.sources) order by 1)`,
-            // The newest names first, at most MAX_HOSTNAMES: a host cannot grow its row without bound.
-            hostnames: sql`array(select h from unnest(excluded.hostnames || ${bindings.hostnames}) with ordinality as t(h, n) group by h order by min(n) limit ${sql.raw(String(MAX_HOSTNAMES))})`,
-            firstSeen: sql`least(${bindings.firstSeen}, excluded.first_seen)`,
-            lastSeen: sql`greatest(${bindings.lastSeen}, excluded.last_seen)`,
-          },
-        });
-    }
+    const rows = bindingRows(items);
+    if (rows.length === 0) return { stored: true };
+    await tx.execute(sql`
+      insert into ${bindings} as b (vlan, outer_vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
+      select r.vlan, r."outerVlan", r.ip::inet, r.mac::macaddr, ${agentId}::uuid, r.interface, r.sources, r.hostnames,
+             ${fromMillis(sql`r."firstSeen"`)}, ${fromMillis(sql`r."lastSeen"`)}
+      from json_to_recordset(${JSON.stringify(rows)}::json) as r(
+        vlan int, "outerVlan" int, ip text, mac text, interface text, sources text[], hostnames text[],
+        "firstSeen" float8, "lastSeen" float8)
+      on conflict (vlan, outer_vlan, ip, mac) do update set
+        -- Who saw it last, and where, move together.
+        agent_id = case when excluded.last_seen >= b.last_seen then excluded.agent_id else b.agent_id end,
+        interface = case when excluded.last_seen >= b.last_seen then excluded.interface else b.interface end,
+        sources = array(select distinct unnest(b.sources || excluded.sources) order by 1),
+        -- The newest names first, at most MAX_HOSTNAMES: a host cannot grow its row without bound.
+        hostnames = array(select h from unnest(excluded.hostnames || b.hostnames) with ordinality as t(h, n)
+                          group by h order by min(n) limit ${sql.raw(String(MAX_HOSTNAMES))}),
+        first_seen = least(b.first_seen, excluded.first_seen),
+        last_seen = greatest(b.last_seen, excluded.last_seen)`);
     return { stored: true };
   });
 }
