@@ -296,6 +296,40 @@ describe('Uplink', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(25);
   });
 
+  it('holds a due batch while two are unacked, letting it grow until an ack comes', async () => {
+    const c = await collector();
+    const { uplink } = agent([c.origin], { flushDelayMs: 5, batchItems: 1000 });
+    const peer = await c.peer(0);
+    await peer.welcome();
+    uplink.submit(sighting(1));
+    await vi.waitFor(() => expect(peer.seqs).toEqual([1]));
+    uplink.submit(sighting(2));
+    await vi.waitFor(() => expect(peer.seqs).toEqual([1, 2]));
+    // Two unacked: the collector is busy, so what comes next waits and gathers.
+    for (let n = 3; n <= 6; n++) uplink.submit(sighting(n));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(peer.seqs).toEqual([1, 2]);
+    peer.send({ type: 'ack', seq: 1 });
+    await vi.waitFor(() => expect(peer.seqs).toEqual([1, 2, 3]));
+    expect(peer.messages.at(-1)).toEqual({ type: 'sightings', seq: 3, items: [3, 4, 5, 6].map((n) => sighting(n)) });
+  });
+
+  it('holds a due batch for the busy collector no longer than 100 ms', async () => {
+    const c = await collector();
+    const { uplink } = agent([c.origin], { flushDelayMs: 5, batchItems: 1000 });
+    const peer = await c.peer(0);
+    await peer.welcome();
+    uplink.submit(sighting(1));
+    uplink.flush();
+    uplink.submit(sighting(2));
+    uplink.flush();
+    await vi.waitFor(() => expect(peer.seqs).toEqual([1, 2]));
+    const started = performance.now();
+    uplink.submit(sighting(3));
+    await vi.waitFor(() => expect(peer.seqs).toEqual([1, 2, 3]), { timeout: 1000 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+  });
+
   it('sends nothing before the welcome, and after a reconnection only what the collector has not stored', async () => {
     const c = await collector();
     const { uplink, outbox } = agent([c.origin], { batchItems: 1 });

@@ -38,6 +38,13 @@ import type { Credential, Credentials } from './token-store.js';
 export const DEFAULT_BATCH_ITEMS = 1000; // sightings
 export const DEFAULT_FLUSH_DELAY_MS = 5; // 5 ms
 export const DEFAULT_WINDOW = 64; // batches sent and not yet acked
+/**
+ * With this many batches unacked the collector is busy: a due batch waits for an ack (up to
+ * MAX_HOLD_MS) and takes in what arrives meanwhile, so that batches grow with the load instead
+ * of the collector's transactions multiplying — Nagle's idea (RFC 896) for sightings.
+ */
+const BUSY_IN_FLIGHT = 2;
+const MAX_HOLD_MS = 100; // 100 ms
 export const DEFAULT_HIGH_WATER_BYTES = 4 * 1024 * 1024; // 4 MiB
 export const DEFAULT_BACKOFF: Backoff = { initialMs: 250, maxMs: 30_000 }; // 250 ms doubling to 30 s
 const HANDSHAKE_TIMEOUT_MS = 10_000; // 10 s for TCP, TLS and the HTTP upgrade
@@ -188,6 +195,8 @@ export class Uplink {
   private readonly welcomeTimeoutMs: number;
   private readonly pingIntervalMs: number;
   private buffer: SightingItem[] = [];
+  /** When the first sighting of the buffer came (performance.now()). */
+  private bufferedSince = 0;
   private flushTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private connection: Connection | undefined;
@@ -227,9 +236,25 @@ export class Uplink {
   /** Takes one sighting; it reaches the outbox with its batch, by count or after the flush delay. */
   submit(item: SightingItem): void {
     this.counters.submitted++;
+    if (this.buffer.length === 0) this.bufferedSince = performance.now();
     this.buffer.push(item);
     if (this.buffer.length >= this.batchItems) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), this.flushDelayMs);
+    else this.flushTimer ??= setTimeout(() => this.flushWhenDue(), this.flushDelayMs);
+  }
+
+  /** The flush delay is over: flush, unless the collector is busy and the batch may still grow. */
+  private flushWhenDue(): void {
+    this.flushTimer = undefined;
+    if (this.busy() && performance.now() - this.bufferedSince < MAX_HOLD_MS) {
+      this.flushTimer = setTimeout(() => this.flushWhenDue(), this.flushDelayMs);
+      return;
+    }
+    this.flush();
+  }
+
+  private busy(): boolean {
+    const connection = this.connection;
+    return connection?.welcomed === true && connection.inFlight.length >= BUSY_IN_FLIGHT;
   }
 
   /** Writes what is buffered to the outbox now, and sends it if the collector is there. */
@@ -501,7 +526,9 @@ export class Uplink {
     }
     this.options.outbox.ack(seq);
     while (connection.inFlight.length > 0 && connection.inFlight[0]! <= seq) connection.inFlight.shift();
-    this.pump(connection);
+    // A batch held back while the collector was busy goes now (flush pumps it).
+    if (this.buffer.length > 0 && this.flushTimer !== undefined && !this.busy()) this.flush();
+    else this.pump(connection);
     this.checkIdle();
   }
 
