@@ -185,6 +185,27 @@ describe.each([
     expect((await appears('10.99.42.7')).value).toMatchObject({ mac: '02:00:00:00:42:07', vlan: 42, outerVlan: 100 });
   });
 
+  it('stops and starts capturing when an admin switches discovery off and on, without a restart', async () => {
+    const setDiscovery = (enabled: boolean) =>
+      collector.api('/settings', { method: 'PUT', body: JSON.stringify({ discovery: { enabled } }) });
+    expect((await setDiscovery(false)).status).toBe(200);
+    await agent.waitFor(/capture closed on br0/);
+    await lab.arping(h1!, { ip: '10.99.0.90', mac: '02:00:00:00:00:90' });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await collector.api<{ items: DiscoveryRow[] }>('/discoveries?ip=10.99.0.90')).body.items).toEqual([]);
+
+    const opened = agent.lines.filter((line) => /capture opened on br0/.test(line)).length;
+    expect((await setDiscovery(true)).status).toBe(200);
+    await until(
+      async () => (agent.lines.filter((line) => /capture opened on br0/.test(line)).length > opened ? true : undefined),
+      5_000,
+      'capture opened again',
+    );
+    await lab.arping(h1!, { ip: '10.99.0.91', mac: '02:00:00:00:00:91' });
+    expect((await appears('10.99.0.91')).value.mac).toBe('02:00:00:00:00:91');
+    expect(agent.child.exitCode).toBeNull();
+  });
+
   it('records a host that changes its MAC as moved in the history', async () => {
     const announce = (mac: string) => lab.arping(h1!, { ip: '10.99.0.60', mac });
     await announce('02:00:00:00:00:60');
