@@ -19,6 +19,7 @@ const agentMessages: AgentMessage[] = [
   {
     type: 'hello',
     protocol: 1,
+    instance: '0f8e0c55-51d4-4c2a-9d3b-6a8e2f1c7a10',
     hostname: 'rack-7',
     version: '0.1.0',
     interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:01', vlans: [0, 10], addresses: ['10.99.0.1/24', 'fd99::1/64'] }],

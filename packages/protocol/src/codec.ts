@@ -7,7 +7,7 @@
 import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { ProtocolError, type ProtocolErrorCode } from './errors.js';
-import { isWireIp } from './formats.js';
+import { isWellFormedText, isWireIp } from './formats.js';
 import {
   Ack,
   type AgentMessage,
@@ -24,6 +24,7 @@ import {
 } from './messages.js';
 
 FormatRegistry.Set('ip', isWireIp);
+FormatRegistry.Set('text', isWellFormedText);
 
 /** The largest message either side accepts: a full batch of sightings with room to spare. */
 export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024; // 8 MiB

@@ -14,6 +14,8 @@ export const ProtocolError = {
   MESSAGE_TOO_LARGE: { code: 'message-too-large', close: 4413 },
   /** No token, a wrong one, or a revoked one. */
   UNAUTHORIZED: { code: 'unauthorized', close: 4401 },
+  /** Another agent enrolled under this name: an agent re-enrolls only as the same instance. */
+  NAME_TAKEN: { code: 'name-taken', close: 4410 },
   /** The agent speaks a protocol version the collector no longer or not yet accepts. */
   UNSUPPORTED_VERSION: { code: 'unsupported-version', close: 4426 },
   /** A newer connection of the same agent was welcomed; this one ends (the agent keeps the newer). */
@@ -22,4 +24,12 @@ export const ProtocolError = {
   UNAVAILABLE: { code: 'unavailable', close: 4503 },
 } as const;
 
-export type ProtocolErrorCode = (typeof ProtocolError)[keyof typeof ProtocolError]['code'];
+export type ProtocolErrorKind = (typeof ProtocolError)[keyof typeof ProtocolError];
+export type ProtocolErrorCode = ProtocolErrorKind['code'];
+
+const BY_CODE = new Map<string, ProtocolErrorKind>(Object.values(ProtocolError).map((kind) => [kind.code, kind]));
+
+/** The catalogue entry of `code`, with its close code. */
+export function protocolError(code: ProtocolErrorCode): ProtocolErrorKind {
+  return BY_CODE.get(code)!;
+}

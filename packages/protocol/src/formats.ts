@@ -6,6 +6,17 @@ import { formatIpv6 } from '@ipwarden/netcodec';
 
 export const MAC_PATTERN = '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$';
 
+/**
+ * Text PostgreSQL can store: well-formed UTF-16 (no lone surrogate, which has no UTF-8 form)
+ * and no NUL. Anything else would pass JSON and fail in the database, where it would look like
+ * an outage and be sent again for ever.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$/;
 
 /** The 16 bytes of an IPv6 address in text, or undefined when it is not one. */

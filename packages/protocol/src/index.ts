@@ -1,6 +1,6 @@
 export { isBindingSighting } from './binding.js';
 export { type Decoded, decodeAgentMessage, decodeCollectorMessage, encodeMessage, MAX_MESSAGE_BYTES } from './codec.js';
-export { ProtocolError, type ProtocolErrorCode } from './errors.js';
-export { isWireIp, MAC_PATTERN } from './formats.js';
+export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorKind, protocolError } from './errors.js';
+export { isWellFormedText, isWireIp, MAC_PATTERN } from './formats.js';
 export * from './messages.js';
 export { ACCEPTED_VERSIONS, AGENT_PATH, PROTOCOL_VERSION } from './version.js';

@@ -22,8 +22,8 @@ const Seq = Type.Integer({
   description: "the agent's batch number, rising (with gaps where batches were dropped)",
 });
 const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'DHCP map version' });
-/** Text without NUL, which PostgreSQL text cannot hold. */
-const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000]*$' });
+/** Text PostgreSQL can hold (formats.ts, isWellFormedText). */
+const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: 'text' });
 const Detail = Type.Record(Type.String(), Type.Unknown(), { description: 'what the frame said besides' });
 
 export const DhcpBackend = Type.Union([
@@ -72,6 +72,10 @@ export const Hello = Type.Object(
     type: Type.Literal('hello'),
     protocol: Type.Integer({ minimum: 1 }),
     agentId: Type.Optional(Name(64)),
+    instance: Type.String({
+      pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+      description: "this installation's random id, kept in its state directory: who may enroll again under its name",
+    }),
     hostname: Name(255),
     version: Name(64),
     interfaces: Type.Array(
