@@ -34,6 +34,11 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly dhcpApplyFailures = new Counter({
+    name: 'ipwarden_dhcp_apply_failures_total',
+    help: 'DHCP maps an agent reported it could not apply',
+    registers: [this.registry],
+  });
   readonly httpRequests = new Counter({
     name: 'ipwarden_http_requests_total',
     help: 'API requests answered, by method and status',

@@ -38,28 +38,38 @@ export async function registerAgent(db: Database, name: string): Promise<{ id: s
   return { id: rows[0]!.id, name, token };
 }
 
-export type Enrolment = { ok: true; agent: AgentRecord; token: string } | { ok: false; reason: string };
+export type Enrolment =
+  | { ok: true; agent: AgentRecord; token: string }
+  | { ok: false; reason: 'revoked' | 'name-taken'; detail: string };
 
 /**
- * First contact with the enrollment secret: a new name is registered; a known one gets a new
- * token (the old stops working) and keeps its seq history, as after a rack controller lost its
- * state directory. A revoked agent stays revoked.
+ * First contact with the enrollment secret: a new name is registered to the installation that
+ * asks; the same installation asking again (it lost its token) gets a new token — the old stops
+ * working — and keeps its seq history. Another installation is refused the name: two machines
+ * sharing a hostname must not share an agent (and its seqs). A revoked agent stays revoked.
  */
-export async function enrollAgent(db: Database, name: string): Promise<Enrolment> {
+export async function enrollAgent(db: Database, name: string, instance: string): Promise<Enrolment> {
   const token = newToken('agent');
   const tokenHash = hashToken(token);
   return db.transaction(async (tx) => {
     const [existing] = await tx
-      .select({ ...RECORD, revokedAt: agents.revokedAt })
+      .select({ ...RECORD, revokedAt: agents.revokedAt, instance: agents.instance })
       .from(agents)
       .where(eq(agents.name, name))
       .for('update');
-    if (existing?.revokedAt) return { ok: false, reason: `agent "${name}" was revoked` };
+    if (existing?.revokedAt) return { ok: false, reason: 'revoked', detail: `agent "${name}" was revoked` };
+    if (existing !== undefined && existing.instance !== instance) {
+      return {
+        ok: false,
+        reason: 'name-taken',
+        detail: `agent name "${name}" belongs to another installation: give this one its own --name, or the token an admin made for it`,
+      };
+    }
     if (existing !== undefined) {
       await tx.update(agents).set({ tokenHash }).where(eq(agents.id, existing.id));
       return { ok: true, agent: { id: existing.id, name, lastSeq: existing.lastSeq }, token };
     }
-    const [created] = await tx.insert(agents).values({ name, tokenHash }).returning(RECORD);
+    const [created] = await tx.insert(agents).values({ name, tokenHash, instance }).returning(RECORD);
     return { ok: true, agent: created!, token };
   });
 }
@@ -73,6 +83,7 @@ export async function recordHello(db: Database, id: string, hello: Hello): Promi
     .update(agents)
     .set({
       hostname: hello.hostname,
+      instance: hello.instance,
       version: hello.version,
       interfaces: hello.interfaces as AgentInterface[],
       dhcpBackend: hello.dhcp.backend,
@@ -88,6 +99,12 @@ export async function recordStats(db: Database, id: string, stats: Stats): Promi
   const { type: _, ...counts } = stats;
   const value: AgentStats = { at: new Date().toISOString(), ...counts };
   await db.update(agents).set({ stats: value, lastSeenAt: new Date() }).where(eq(agents.id, id));
+}
+
+/** Whether the agent was revoked (false for an agent that does not exist). */
+export async function isRevoked(db: Database, id: string): Promise<boolean> {
+  const [row] = await db.select({ revokedAt: agents.revokedAt }).from(agents).where(eq(agents.id, id));
+  return row !== undefined && row.revokedAt !== null;
 }
 
 export async function recordDhcpApplied(db: Database, id: string, version: number): Promise<void> {

@@ -45,7 +45,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       await client.end(); // or the pool keeps the process alive
       throw error;
     }
-    return { db: db as unknown as Database, kind: 'postgres', close: () => client.end() };
+    // Queries still running get 5 s; after a server restart postgres.js would otherwise wait on
+    // a connection that never answers again.
+    return { db: db as unknown as Database, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
   }
   let client: PGlite;
   if (options.dataDir !== undefined) {

@@ -66,7 +66,8 @@ function checkSubnet(text: string): string {
   const slash = text.indexOf('/');
   const address = slash < 0 ? '' : text.slice(0, slash);
   const bits = slash < 0 ? '' : text.slice(slash + 1);
-  const family = isIP(address);
+  // As in checkIp: a zone names a link of the asking host, and PostgreSQL's inet has none.
+  const family = address.includes('%') ? 0 : isIP(address);
   const max = family === 4 ? 32 : 128;
   if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > max)
     invalid('subnet', `"${text}" is not a CIDR prefix (10.0.0.0/24, fd00::/64)`);

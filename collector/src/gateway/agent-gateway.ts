@@ -19,6 +19,8 @@ import {
   MAX_MESSAGE_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
+  type ProtocolErrorKind,
+  protocolError,
   type Sightings,
   type Welcome,
 } from '@ipwarden/protocol';
@@ -28,17 +30,20 @@ import {
   type AgentRecord,
   agentForToken,
   enrollAgent,
+  isRevoked,
   recordDhcpApplied,
   recordHello,
   recordStats,
 } from '../agents/agent-store.js';
 import { bearerToken, sameSecret } from '../auth/tokens.js';
 import type { Database } from '../db/database.js';
+import { AGENT_NAME_PATTERN } from '../http/schemas.js';
 import { storeBatch } from '../ingest/store-batch.js';
 import type { Metrics } from '../metrics.js';
 import { readSettings } from '../settings.js';
 
-type ProtocolErrorKind = (typeof ProtocolError)[keyof typeof ProtocolError];
+/** The API's rule for agent names (http/schemas.ts), applied to names agents enroll under. */
+const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN);
 
 /**
  * Frames past the protocol's limit but under this one get the catalogue's `message-too-large`
@@ -73,6 +78,8 @@ class ProtocolFailure extends Error {
 
 class AgentConnection {
   agent: AgentRecord | undefined;
+  /** The welcome was sent: from now on the agent takes configuration changes. */
+  welcomed = false;
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private paused = false;
@@ -97,10 +104,6 @@ class AgentConnection {
     socket.on('error', (error) => this.gateway.log.debug({ err: error }, 'agent socket error'));
   }
 
-  get ready(): boolean {
-    return this.agent !== undefined && !this.closed;
-  }
-
   send(message: Parameters<typeof encodeMessage>[0]): void {
     if (!this.closed) this.socket.send(encodeMessage(message));
   }
@@ -121,8 +124,7 @@ class AgentConnection {
     }
     const decoded = decodeAgentMessage(bytes.toString('utf8'));
     if (!decoded.ok) {
-      const kind = Object.values(ProtocolError).find((k) => k.code === decoded.error)!;
-      this.fail(new ProtocolFailure(kind, decoded.detail));
+      this.fail(new ProtocolFailure(protocolError(decoded.error), decoded.detail));
       return;
     }
     const arrived = performance.now();
@@ -161,7 +163,7 @@ class AgentConnection {
       case 'dhcpApplied':
         return recordDhcpApplied(db, this.agent.id, message.version);
       case 'dhcpFailed':
-        metrics.protocolErrors.inc({ code: 'dhcp-failed' });
+        metrics.dhcpApplyFailures.inc();
         this.gateway.log.warn(
           { agent: this.agent.name, version: message.version },
           `DHCP apply failed: ${message.error}`,
@@ -182,8 +184,19 @@ class AgentConnection {
     let token: string | undefined;
     let record: AgentRecord;
     if ('enroll' in this.identity) {
-      const enrolment = await enrollAgent(db, hello.agentId ?? hello.hostname);
-      if (!enrolment.ok) throw new ProtocolFailure(ProtocolError.UNAUTHORIZED, enrolment.reason);
+      const name = hello.agentId ?? hello.hostname;
+      // Names follow the API's rule (POST /agents): an enrolled agent can be named in a URL or a shell.
+      if (!AGENT_NAME.test(name)) {
+        throw new ProtocolFailure(
+          ProtocolError.INVALID_MESSAGE,
+          `"${name.slice(0, 64)}" is not an agent name (letters, digits, . _ -, at most 64): set one with --name`,
+        );
+      }
+      const enrolment = await enrollAgent(db, name, hello.instance);
+      if (!enrolment.ok) {
+        const kind = enrolment.reason === 'revoked' ? ProtocolError.UNAUTHORIZED : ProtocolError.NAME_TAKEN;
+        throw new ProtocolFailure(kind, enrolment.detail);
+      }
       record = enrolment.agent;
       token = enrolment.token;
     } else {
@@ -204,6 +217,8 @@ class AgentConnection {
       config: { discovery: settings.discovery.enabled, refreshSeconds: settings.refreshSeconds },
     };
     this.send(welcome);
+    // Only now may settings changes follow: the agent takes nothing before its welcome.
+    this.welcomed = true;
     this.gateway.log.info(
       {
         agent: record.name,
@@ -222,8 +237,21 @@ class AgentConnection {
     try {
       ({ stored } = await storeBatch(db, this.agent!.id, batch.seq, batch.items));
     } catch (error) {
-      this.gateway.log.error({ err: error, agent: this.agent!.name, seq: batch.seq }, 'storing a batch failed');
+      // The driver's error, not drizzle's wrapper: that one quotes the whole batch as a parameter.
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      this.gateway.log.error({ err: cause, agent: this.agent!.name, seq: batch.seq }, 'storing a batch failed');
+      // SQLSTATE class 22 (data exception): the batch itself is bad, and sending it again would not help.
+      if (/^22/.test(String((cause as { code?: unknown }).code))) {
+        throw new ProtocolFailure(
+          ProtocolError.INVALID_MESSAGE,
+          `the database refused the batch: ${(cause as Error).message}`,
+        );
+      }
       throw new ProtocolFailure(ProtocolError.UNAVAILABLE, 'the batch could not be stored; send it again');
+    }
+    // Revoked since it was welcomed (by this collector's API or another's): nothing more is taken.
+    if (!stored && (await isRevoked(db, this.agent!.id))) {
+      throw new ProtocolFailure(ProtocolError.UNAUTHORIZED, 'this agent was revoked');
     }
     metrics.batches.inc({ outcome: stored ? 'stored' : 'replay' });
     if (stored) metrics.sightingsStored.inc(batch.items.length);
@@ -290,7 +318,8 @@ export class AgentGateway {
   /** For the HTTP server's `upgrade` event: agents only, authenticated before the handshake. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const path = new URL(request.url ?? '/', 'http://collector').pathname;
+    // The request target as sent, without its query; not through URL, which throws on some (`//[`).
+    const path = (request.url ?? '').split('?', 1)[0];
     if (path !== AGENT_PATH) {
       refuse(socket, 404, 'not-found', `WebSockets are served at ${AGENT_PATH}`);
       return;
@@ -345,7 +374,9 @@ export class AgentGateway {
 
   /** A settings change, to every welcomed agent at once. */
   broadcastConfig(config: Partial<AgentConfig>): void {
-    for (const connection of this.byAgent.values()) connection.send({ type: 'config', config });
+    for (const connection of this.byAgent.values()) {
+      if (connection.welcomed) connection.send({ type: 'config', config });
+    }
   }
 
   /** A revoked agent's connection ends now, not at its next reconnect. */

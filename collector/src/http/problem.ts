@@ -72,16 +72,31 @@ export function installProblemHandlers(app: FastifyInstance): void {
   );
 }
 
-/** Connection failures (postgres.js) and PostgreSQL's connection-exception class (SQLSTATE 08). */
+/**
+ * The database is down or going away: connection failures (postgres.js, PGlite), and
+ * PostgreSQL's connection-exception (08) and operator-intervention (57, as at shutdown)
+ * classes — looked for through the wrappers (drizzle's DrizzleQueryError) to the driver's error.
+ */
 function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return (
-    typeof code === 'string' &&
-    (code.startsWith('08') ||
-      code === 'ECONNREFUSED' ||
-      code === 'ECONNRESET' ||
-      code === 'CONNECTION_CLOSED' ||
-      code === 'CONNECTION_ENDED' ||
-      code === 'CONNECT_TIMEOUT')
-  );
+  for (
+    let e = error, depth = 0;
+    e !== null && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (/^(08|57)/.test(code) || DRIVER_CONNECTION_CODES.has(code)) return true;
+  }
+  return false;
 }
+
+const DRIVER_CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);

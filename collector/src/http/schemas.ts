@@ -10,7 +10,9 @@ export const PageQuery = {
   cursor: Type.String({ minLength: 1, maxLength: 512 }),
 };
 
-export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+/** Names of agents and users: safe in a URL, a shell and a log line. */
+export const AGENT_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: AGENT_NAME_PATTERN });
 
 export const Uuid = Type.String({
   pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',

@@ -4,7 +4,7 @@
  * as after a reconnect — changes nothing.
  */
 import { isBindingSighting, type SightingItem } from '@ipwarden/protocol';
-import { and, eq, lt, type SQL, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { agents, bindings, sightingEvents } from '../db/schema/index.js';
 
@@ -12,7 +12,7 @@ import { agents, bindings, sightingEvents } from '../db/schema/index.js';
 const MAX_HOSTNAMES = 16;
 
 export interface StoredBatch {
-  /** False for a replay: the batch was stored before. */
+  /** False for a replay (the batch was stored before) and for a revoked agent. */
   stored: boolean;
 }
 
@@ -82,11 +82,12 @@ export async function storeBatch(
   items: readonly SightingItem[],
 ): Promise<StoredBatch> {
   return db.transaction(async (tx) => {
-    // The seq guard: only a batch past the last stored one moves it, and only that batch is stored.
+    // The seq guard: only a batch past the last stored one moves it, and only that batch is
+    // stored; nothing of a revoked agent is (it may still be connected to another collector).
     const advanced = await tx
       .update(agents)
       .set({ lastSeq: seq, lastSeenAt: new Date() })
-      .where(and(eq(agents.id, agentId), lt(agents.lastSeq, seq)))
+      .where(and(eq(agents.id, agentId), lt(agents.lastSeq, seq), isNull(agents.revokedAt)))
       .returning({ id: agents.id });
     if (advanced.length === 0) return { stored: false };
 

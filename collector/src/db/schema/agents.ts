@@ -23,6 +23,8 @@ export const agents = pgTable('agents', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull().unique(),
   hostname: text('hostname'),
+  /** The installation that enrolled under this name (its hello's `instance`): only it may enroll again. */
+  instance: uuid('instance'),
   /** SHA-256 of the agent's token; the token itself is shown once, at enrolment. */
   tokenHash: text('token_hash').notNull().unique(),
   /** The highest batch seq stored for this agent: a batch at or below it is a replay. */
