@@ -44,7 +44,7 @@ export const DEFAULT_REFRESH_MS = 600_000; // 10 min, as MAAS
 export const DEFAULT_MAX_ENTRIES = 100_000;
 
 export class BindingTable {
-  readonly refreshMs: number;
+  private refresh: number;
   readonly maxEntries: number;
   /** Address bindings, keyed by `ip` (untagged) or `vlanKey/ip`; Map order = least recently reported first. */
   private readonly bindings = new Map<string, Entry>();
@@ -70,8 +70,23 @@ export class BindingTable {
   quietUntil = 0;
 
   constructor(options: BindingTableOptions = {}) {
-    this.refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.refresh = options.refreshMs ?? DEFAULT_REFRESH_MS;
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  }
+
+  get refreshMs(): number {
+    return this.refresh;
+  }
+
+  /**
+   * A new refresh interval, for what the table holds too: nothing is forgotten (a host is not
+   * reported as new again), and the epoch moves on, since a repeat judged quiet under the old
+   * interval may be due under the new one.
+   */
+  setRefreshMs(refreshMs: number): void {
+    if (refreshMs === this.refresh) return;
+    this.refresh = refreshMs;
+    this.epoch++;
   }
 
   get size(): number {

@@ -85,6 +85,16 @@ describe('CaptureSet', () => {
     ]);
   });
 
+  it('remembers what it knew across discovery off and on: a known host is not new again', () => {
+    const { set, fake, items } = captureSet(['eth0']);
+    set.start();
+    fake.frame('eth0', 7, 1000);
+    set.configure({ discovery: false });
+    set.configure({ discovery: true });
+    fake.frame('eth0', 7, 2000);
+    expect(items.map((i) => i.event)).toEqual(['new']);
+  });
+
   it('captures on the interfaces the collector names, in place of its own', () => {
     const { set, log } = captureSet(['eth0']);
     set.start();
@@ -107,14 +117,14 @@ describe('CaptureSet', () => {
     expect(log).toContain('cannot capture on broken0: broken0: no such device exists');
   });
 
-  it('applies a new refresh interval with fresh binding tables, keeping the captures open', () => {
+  it('applies a new refresh interval to what the tables know, keeping the captures open', () => {
     const { set, fake, items, log } = captureSet(['eth0'], 600);
     set.start();
     fake.frame('eth0', 7, 0);
     set.configure({ refreshSeconds: 30 });
-    fake.frame('eth0', 7, 1000); // a fresh table: new again
-    fake.frame('eth0', 7, 31_001); // past 30 s: refresh
-    expect(items.map((i) => i.event)).toEqual(['new', 'new', 'refresh']);
+    fake.frame('eth0', 7, 1000); // known: nothing to report
+    fake.frame('eth0', 7, 30_000); // 30 s after it was reported: due under the new interval
+    expect(items.map((i) => i.event)).toEqual(['new', 'refresh']);
     expect(set.totals().captured).toBe(3);
     expect(log).toEqual(['capture opened on eth0', 'refresh interval 30 s, from the collector']);
   });

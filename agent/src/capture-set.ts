@@ -1,8 +1,9 @@
 /**
  * The live captures of a running agent: one libpcap session and one frame pipeline per watched
  * interface, each interface its own layer-2 segment with its own binding table. The set follows
- * what the collector says (discovery off closes every capture, on reopens them) without a
- * restart, and keeps counting across closed captures for the agent's `stats`.
+ * what the collector says (discovery off closes every capture, on reopens them; a new refresh
+ * interval applies to every table) without a restart. An interface's pipeline outlives its
+ * captures, so hosts known before discovery was switched off are not reported as new again.
  */
 import type { AgentConfig as CollectorConfig, SightingItem } from '@ipwarden/protocol';
 import { FramePipeline } from './frame-pipeline.js';
@@ -30,16 +31,13 @@ export interface CaptureSetOptions {
   open?: typeof openLiveCapture;
 }
 
-interface Watched {
-  capture: LiveCapture;
-  /** Replaced when the refresh interval changes; the capture keeps running. */
-  pipeline: FramePipeline;
-}
-
 export class CaptureSet {
-  private readonly watched = new Map<string, Watched>();
-  /** What captures and pipelines no longer open counted. */
-  private readonly retired: CaptureTotals = { captured: 0, kernelDrops: 0, decodeErrors: 0 };
+  /** Open captures, by interface. */
+  private readonly watched = new Map<string, LiveCapture>();
+  /** Every interface's pipeline since the start, open or not. */
+  private readonly pipelines = new Map<string, FramePipeline>();
+  /** Kernel drops counted by captures since closed. */
+  private closedKernelDrops = 0;
   private refreshSeconds: number;
   private discovery = true;
   private wantedNames: readonly string[];
@@ -72,18 +70,14 @@ export class CaptureSet {
   /**
    * The collector's configuration, whole or a change: discovery off closes every capture and
    * on reopens them; an interface list, when the collector sends one, replaces the local one;
-   * a new refresh interval gives every interface a fresh binding table, since a table's
-   * interval is fixed at its creation (what the old one knew is reported once more, as new).
+   * a new refresh interval applies to every binding table, keeping what they know.
    */
   configure(change: Partial<CollectorConfig>): void {
     const { log } = this.options;
     if (change.refreshSeconds !== undefined && change.refreshSeconds !== this.refreshSeconds) {
       log(`refresh interval ${change.refreshSeconds} s, from the collector`);
       this.refreshSeconds = change.refreshSeconds;
-      for (const [name, watched] of this.watched) {
-        this.retire(watched.pipeline);
-        watched.pipeline = this.pipeline(name);
-      }
+      for (const pipeline of this.pipelines.values()) pipeline.table.setRefreshMs(change.refreshSeconds * 1000);
     }
     if (change.interfaces !== undefined && change.interfaces.length > 0) {
       const names = [...new Set(change.interfaces)];
@@ -117,12 +111,12 @@ export class CaptureSet {
   }
 
   totals(): CaptureTotals {
-    const totals = { ...this.retired };
-    for (const { capture, pipeline } of this.watched.values()) {
+    const totals = { captured: 0, kernelDrops: this.closedKernelDrops, decodeErrors: 0 };
+    for (const pipeline of this.pipelines.values()) {
       totals.captured += pipeline.stats.frames;
       totals.decodeErrors += pipeline.stats.malformed;
-      totals.kernelDrops += capture.counters().kernelDrops;
     }
+    for (const capture of this.watched.values()) totals.kernelDrops += capture.counters().kernelDrops;
     return totals;
   }
 
@@ -131,32 +125,31 @@ export class CaptureSet {
   }
 
   private pipeline(name: string): FramePipeline {
-    return new FramePipeline((sighting) => this.options.submit({ ...sighting, interface: name }), {
-      refreshMs: this.refreshSeconds * 1000,
-      maxEntries: this.options.maxBindings,
-    });
+    let pipeline = this.pipelines.get(name);
+    if (pipeline === undefined) {
+      pipeline = new FramePipeline((sighting) => this.options.submit({ ...sighting, interface: name }), {
+        refreshMs: this.refreshSeconds * 1000,
+        maxEntries: this.options.maxBindings,
+      });
+      this.pipelines.set(name, pipeline);
+    }
+    return pipeline;
   }
 
   private open(name: string): void {
-    const watched: Partial<Watched> = { pipeline: this.pipeline(name) };
-    watched.capture = (this.options.open ?? openLiveCapture)(name, (linkType, bytes, offset, length, at) =>
-      watched.pipeline!.push(linkType, bytes, offset, length, at),
+    const pipeline = this.pipeline(name);
+    const capture = (this.options.open ?? openLiveCapture)(name, (linkType, bytes, offset, length, at) =>
+      pipeline.push(linkType, bytes, offset, length, at),
     );
-    this.watched.set(name, watched as Watched);
+    this.watched.set(name, capture);
     this.options.log(`capture opened on ${name}`);
   }
 
   private close(name: string): void {
-    const watched = this.watched.get(name)!;
-    this.retired.kernelDrops += watched.capture.counters().kernelDrops;
-    this.retire(watched.pipeline);
-    watched.capture.close();
+    const capture = this.watched.get(name)!;
+    this.closedKernelDrops += capture.counters().kernelDrops;
+    capture.close();
     this.watched.delete(name);
     this.options.log(`capture closed on ${name}`);
-  }
-
-  private retire(pipeline: FramePipeline): void {
-    this.retired.captured += pipeline.stats.frames;
-    this.retired.decodeErrors += pipeline.stats.malformed;
   }
 }

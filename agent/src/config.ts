@@ -129,7 +129,8 @@ export const AGENT_OPTIONS: readonly Option[] = [
     value: 'SECONDS',
     min: 1,
     max: 86_400,
-    description: 'seconds before an unchanged binding is reported again',
+    description:
+      "seconds before an unchanged binding is reported again; once connected, the collector's setting (PUT /settings) replaces it",
     default: DEFAULT_REFRESH_MS / 1000, // 600 s
   },
   {

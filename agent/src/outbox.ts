@@ -254,8 +254,11 @@ export class Outbox {
 
   /** Rewrites the log with only the pending batches, atomically, and records the seq. */
   private compact(): void {
-    writeFileAtomic(this.seqPath, `${this.seq}\n`);
+    // The log first: after a crash between the two, recovery takes the higher of the seq file
+    // and the log's last seq, whereas a seq file ahead of a log not yet renumbered by rebase()
+    // would let the next welcome acknowledge batches the collector never saw.
     writeFileAtomic(this.logPath, this.pendingBatches.map((batch) => batchLine(batch.seq, batch.items)).join(''));
+    writeFileAtomic(this.seqPath, `${this.seq}\n`);
     this.close();
     this.fd = openSync(this.logPath, 'a', 0o600);
     this.garbage = 0;

@@ -18,6 +18,7 @@ import { CaptureSet } from './capture-set.js';
 import type { AgentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { FramePipeline } from './frame-pipeline.js';
+import { instanceId } from './instance-id.js';
 import { watchedInterfaces } from './interfaces.js';
 import { checkCaptureCapabilities } from './live-capture.js';
 import { Outbox } from './outbox.js';
@@ -125,9 +126,11 @@ export async function runAgent(config: AgentConfig, log: Logger = logToStderr): 
         flushDelayMs: config.flushDelayMs,
       };
       const host = hostname();
+      const instance = instanceId(config.stateDir);
       const version = agentVersion();
       const hello = (names: readonly string[]): HelloFields => ({
         agentId: config.name ?? host.slice(0, 64),
+        instance,
         hostname: host,
         version,
         interfaces: describeInterfaces(names),

@@ -43,6 +43,7 @@ function sighting(n: number, overrides: Partial<SightingItem> = {}): SightingIte
 
 const HELLO: HelloFields = {
   agentId: 'rack-1',
+  instance: '0f8e0c55-51d4-4c2a-9d3b-6a8e2f1c7a10',
   hostname: 'rack-1.lab',
   version: '0.1.0',
   interfaces: [{ name: 'eth0', mac: '02:00:00:00:00:01', vlans: [], addresses: ['10.99.0.1/24'] }],

@@ -27,6 +27,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   type ProtocolErrorCode,
+  protocolError,
   type SightingItem,
   type Stats,
   type Welcome,
@@ -147,14 +148,6 @@ function oneLine(text: string): string {
 function messageText(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
-}
-
-const ERRORS_BY_CODE = new Map<string, (typeof ProtocolError)[keyof typeof ProtocolError]>(
-  Object.values(ProtocolError).map((error) => [error.code, error]),
-);
-
-function protocolError(code: ProtocolErrorCode): (typeof ProtocolError)[keyof typeof ProtocolError] {
-  return ERRORS_BY_CODE.get(code)!;
 }
 
 /** One attempt to talk to one collector, from the upgrade request to the close. */
