@@ -27,6 +27,7 @@
  * where the time goes).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -450,6 +451,7 @@ function connectAgent(wsUrl, agent) {
           type: 'hello',
           protocol: PROTOCOL_VERSION,
           agentId: agent.name,
+          instance: agent.instance,
           hostname: agent.name,
           version: 'bench',
           interfaces: [],
@@ -916,7 +918,7 @@ async function main() {
   for (let i = 0; i < AGENTS; i++) {
     const name = `bench-agent-${String(i).padStart(3, '0')}`;
     const { token } = await api(collector.url, 'POST', '/agents', { name });
-    agents.push({ name, token, synthetic: new SyntheticAgent(i), acked: 0 });
+    agents.push({ name, token, instance: randomUUID(), synthetic: new SyntheticAgent(i), acked: 0 });
   }
 
   // Latency first, at light load: a quiet collector and database, not the aftermath of the

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 /**
  * The agent gateway over real WebSockets (DESIGN.md, "The wire protocol"): authentication in the
  * upgrade, enrolment with the shared secret, revocation, acks only after a batch can be queried,
@@ -65,6 +66,28 @@ describe('the agent gateway', () => {
       expect((await refusedUpgrade(c.agentUrl, person)).status).toBe(401);
     });
 
+    it('survives request targets that are not URLs, answering 404, and goes on serving', async () => {
+      const { port } = new URL(c.url);
+      for (const target of ['//[', 'http://[', 'http://%zz/agent/v1', 'http://x:99999/agent/v1', '*']) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () =>
+            socket.write(
+              `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+            ),
+          );
+          let text = '';
+          socket.on('data', (chunk) => {
+            text += chunk.toString();
+          });
+          socket.on('close', () => resolve(text));
+          socket.on('error', reject);
+        });
+        expect(answer).toMatch(/^HTTP\/1\.1 (400|404) /);
+      }
+      expect((await c.api('GET', '/discoveries')).status).toBe(200);
+    });
+
     it('answers 404 for a WebSocket anywhere but /agent/v1', async () => {
       for (const path of ['/agent/v2', '/api/v1/agents', '/']) {
         expect((await refusedUpgrade(`${c.agentUrl.replace('/agent/v1', '')}${path}`, AGENT_SECRET)).status).toBe(404);
@@ -112,6 +135,21 @@ describe('the agent gateway', () => {
       await socket.close();
       const again = tracked(await AgentSocket.connect(c.agentUrl, welcome.token!));
       expect(await again.hello()).toMatchObject({ agentId: first.agentId, lastSeq: 4 });
+    });
+
+    it('refuses the name to another installation presenting the secret (name-taken, 4410)', async () => {
+      const socket = tracked(await AgentSocket.connect(c.agentUrl, AGENT_SECRET));
+      socket.send(hello({ agentId: 'rack-7', instance: '11111111-2222-4333-8444-555555555555' }));
+      const { error, close } = await socket.failure();
+      expect(error).toMatchObject({ type: 'error', code: 'name-taken', message: expect.stringMatching(/--name/) });
+      expect(close.code).toBe(4410);
+      expect(await agentView(c, first.agentId)).toMatchObject({ name: 'rack-7', lastSeq: 4 });
+    });
+
+    it('refuses to enrol under a name the API would not accept (invalid-message, 4422)', async () => {
+      const socket = tracked(await AgentSocket.connect(c.agentUrl, AGENT_SECRET));
+      socket.send(hello({ agentId: 'rack 7; rm -rf /' }));
+      expect((await socket.failure()).close.code).toBe(4422);
     });
 
     it('welcomes an agent registered through the API by the token it was given', async () => {
@@ -188,6 +226,9 @@ describe('the agent gateway', () => {
       ['a 9 MiB message', true, batch([{ ...good, hostname: nineMiB }]), 'message-too-large', 4413],
       ['a hello of protocol version 99', false, hello({ protocol: 99 }), 'unsupported-version', 4426],
       ['a hello of protocol version 0', false, hello({ protocol: 0 }), 'invalid-message', 4422],
+      // A lone surrogate survives JSON but has no UTF-8 form: PostgreSQL would refuse it.
+      ['a hostname with a lone surrogate', true, batch([{ ...good, hostname: 'rack\ud800' }]), 'invalid-message', 4422],
+      ['an interface name with NUL', true, batch([{ ...good, interface: 'eth\u00000' }]), 'invalid-message', 4422],
     ];
 
     it.each(cases)(

@@ -191,6 +191,7 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
       ['a prefix too long', 'GET /discoveries?subnet=10.99.0.0/33', {}, 'validation-failed', 'subnet'],
       ['an IPv6 prefix too long', 'GET /discoveries?subnet=fd99::/129', {}, 'validation-failed', 'subnet'],
       ['a subnet without a prefix', 'GET /discoveries?subnet=10.99.0.0', {}, 'validation-failed', 'subnet'],
+      ['a subnet with a zone', 'GET /discoveries?subnet=fe80::1%25eth0/64', {}, 'validation-failed', 'subnet'],
       ['an unknown source', 'GET /discoveries?source=icmp', {}, 'validation-failed', 'source'],
       ['a zero limit', 'GET /discoveries?limit=0', {}, 'validation-failed', 'limit'],
       ['a limit as a word', 'GET /discoveries?limit=all', {}, 'validation-failed', 'limit'],

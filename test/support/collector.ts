@@ -41,6 +41,8 @@ export interface RequestOptions {
 
 export interface TestCollector {
   collector: Collector;
+  /** The PostgreSQL server of a PostgreSQL target. */
+  postgres: PostgresServer | undefined;
   /** http://127.0.0.1:port */
   url: string;
   /** ws://127.0.0.1:port/agent/v1 */
@@ -79,6 +81,7 @@ export async function startTestCollector(target: Target): Promise<TestCollector>
 
   return {
     collector,
+    postgres,
     url: collector.url,
     agentUrl: `${collector.url.replace(/^http/, 'ws')}${AGENT_PATH}`,
     async api(method, path, options = {}) {

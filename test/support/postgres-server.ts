@@ -12,6 +12,10 @@ const BIN = '/usr/lib/postgresql/15/bin';
 
 export interface PostgresServer {
   url: string;
+  /** Stops the server, keeping its data, as an outage would. */
+  halt(): void;
+  /** Starts it again after halt(). */
+  resume(): void;
   stop(): void;
 }
 
@@ -46,6 +50,12 @@ export function startPostgres(): PostgresServer {
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    halt() {
+      as('pg_ctl', '-D', data, '-m', 'fast', '-w', 'stop');
+    },
+    resume() {
+      as('pg_ctl', '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start');
+    },
     stop() {
       try {
         as('pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop');

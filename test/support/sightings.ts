@@ -26,6 +26,7 @@ export function hello(overrides: Partial<Hello> = {}): Hello {
   return {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
+    instance: '0f8e0c55-51d4-4c2a-9d3b-6a8e2f1c7a10',
     hostname: 'rack-7.lab',
     version: '0.1.0-test',
     interfaces: [{ name: 'eth0', mac: '02:00:00:00:ff:01', vlans: [0], addresses: ['10.99.0.2/24', 'fd99::2/64'] }],
