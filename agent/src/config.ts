@@ -64,7 +64,8 @@ export const AGENT_OPTIONS: readonly Option[] = [
     env: 'IPWARDEN_AGENT_SECRET',
     kind: 'string',
     value: 'SECRET',
-    description: 'enrollment secret, for the first contact',
+    description:
+      'enrollment secret, for the first contact (prefer the environment variable: arguments are visible to every local user)',
     default: undefined,
   },
   {
@@ -73,7 +74,8 @@ export const AGENT_OPTIONS: readonly Option[] = [
     env: 'IPWARDEN_AGENT_TOKEN',
     kind: 'string',
     value: 'TOKEN',
-    description: "this agent's token (stored in the state directory after enrollment)",
+    description:
+      "this agent's token, when an admin made one; after enrollment the agent keeps its own in the state directory (prefer the environment variable: arguments are visible to every local user)",
     default: undefined,
   },
   {

@@ -45,12 +45,14 @@ export const COLLECTOR_OPTIONS = {
   adminToken: {
     flag: 'admin-token',
     env: 'IPWARDEN_ADMIN_TOKEN',
-    description: "the admin's API token; unset: generated at first start, kept in the data directory",
+    description:
+      "the admin's API token; unset: generated at first start, kept in the data directory (prefer the environment variable: arguments are visible to every local user)",
   },
   agentSecret: {
     flag: 'agent-secret',
     env: 'IPWARDEN_AGENT_SECRET',
-    description: 'enrollment secret agents present on first contact; unset: generated, kept in the data directory',
+    description:
+      'enrollment secret agents present on first contact; unset: generated, kept in the data directory (prefer the environment variable: arguments are visible to every local user)',
   },
   tlsCert: { flag: 'tls-cert', env: 'IPWARDEN_TLS_CERT', description: 'PEM certificate: serve https:// and wss://' },
   tlsKey: { flag: 'tls-key', env: 'IPWARDEN_TLS_KEY', description: 'PEM private key of --tls-cert' },
