@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { storeBatch } from '@ipwarden/collector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type ApiResponse,
+  expectProblem,
   type RequestOptions,
   startTestCollector,
   TARGETS,
@@ -28,18 +28,6 @@ const STATUS = {
   'body-too-large': 413,
   'unsupported-media-type': 415,
 } as const;
-
-function expectProblem(response: ApiResponse, status: number, code: string, field?: string): void {
-  expect(response.status, JSON.stringify(response.body)).toBe(status);
-  expect(response.contentType).toMatch(/^application\/problem\+json/);
-  expect(response.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, code });
-  expect(response.body.detail).toEqual(expect.any(String));
-  if (field !== undefined) {
-    expect(response.body.errors).toEqual(
-      expect.arrayContaining([{ field: expect.stringContaining(field), message: expect.any(String) }]),
-    );
-  }
-}
 
 describe.each(TARGETS)('the collector API on %s', (target) => {
   let c: TestCollector;

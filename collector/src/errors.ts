@@ -15,6 +15,18 @@ export const ErrorCode = {
   MALFORMED_JSON: { code: 'malformed-json', status: 400, title: 'Malformed JSON body' },
   /** Unknown resource or path. */
   NOT_FOUND: { code: 'not-found', status: 404, title: 'Not found' },
+  /** Not an IPv4 or IPv6 address. */
+  INVALID_IP: { code: 'invalid-ip', status: 400, title: 'Invalid IP address' },
+  /** Not a CIDR prefix, or one with host bits set. */
+  INVALID_CIDR: { code: 'invalid-cidr', status: 400, title: 'Invalid CIDR prefix' },
+  /** An address that must lie inside the subnet does not. */
+  IP_NOT_IN_SUBNET: { code: 'ip-not-in-subnet', status: 400, title: 'Address outside the subnet' },
+  /** A subnet that overlaps another on the same VLAN. */
+  SUBNET_OVERLAPS: { code: 'subnet-overlaps', status: 409, title: 'Subnet overlaps another' },
+  /** A CIDR that names more than one subnet (the same prefix on several VLANs): use the id. */
+  AMBIGUOUS_SUBNET: { code: 'ambiguous-subnet', status: 409, title: 'More than one subnet has this CIDR' },
+  /** A range that overlaps another range of the subnet. */
+  RANGE_OVERLAPS: { code: 'range-overlaps', status: 409, title: 'Range overlaps another' },
   /** A name (agent, user) that is already taken. */
   NAME_TAKEN: { code: 'name-taken', status: 409, title: 'Name already taken' },
   /** The body is larger than the collector accepts. */

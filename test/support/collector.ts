@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { type Collector, schema, startCollector } from '@ipwarden/collector';
 import { AGENT_PATH } from '@ipwarden/protocol';
 import { sql } from 'drizzle-orm';
+import { expect } from 'vitest';
 import { type PostgresServer, startPostgres } from './postgres-server.js';
 
 export type Target = 'PGlite' | 'PostgreSQL';
@@ -126,5 +127,18 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 5_00
   while (!(await check())) {
     if (Date.now() > until) throw new Error(`condition still false after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** An RFC 9457 problem with the catalogue's code and, for validation failures, the field. */
+export function expectProblem(response: ApiResponse, status: number, code: string, field?: string): void {
+  expect(response.status, JSON.stringify(response.body)).toBe(status);
+  expect(response.contentType).toMatch(/^application\/problem\+json/);
+  expect(response.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, code });
+  expect(response.body.detail).toEqual(expect.any(String));
+  if (field !== undefined) {
+    expect(response.body.errors).toEqual(
+      expect.arrayContaining([{ field: expect.stringContaining(field), message: expect.any(String) }]),
+    );
   }
 }

@@ -10,6 +10,7 @@ import { agentRoutes } from './routes/agents.js';
 import { discoveryRoutes } from './routes/discoveries.js';
 import { operationRoutes } from './routes/operations.js';
 import { settingsRoutes } from './routes/settings.js';
+import { subnetRoutes } from './routes/subnets.js';
 import { userRoutes } from './routes/users.js';
 import { typeboxValidatorCompiler } from './validation.js';
 
@@ -46,6 +47,7 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
       await api.register(settingsRoutes, context);
       await api.register(agentRoutes, context);
       await api.register(userRoutes, context);
+      await api.register(subnetRoutes, context);
     },
     { prefix: API_PREFIX },
   );

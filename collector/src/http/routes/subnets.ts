@@ -1,0 +1,117 @@
+/** Subnets and ranges (API.md): admins create and change them; every role reads them. */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import {
+  createRange,
+  createSubnet,
+  deleteRange,
+  deleteSubnet,
+  findSubnet,
+  listRanges,
+  listSubnets,
+  updateSubnet,
+} from '../../ipam/subnet-store.js';
+import { ADMIN, READ, requireRole } from '../auth.js';
+import type { AppContext } from '../context.js';
+import { IdParams } from '../schemas.js';
+
+/** Addresses arrive as text and are checked by packages/ipam, which says what is wrong. */
+const Address = Type.String({ minLength: 1, maxLength: 64 });
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+const Fields = {
+  name: Nullable(Text(128)),
+  gateway: Nullable(Address),
+  dnsServers: Type.Array(Address, { maxItems: 16 }),
+  ntpServers: Type.Array(Address, { maxItems: 16 }),
+  domain: Nullable(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' })),
+  leaseSeconds: Nullable(Type.Integer({ minimum: 60, maximum: 365 * 86_400 })),
+  nextServer: Nullable(Address),
+  bootFile: Nullable(Text(255)),
+  managed: Type.Boolean(),
+  allocation: Type.Union([Type.Literal('lowest'), Type.Literal('random')]),
+};
+
+const NewSubnet = Type.Object(
+  {
+    cidr: Type.String({ minLength: 1, maxLength: 64 }),
+    vlan: Type.Optional(Type.Integer({ minimum: 0, maximum: 4095 })),
+    ...Type.Partial(Type.Object(Fields)).properties,
+  },
+  { additionalProperties: false },
+);
+const SubnetChange = Type.Partial(Type.Object(Fields), { additionalProperties: false });
+const SubnetParams = Type.Object(
+  { subnet: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+const SubnetQuery = Type.Partial(Type.Object({ vlan: Type.Integer({ minimum: 0, maximum: 4095 }) }), {
+  additionalProperties: false,
+});
+const NewRange = Type.Object(
+  {
+    start: Address,
+    end: Address,
+    purpose: Type.Union([Type.Literal('dynamic'), Type.Literal('reserved')]),
+    comment: Type.Optional(Text(1024)),
+  },
+  { additionalProperties: false },
+);
+
+export async function subnetRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+  app.post<{ Body: Static<typeof NewSubnet> }>(
+    '/subnets',
+    { schema: { body: NewSubnet }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => reply.code(201).send(await createSubnet(db, request.body)),
+  );
+
+  app.get<{ Querystring: Static<typeof SubnetQuery> }>(
+    '/subnets',
+    { schema: { querystring: SubnetQuery }, onRequest: requireRole(db, READ) },
+    async (request) => ({ items: await listSubnets(db, request.query), nextCursor: null }),
+  );
+
+  app.get<{ Params: Static<typeof SubnetParams> }>(
+    '/subnets/:subnet',
+    { schema: { params: SubnetParams }, onRequest: requireRole(db, READ) },
+    async (request) => findSubnet(db, request.params.subnet),
+  );
+
+  app.patch<{ Params: Static<typeof SubnetParams>; Body: Static<typeof SubnetChange> }>(
+    '/subnets/:subnet',
+    { schema: { params: SubnetParams, body: SubnetChange }, onRequest: requireRole(db, ADMIN) },
+    async (request) => updateSubnet(db, request.params.subnet, request.body),
+  );
+
+  app.delete<{ Params: Static<typeof SubnetParams> }>(
+    '/subnets/:subnet',
+    { schema: { params: SubnetParams }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => {
+      await deleteSubnet(db, request.params.subnet);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof NewRange> }>(
+    '/subnets/:subnet/ranges',
+    { schema: { params: SubnetParams, body: NewRange }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => reply.code(201).send(await createRange(db, request.params.subnet, request.body)),
+  );
+
+  app.get<{ Params: Static<typeof SubnetParams> }>(
+    '/subnets/:subnet/ranges',
+    { schema: { params: SubnetParams }, onRequest: requireRole(db, READ) },
+    async (request) => ({ items: await listRanges(db, request.params.subnet), nextCursor: null }),
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>(
+    '/ranges/:id',
+    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => {
+      await deleteRange(db, request.params.id);
+      return reply.code(204).send();
+    },
+  );
+}
