@@ -27,6 +27,22 @@ export const ErrorCode = {
   AMBIGUOUS_SUBNET: { code: 'ambiguous-subnet', status: 409, title: 'More than one subnet has this CIDR' },
   /** A range that overlaps another range of the subnet. */
   RANGE_OVERLAPS: { code: 'range-overlaps', status: 409, title: 'Range overlaps another' },
+  /** Not a MAC address (aa:bb:cc:dd:ee:ff). */
+  INVALID_MAC: { code: 'invalid-mac', status: 400, title: 'Invalid MAC address' },
+  /** Not a host name (RFC 1123: labels of letters, digits and hyphens). */
+  INVALID_HOSTNAME: { code: 'invalid-hostname', status: 400, title: 'Invalid host name' },
+  /** No address of the subnet is free. */
+  SUBNET_EXHAUSTED: { code: 'subnet-exhausted', status: 409, title: 'No free address in the subnet' },
+  /** The address is allocated, or observed in use within the observation window. */
+  IP_IN_USE: { code: 'ip-in-use', status: 409, title: 'Address in use' },
+  /** The address is one the subnet never hands out (network, broadcast, gateway, DNS server, a range). */
+  IP_UNAVAILABLE: { code: 'ip-unavailable', status: 409, title: 'Address not available for allocation' },
+  /** The subnet is only watched, not allocated from. */
+  SUBNET_UNMANAGED: { code: 'subnet-unmanaged', status: 409, title: 'Subnet not managed' },
+  /** The subnet still holds addresses; `force=true` deletes them with it. */
+  SUBNET_IN_USE: { code: 'subnet-in-use', status: 409, title: 'Subnet has addresses' },
+  /** An address allocated in more than one subnet (the same IP on several VLANs): name the subnet. */
+  AMBIGUOUS_ADDRESS: { code: 'ambiguous-address', status: 409, title: 'Address in more than one subnet' },
   /** A name (agent, user) that is already taken. */
   NAME_TAKEN: { code: 'name-taken', status: 409, title: 'Name already taken' },
   /** The body is larger than the collector accepts. */

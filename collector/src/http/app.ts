@@ -6,6 +6,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AppContext } from './context.js';
 import { installProblemHandlers } from './problem.js';
+import { addressRoutes } from './routes/addresses.js';
 import { agentRoutes } from './routes/agents.js';
 import { discoveryRoutes } from './routes/discoveries.js';
 import { operationRoutes } from './routes/operations.js';
@@ -48,6 +49,7 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
       await api.register(agentRoutes, context);
       await api.register(userRoutes, context);
       await api.register(subnetRoutes, context);
+      await api.register(addressRoutes, context);
     },
     { prefix: API_PREFIX },
   );

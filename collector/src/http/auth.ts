@@ -16,6 +16,8 @@ declare module 'fastify' {
 }
 
 export const READ: readonly Role[] = ['admin', 'user', 'viewer'];
+/** Reservations and claims: their own, for users; everything, for admins. */
+export const WRITE: readonly Role[] = ['admin', 'user'];
 export const ADMIN: readonly Role[] = ['admin'];
 
 /**

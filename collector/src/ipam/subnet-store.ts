@@ -16,7 +16,7 @@ import {
 } from '@ipwarden/ipam';
 import { and, asc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { ranges, subnets } from '../db/schema/index.js';
+import { addresses, ranges, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 
 /** The advisory-lock class of subnet creation; the second key is the VLAN. */
@@ -209,9 +209,22 @@ export async function updateSubnet(db: Database, ref: string, fields: SubnetFiel
   return view(row!);
 }
 
-export async function deleteSubnet(db: Database, ref: string): Promise<void> {
+/** Deletes a subnet with its ranges; one that holds addresses only when forced, and them with it. */
+export async function deleteSubnet(db: Database, ref: string, force: boolean): Promise<void> {
   const subnet = await findSubnet(db, ref);
-  await db.delete(subnets).where(eq(subnets.id, subnet.id));
+  await db.transaction(async (tx) => {
+    const [held] = await tx
+      .select({ n: sql<number>`count(*)::int` })
+      .from(addresses)
+      .where(eq(addresses.subnetId, subnet.id));
+    if ((held?.n ?? 0) > 0 && !force) {
+      throw new ApiError(
+        ErrorCode.SUBNET_IN_USE,
+        `${subnet.cidr} holds ${held!.n} addresses; release them, or delete with ?force=true`,
+      );
+    }
+    await tx.delete(subnets).where(eq(subnets.id, subnet.id));
+  });
 }
 
 function rangeView(row: typeof ranges.$inferSelect): Range {

@@ -1,5 +1,20 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, cidr, index, inet, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  boolean,
+  check,
+  cidr,
+  index,
+  inet,
+  integer,
+  macaddr,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { users } from './users.js';
 
 const when = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -53,4 +68,54 @@ export const ranges = pgTable(
     check('ranges_purpose_check', sql`${t.purpose} in ('dynamic', 'reserved')`),
     check('ranges_order_check', sql`${t.start} <= ${t.end}`),
   ],
+);
+
+export type AddressKind = 'reserved' | 'device' | 'sticky' | 'auto' | 'extra' | 'claim';
+
+/**
+ * The allocations table (API.md, "Addresses"). `(subnet_id, ip)` is unique: whatever the
+ * allocator's bookkeeping says, the database never holds one address twice.
+ */
+export const addresses = pgTable(
+  'addresses',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    subnetId: uuid('subnet_id')
+      .notNull()
+      .references(() => subnets.id, { onDelete: 'cascade' }),
+    ip: inet('ip').notNull(),
+    kind: text('kind').$type<AddressKind>().notNull(),
+    mac: macaddr('mac'),
+    hostname: text('hostname'),
+    ownerId: uuid('owner_id')
+      .notNull()
+      .references(() => users.id),
+    comment: text('comment'),
+    createdAt: when('created_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('addresses_subnet_ip_unique').on(t.subnetId, t.ip),
+    index('addresses_ip_idx').on(t.ip),
+    index('addresses_mac_idx').on(t.mac),
+    index('addresses_owner_idx').on(t.ownerId),
+    check('addresses_kind_check', sql`${t.kind} in ('reserved', 'device', 'sticky', 'auto', 'extra', 'claim')`),
+  ],
+);
+
+/**
+ * The allocator's bookkeeping: the allocated addresses of each subnet as coalesced runs
+ * [lo, hi], kept in step with `addresses` in the same transaction. Finding the next free
+ * address walks runs through an index, so its cost does not grow with the subnet or with the
+ * number of addresses in it (a /8 with a million allocated is one run when they are packed).
+ */
+export const takenRuns = pgTable(
+  'taken_runs',
+  {
+    subnetId: uuid('subnet_id')
+      .notNull()
+      .references(() => subnets.id, { onDelete: 'cascade' }),
+    lo: inet('lo').notNull(),
+    hi: inet('hi').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.subnetId, t.lo] }), index('taken_runs_hi_idx').on(t.subnetId, t.hi)],
 );

@@ -50,6 +50,7 @@ const SubnetParams = Type.Object(
 const SubnetQuery = Type.Partial(Type.Object({ vlan: Type.Integer({ minimum: 0, maximum: 4095 }) }), {
   additionalProperties: false,
 });
+const DeleteQuery = Type.Partial(Type.Object({ force: Type.Boolean() }), { additionalProperties: false });
 const NewRange = Type.Object(
   {
     start: Address,
@@ -85,11 +86,11 @@ export async function subnetRoutes(app: FastifyInstance, { db }: AppContext): Pr
     async (request) => updateSubnet(db, request.params.subnet, request.body),
   );
 
-  app.delete<{ Params: Static<typeof SubnetParams> }>(
+  app.delete<{ Params: Static<typeof SubnetParams>; Querystring: Static<typeof DeleteQuery> }>(
     '/subnets/:subnet',
-    { schema: { params: SubnetParams }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: SubnetParams, querystring: DeleteQuery }, onRequest: requireRole(db, ADMIN) },
     async (request, reply) => {
-      await deleteSubnet(db, request.params.subnet);
+      await deleteSubnet(db, request.params.subnet, request.query.force === true);
       return reply.code(204).send();
     },
   );

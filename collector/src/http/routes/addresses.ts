@@ -1,0 +1,120 @@
+/** Addresses, the allocations table (API.md): allocate, list, change and release. */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { decodeCursor, encodeCursor } from '../../discovery/cursor.js';
+import {
+  allocateAddress,
+  findAddress,
+  listAddresses,
+  releaseAddress,
+  updateAddress,
+} from '../../ipam/address-store.js';
+import { READ, requireRole, WRITE } from '../auth.js';
+import type { AppContext } from '../context.js';
+import { Limit, PageQuery } from '../schemas.js';
+
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+const Kind = Type.Union([
+  Type.Literal('reserved'),
+  Type.Literal('device'),
+  Type.Literal('sticky'),
+  Type.Literal('auto'),
+  Type.Literal('extra'),
+  Type.Literal('claim'),
+]);
+const Owned = {
+  mac: Text(64),
+  hostname: Text(253),
+  comment: Text(1024),
+};
+const NewAddress = Type.Object(
+  {
+    subnet: Text(64),
+    kind: Kind,
+    ip: Type.Optional(Text(64)),
+    ...Type.Partial(Type.Object(Owned)).properties,
+    force: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+const Reservation = Type.Partial(Type.Object({ ip: Text(64), ...Owned }), { additionalProperties: false });
+const AddressChange = Type.Partial(
+  Type.Object({
+    mac: Type.Union([Text(64), Type.Null()]),
+    hostname: Type.Union([Text(253), Type.Null()]),
+    comment: Type.Union([Text(1024), Type.Null()]),
+  }),
+  { additionalProperties: false },
+);
+const IpParams = Type.Object({ ip: Text(64) }, { additionalProperties: false });
+const SubnetParams = Type.Object({ subnet: Text(64) }, { additionalProperties: false });
+const InSubnet = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
+const ListQuery = Type.Partial(
+  Type.Object({ ...PageQuery, subnet: Text(64), kind: Kind, owner: Text(64), mac: Text(64) }),
+  { additionalProperties: false },
+);
+
+export async function addressRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+  app.post<{ Body: Static<typeof NewAddress> }>(
+    '/addresses',
+    { schema: { body: NewAddress }, onRequest: requireRole(db, WRITE) },
+    async (request, reply) => reply.code(201).send(await allocateAddress(db, request.principal!, request.body)),
+  );
+
+  app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof Reservation> }>(
+    '/subnets/:subnet/reserve',
+    { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(db, WRITE) },
+    async (request, reply) =>
+      reply
+        .code(201)
+        .send(
+          await allocateAddress(db, request.principal!, {
+            ...request.body,
+            subnet: request.params.subnet,
+            kind: 'reserved',
+          }),
+        ),
+  );
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/addresses',
+    { schema: { querystring: ListQuery }, onRequest: requireRole(db, READ) },
+    async (request) => {
+      const { cursor, limit = Limit.default, ...filter } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string', 'string']);
+      const items = await listAddresses(db, {
+        ...filter,
+        limit: limit + 1,
+        cursor: after === undefined ? undefined : { ip: after[0] as string, subnetId: after[1] as string },
+      });
+      const page = items.slice(0, limit);
+      const last = page.at(-1);
+      return { items: page, nextCursor: items.length > limit && last ? encodeCursor([last.ip, last.subnet]) : null };
+    },
+  );
+
+  app.get<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnet> }>(
+    '/addresses/:ip',
+    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(db, READ) },
+    async (request) => findAddress(db, request.params.ip, request.query.subnet),
+  );
+
+  app.patch<{
+    Params: Static<typeof IpParams>;
+    Querystring: Static<typeof InSubnet>;
+    Body: Static<typeof AddressChange>;
+  }>(
+    '/addresses/:ip',
+    { schema: { params: IpParams, querystring: InSubnet, body: AddressChange }, onRequest: requireRole(db, WRITE) },
+    async (request) => updateAddress(db, request.principal!, request.params.ip, request.body, request.query.subnet),
+  );
+
+  app.delete<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnet> }>(
+    '/addresses/:ip',
+    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(db, WRITE) },
+    async (request, reply) => {
+      await releaseAddress(db, request.principal!, request.params.ip, request.query.subnet);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,231 @@
+/**
+ * Addresses (API.md, "Addresses") on both databases: the MAAS flows for reserved and device
+ * addresses, what the allocator never hands out, requested addresses refused with their
+ * reasons, ownership, exhaustion, /31 and /32, random IPv6, and 64 clients allocating from one
+ * subnet at once without ever sharing an address.
+ */
+import { storeBatch } from '@ipwarden/collector';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
+import { sighting } from './support/sightings.js';
+
+const path = (cidr: string) => `/subnets/${encodeURIComponent(cidr)}`;
+
+describe.each(TARGETS)('addresses on %s', (target) => {
+  let c: TestCollector;
+  let alice: string;
+  let bob: string;
+  let viewer: string;
+  let seq = 0;
+
+  /** Makes `ip` observed in use now, by `mac`, as an agent would report it. */
+  async function observe(ip: string, mac: string): Promise<void> {
+    const { body } = await c.api('GET', '/agents');
+    const agentId =
+      body.items.find((a: { name: string }) => a.name === 'rack-obs')?.id ??
+      (await c.api('POST', '/agents', { json: { name: 'rack-obs' } })).body.id;
+    await storeBatch(c.collector.database.db, agentId, ++seq, [sighting({ at: Date.now(), ip, mac })]);
+  }
+
+  beforeAll(async () => {
+    c = await startTestCollector(target);
+    alice = (await c.api('POST', '/users', { json: { name: 'alice', role: 'user' } })).body.token;
+    bob = (await c.api('POST', '/users', { json: { name: 'bob', role: 'user' } })).body.token;
+    viewer = (await c.api('POST', '/users', { json: { name: 'val', role: 'viewer' } })).body.token;
+    const subnet = await c.api('POST', '/subnets', {
+      json: { cidr: '10.99.0.0/24', gateway: '10.99.0.1', dnsServers: ['10.99.0.2'] },
+    });
+    await c.api('POST', `/subnets/${subnet.body.id}/ranges`, {
+      json: { start: '10.99.0.3', end: '10.99.0.9', purpose: 'reserved' },
+    });
+    await c.api('POST', `/subnets/${subnet.body.id}/ranges`, {
+      json: { start: '10.99.0.100', end: '10.99.0.199', purpose: 'dynamic' },
+    });
+  }, 60_000);
+
+  afterAll(async () => c?.close());
+
+  it('reserves a floating IP for a user, lists it, and lets them release it (MAAS)', async () => {
+    const { status, body } = await c.api('POST', `${path('10.99.0.0/24')}/reserve`, {
+      json: { hostname: 'vip-1' },
+      token: alice,
+    });
+    expect(status).toBe(201);
+    // Not the network (.0), the gateway (.1), the DNS server (.2) or the reserved range (.3-.9).
+    expect(body).toMatchObject({
+      ip: '10.99.0.10',
+      cidr: '10.99.0.0/24',
+      kind: 'reserved',
+      owner: 'alice',
+      hostname: 'vip-1',
+      mac: null,
+    });
+    expect(body.dhcp).toEqual({ state: 'none', version: null, agents: [] });
+    const listed = await c.api('GET', '/addresses?owner=alice', { token: viewer });
+    expect(listed.body.items.map((a: { ip: string }) => a.ip)).toEqual(['10.99.0.10']);
+    expectProblem(await c.api('DELETE', '/addresses/10.99.0.10', { token: bob }), 403, 'forbidden');
+    expectProblem(await c.api('DELETE', '/addresses/10.99.0.10', { token: viewer }), 403, 'forbidden');
+    expect((await c.api('DELETE', '/addresses/10.99.0.10', { token: alice })).status).toBe(204);
+    expectProblem(await c.api('GET', '/addresses/10.99.0.10'), 404, 'not-found');
+  });
+
+  it('gives the lowest free address again once it is released', async () => {
+    const first = await c.api('POST', '/addresses', {
+      json: { subnet: '10.99.0.0/24', kind: 'reserved' },
+      token: alice,
+    });
+    const second = await c.api('POST', '/addresses', {
+      json: { subnet: '10.99.0.0/24', kind: 'reserved' },
+      token: alice,
+    });
+    expect([first.body.ip, second.body.ip]).toEqual(['10.99.0.10', '10.99.0.11']);
+    expect((await c.api('DELETE', '/addresses/10.99.0.10')).status).toBe(204); // an admin may release anyone's
+    expect(
+      (await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'reserved' }, token: bob })).body.ip,
+    ).toBe('10.99.0.10');
+  });
+
+  it('lets only an admin make a device address, which needs its MAC', async () => {
+    const json = { subnet: '10.99.0.0/24', kind: 'device', mac: '02:AA:00:00:00:01', hostname: 'pdu-1' };
+    expectProblem(await c.api('POST', '/addresses', { json, token: alice }), 403, 'forbidden');
+    expectProblem(
+      await c.api('POST', '/addresses', { json: { ...json, mac: undefined } }),
+      400,
+      'validation-failed',
+      'mac',
+    );
+    const { status, body } = await c.api('POST', '/addresses', { json });
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ kind: 'device', mac: '02:aa:00:00:00:01', owner: 'admin', ip: '10.99.0.12' });
+  });
+
+  it('refuses requested addresses the subnet never hands out, with the reason', async () => {
+    const ask = (ip: string, token?: string, force?: boolean) =>
+      c.api('POST', '/addresses', {
+        json: { subnet: '10.99.0.0/24', kind: 'reserved', ip, ...(force && { force }) },
+        token,
+      });
+    for (const ip of ['10.99.0.0', '10.99.0.255', '10.99.0.1', '10.99.0.2', '10.99.0.5', '10.99.0.150']) {
+      expectProblem(await ask(ip), 409, 'ip-unavailable', 'ip');
+    }
+    expectProblem(await ask('10.99.0.11'), 409, 'ip-in-use', 'ip');
+    expectProblem(await ask('10.99.1.20'), 400, 'ip-not-in-subnet', 'ip');
+    expectProblem(await ask('fd99::20'), 400, 'invalid-ip', 'ip');
+  });
+
+  it('never hands out an address observed in use, unless an admin forces it', async () => {
+    await observe('10.99.0.13', '02:00:00:00:01:13');
+    const next = await c.api('POST', '/addresses', {
+      json: { subnet: '10.99.0.0/24', kind: 'reserved' },
+      token: alice,
+    });
+    expect(next.body.ip).toBe('10.99.0.14');
+    const asked = { subnet: '10.99.0.0/24', kind: 'reserved', ip: '10.99.0.13' };
+    const refused = await c.api('POST', '/addresses', { json: asked, token: alice });
+    expectProblem(refused, 409, 'ip-in-use', 'ip');
+    expect(refused.body.detail).toContain('02:00:00:00:01:13');
+    expectProblem(
+      await c.api('POST', '/addresses', { json: { ...asked, force: true }, token: alice }),
+      403,
+      'forbidden',
+    );
+    const forced = await c.api('POST', '/addresses', { json: { ...asked, force: true } });
+    expect(forced.status).toBe(201);
+    expect(forced.body).toMatchObject({ ip: '10.99.0.13', seenMac: '02:00:00:00:01:13', lastSeen: expect.any(String) });
+  });
+
+  it('answers bad input with its code and changes nothing', async () => {
+    const before = (await c.api('GET', '/addresses')).body;
+    const cases: [unknown, number, string, string?][] = [
+      [{ subnet: '10.99.0.0/24', kind: 'reserved', mac: '02:00:00:00:00' }, 400, 'invalid-mac', 'mac'],
+      [{ subnet: '10.99.0.0/24', kind: 'reserved', hostname: 'bad_name!' }, 400, 'invalid-hostname', 'hostname'],
+      [{ subnet: '10.99.0.0/24', kind: 'reserved', ip: '10.99.0.256' }, 400, 'invalid-ip', 'ip'],
+      [{ subnet: '10.99.0.0/23', kind: 'reserved' }, 404, 'not-found'],
+      [{ subnet: '10.99.0.7/24', kind: 'reserved' }, 400, 'invalid-cidr', 'subnet'],
+      [{ subnet: '10.99.0.0/24', kind: 'floating' }, 400, 'validation-failed', 'kind'],
+      [{ subnet: '10.99.0.0/24', kind: 'reserved', colour: 'red' }, 400, 'validation-failed'],
+      [{ subnet: '10.99.0.0/24', kind: 'reserved', force: 'yes' }, 400, 'validation-failed', 'force'],
+      [{ kind: 'reserved' }, 400, 'validation-failed', 'subnet'],
+    ];
+    for (const [json, status, code, field] of cases) {
+      expectProblem(await c.api('POST', '/addresses', { json, token: alice }), status, code, field);
+    }
+    expectProblem(
+      await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'reserved' }, token: viewer }),
+      403,
+      'forbidden',
+    );
+    expect((await c.api('GET', '/addresses')).body).toEqual(before);
+  });
+
+  it('fills a small subnet exactly, then answers subnet-exhausted', async () => {
+    await c.api('POST', '/subnets', { json: { cidr: '10.99.8.0/29', gateway: '10.99.8.1' } });
+    const got: string[] = [];
+    for (;;) {
+      const { status, body } = await c.api('POST', '/addresses', {
+        json: { subnet: '10.99.8.0/29', kind: 'reserved' },
+        token: bob,
+      });
+      if (status !== 201) {
+        expectProblem({ status, body, contentType: 'application/problem+json' }, 409, 'subnet-exhausted');
+        break;
+      }
+      got.push(body.ip);
+    }
+    expect(got).toEqual(['10.99.8.2', '10.99.8.3', '10.99.8.4', '10.99.8.5', '10.99.8.6']);
+    expectProblem(await c.api('DELETE', path('10.99.8.0/29')), 409, 'subnet-in-use');
+    expect((await c.api('DELETE', `${path('10.99.8.0/29')}?force=true`)).status).toBe(204);
+    expect((await c.api('GET', '/addresses?owner=bob')).body.items.map((a: { ip: string }) => a.ip)).not.toContain(
+      '10.99.8.2',
+    );
+  });
+
+  it('hands out both addresses of a /31 (RFC 3021) and the one of a /32', async () => {
+    await c.api('POST', '/subnets', { json: { cidr: '10.99.9.0/31' } });
+    await c.api('POST', '/subnets', { json: { cidr: '10.99.9.8/32' } });
+    const take = async (cidr: string) =>
+      (await c.api('POST', '/addresses', { json: { subnet: cidr, kind: 'reserved' } })).body.ip;
+    expect([await take('10.99.9.0/31'), await take('10.99.9.0/31'), await take('10.99.9.8/32')]).toEqual([
+      '10.99.9.0',
+      '10.99.9.1',
+      '10.99.9.8',
+    ]);
+  });
+
+  it('draws IPv6 addresses at random across a /64, never the subnet-router anycast address', async () => {
+    await c.api('POST', '/subnets', { json: { cidr: 'fd99:1:2:3::/64', gateway: 'fd99:1:2:3::1' } });
+    const drawn = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const { status, body } = await c.api('POST', '/addresses', {
+        json: { subnet: 'fd99:1:2:3::/64', kind: 'reserved' },
+      });
+      expect(status).toBe(201);
+      expect(body.ip).toMatch(/^fd99:1:2:3:/);
+      drawn.add(body.ip);
+    }
+    expect(drawn.size).toBe(8);
+    expect(drawn.has('fd99:1:2:3::')).toBe(false);
+  });
+
+  it('gives 64 clients allocating at once distinct addresses until the subnet is exactly full', async () => {
+    await c.api('POST', '/subnets', { json: { cidr: '10.99.16.0/25', gateway: '10.99.16.1' } });
+    const capacity = 126 - 1; // usable addresses of a /25, less the gateway
+    const clients = Array.from({ length: 64 }, async () => {
+      const mine: string[] = [];
+      for (;;) {
+        const { status, body } = await c.api('POST', '/addresses', {
+          json: { subnet: '10.99.16.0/25', kind: 'reserved' },
+          token: alice,
+        });
+        if (status === 201) mine.push(body.ip);
+        else if (body.code === 'subnet-exhausted') return mine;
+        else throw new Error(`unexpected ${status}: ${JSON.stringify(body)}`);
+      }
+    });
+    const all = (await Promise.all(clients)).flat();
+    expect(all).toHaveLength(capacity);
+    expect(new Set(all).size).toBe(capacity);
+    const listed = (await c.api('GET', '/addresses?subnet=10.99.16.0%2F25&limit=1000')).body.items;
+    expect(listed).toHaveLength(capacity);
+  }, 60_000);
+});
