@@ -65,15 +65,13 @@ export async function addressRoutes(app: FastifyInstance, { db }: AppContext): P
     '/subnets/:subnet/reserve',
     { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(db, WRITE) },
     async (request, reply) =>
-      reply
-        .code(201)
-        .send(
-          await allocateAddress(db, request.principal!, {
-            ...request.body,
-            subnet: request.params.subnet,
-            kind: 'reserved',
-          }),
-        ),
+      reply.code(201).send(
+        await allocateAddress(db, request.principal!, {
+          ...request.body,
+          subnet: request.params.subnet,
+          kind: 'reserved',
+        }),
+      ),
   );
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
