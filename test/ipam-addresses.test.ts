@@ -134,6 +134,35 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(forced.body).toMatchObject({ ip: '10.99.0.13', seenMac: '02:00:00:00:01:13', lastSeen: expect.any(String) });
   });
 
+  it('refuses a dynamic range over an allocated address, and allows a reserved one', async () => {
+    const subnet = (await c.api('GET', path('10.99.0.0/24'))).body.id;
+    const over = { start: '10.99.0.10', end: '10.99.0.20' };
+    expectProblem(
+      await c.api('POST', `/subnets/${subnet}/ranges`, { json: { ...over, purpose: 'dynamic' } }),
+      409,
+      'ip-in-use',
+    );
+    const reserved = await c.api('POST', `/subnets/${subnet}/ranges`, { json: { ...over, purpose: 'reserved' } });
+    expect(reserved.status).toBe(201);
+    expect((await c.api('DELETE', `/ranges/${reserved.body.id}`)).status).toBe(204);
+  });
+
+  it('shows the allocation beside a discovery, and keeps only unexplained ones with unknown=true', async () => {
+    await observe('10.99.0.12', '02:aa:00:00:00:01'); // the device address made above
+    await observe('10.99.0.77', '02:00:00:00:00:77'); // allocated to nobody
+    const { body } = await c.api('GET', '/discoveries?ip=10.99.0.12');
+    expect(body.items[0].address).toMatchObject({
+      ip: '10.99.0.12',
+      kind: 'device',
+      mac: '02:aa:00:00:00:01',
+      hostname: 'pdu-1',
+    });
+    expect((await c.api('GET', '/discoveries?ip=10.99.0.77')).body.items[0].address).toBeUndefined();
+    const unknown = (await c.api('GET', '/discoveries?unknown=true')).body.items.map((d: { ip: string }) => d.ip);
+    expect(unknown).toContain('10.99.0.77');
+    expect(unknown).not.toContain('10.99.0.12');
+  });
+
   it('answers bad input with its code and changes nothing', async () => {
     const before = (await c.api('GET', '/addresses')).body;
     const cases: [unknown, number, string, string?][] = [

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { and, asc, eq, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { agents, bindings, sightingEvents } from '../db/schema/index.js';
+import { addresses, agents, bindings, sightingEvents, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { vendorOf } from './vendors.js';
@@ -18,6 +18,15 @@ export interface DiscoveryFilter {
   unknown?: boolean;
   limit: number;
   cursor?: string;
+}
+
+/** The allocation matching a discovery (API.md: `address`, the matching allocation, if any). */
+export interface DiscoveryAddress {
+  ip: string;
+  subnet: string;
+  kind: string;
+  mac: string | null;
+  hostname: string | null;
 }
 
 export interface Discovery {
@@ -33,6 +42,7 @@ export interface Discovery {
   sources: string[];
   firstSeen: string;
   lastSeen: string;
+  address?: DiscoveryAddress;
 }
 
 export interface Page<T> {
@@ -80,7 +90,10 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
   if (filter.ip !== undefined) where.push(sql`${bindings.ip} = ${checkIp('ip', filter.ip)}::inet`);
   if (filter.mac !== undefined) where.push(sql`${bindings.mac} = ${checkMac('mac', filter.mac)}::macaddr`);
   if (filter.source !== undefined) where.push(sql`${filter.source} = any(${bindings.sources})`);
-  // `unknown=true` keeps bindings no allocation explains; with no allocations table yet, that is every one.
+  // The allocation that explains a binding: the same address in a subnet of the binding's VLAN.
+  const allocation = sql`from ${addresses} a join ${subnets} s on s.id = a.subnet_id
+    where a.ip = ${bindings.ip} and s.vlan = ${bindings.vlan}`;
+  if (filter.unknown === true) where.push(sql`not exists (select 1 ${allocation})`);
   if (filter.cursor !== undefined) {
     const [ip, vlan, outerVlan, mac] = decodeCursor(filter.cursor, ['string', MAX_VLAN, MAX_VLAN, 'string']);
     checkIp('cursor', ip as string);
@@ -90,14 +103,18 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
     );
   }
   const rows = await db
-    .select({ binding: bindings, agent: agents.name })
+    .select({
+      binding: bindings,
+      agent: agents.name,
+      address: sql<DiscoveryAddress | null>`(select json_build_object('ip', host(a.ip), 'subnet', a.subnet_id, 'kind', a.kind, 'mac', a.mac::text, 'hostname', a.hostname) ${allocation} limit 1)`,
+    })
     .from(bindings)
     .innerJoin(agents, eq(agents.id, bindings.agentId))
     .where(and(...where))
     .orderBy(asc(bindings.ip), asc(bindings.vlan), asc(bindings.outerVlan), asc(bindings.mac))
     .limit(filter.limit + 1);
   const more = rows.length > filter.limit;
-  const items = rows.slice(0, filter.limit).map(({ binding: b, agent }) => ({
+  const items = rows.slice(0, filter.limit).map(({ binding: b, agent, address }) => ({
     ip: b.ip,
     mac: b.mac,
     vendor: vendorOf(b.mac) ?? null,
@@ -110,6 +127,7 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
     sources: b.sources,
     firstSeen: b.firstSeen.toISOString(),
     lastSeen: b.lastSeen.toISOString(),
+    ...(address !== null && { address }),
   }));
   const last = items.at(-1);
   return {

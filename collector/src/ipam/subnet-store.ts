@@ -278,6 +278,23 @@ export async function createRange(db: Database, ref: string, input: RangeInput):
         [{ field: 'start', message: 'overlaps another range of the subnet' }],
       );
     }
+    if (input.purpose === 'dynamic') {
+      // DHCP would hand these out to anyone: a dynamic range may not cover an allocated address.
+      const [held] = await tx
+        .select({ ip: addresses.ip })
+        .from(addresses)
+        .where(
+          and(eq(addresses.subnetId, subnet.id), sql`${addresses.ip} between ${startText}::inet and ${endText}::inet`),
+        )
+        .limit(1);
+      if (held !== undefined) {
+        throw new ApiError(
+          ErrorCode.IP_IN_USE,
+          `${canonical(held.ip)} is allocated; a dynamic range may not cover it`,
+          [{ field: 'start', message: 'covers an allocated address' }],
+        );
+      }
+    }
     const [row] = await tx
       .insert(ranges)
       .values({ subnetId: subnet.id, start: startText, end: endText, purpose: input.purpose, comment: input.comment })
