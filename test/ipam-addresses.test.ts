@@ -163,6 +163,53 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(unknown).not.toContain('10.99.0.12');
   });
 
+  it('reports how a subnet is used: counts, and the state of every address of a small one', async () => {
+    const { body: subnet } = await c.api('POST', '/subnets', {
+      json: { cidr: '10.99.20.0/28', gateway: '10.99.20.1', dnsServers: ['10.99.20.2'] },
+    });
+    const ranges = `/subnets/${subnet.id}/ranges`;
+    await c.api('POST', ranges, { json: { start: '10.99.20.8', end: '10.99.20.11', purpose: 'dynamic' } });
+    await c.api('POST', ranges, { json: { start: '10.99.20.12', end: '10.99.20.13', purpose: 'reserved' } });
+    for (let i = 0; i < 2; i++)
+      await c.api('POST', '/addresses', { json: { subnet: subnet.id, kind: 'reserved' }, token: bob });
+    await observe('10.99.20.5', '02:00:00:00:20:05');
+    const { status, body } = await c.api('GET', `/subnets/${subnet.id}/utilization`, { token: viewer });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({
+      cidr: '10.99.20.0/28',
+      total: 16,
+      allocated: { total: 2, byKind: { reserved: 2 } },
+      dynamic: 4,
+      reserved: 2,
+      observedUnallocated: 1,
+      free: 3, // .6, .7 and .14
+    });
+    expect(body.addresses.map((a: { state: string }) => a.state)).toEqual([
+      'network',
+      'gateway',
+      'dns',
+      'allocated',
+      'allocated',
+      'observed',
+      'free',
+      'free',
+      'dynamic',
+      'dynamic',
+      'dynamic',
+      'dynamic',
+      'reserved',
+      'reserved',
+      'free',
+      'broadcast',
+    ]);
+    await c.api('POST', '/subnets', { json: { cidr: 'fd99:4::/64' } });
+    await c.api('POST', '/addresses', { json: { subnet: 'fd99:4::/64', kind: 'reserved' } });
+    const v6 = (await c.api('GET', `${path('fd99:4::/64')}/utilization`)).body;
+    // 2^64 less the subnet-router anycast address and the one allocated: past 2^53, as text.
+    expect(v6).toMatchObject({ total: '18446744073709551616', allocated: { total: 1 }, free: '18446744073709551614' });
+    expect(v6.addresses).toBeUndefined();
+  });
+
   it('answers bad input with its code and changes nothing', async () => {
     const before = (await c.api('GET', '/addresses')).body;
     const cases: [unknown, number, string, string?][] = [

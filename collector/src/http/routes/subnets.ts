@@ -11,6 +11,7 @@ import {
   listSubnets,
   updateSubnet,
 } from '../../ipam/subnet-store.js';
+import { subnetUtilization } from '../../ipam/utilization.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { IdParams } from '../schemas.js';
@@ -93,6 +94,12 @@ export async function subnetRoutes(app: FastifyInstance, { db }: AppContext): Pr
       await deleteSubnet(db, request.params.subnet, request.query.force === true);
       return reply.code(204).send();
     },
+  );
+
+  app.get<{ Params: Static<typeof SubnetParams> }>(
+    '/subnets/:subnet/utilization',
+    { schema: { params: SubnetParams }, onRequest: requireRole(db, READ) },
+    async (request) => subnetUtilization(db, request.params.subnet),
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof NewRange> }>(
