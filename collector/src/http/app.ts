@@ -9,6 +9,7 @@ import { installProblemHandlers } from './problem.js';
 import { addressRoutes } from './routes/addresses.js';
 import { agentRoutes } from './routes/agents.js';
 import { discoveryRoutes } from './routes/discoveries.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { operationRoutes } from './routes/operations.js';
 import { settingsRoutes } from './routes/settings.js';
 import { subnetRoutes } from './routes/subnets.js';
@@ -50,6 +51,7 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
       await api.register(userRoutes, context);
       await api.register(subnetRoutes, context);
       await api.register(addressRoutes, context);
+      await api.register(nodeRoutes, context);
     },
     { prefix: API_PREFIX },
   );

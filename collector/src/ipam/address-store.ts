@@ -22,12 +22,22 @@ import {
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database } from '../db/database.js';
-import { type AddressKind, addresses, bindings, ranges, subnets, takenRuns, users } from '../db/schema/index.js';
+import {
+  type AddressKind,
+  addresses,
+  bindings,
+  nodeInterfaces,
+  nodes,
+  ranges,
+  subnets,
+  takenRuns,
+  users,
+} from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import { readSettings } from '../settings.js';
 import { checkAddress, checkPrefix, findSubnet, type Subnet } from './subnet-store.js';
 
-type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 const random = randomBelowFrom((length) => randomBytes(length));
 /** Random draws before a nearly full subnet is searched from its lowest address instead. */
@@ -36,10 +46,15 @@ const RANDOM_ATTEMPTS = 32;
 const MAX_OBSERVED_SKIPS = 4096;
 
 /** Kinds made through POST /addresses, and who may make them (the others come with nodes and pools). */
-const KINDS: Partial<Record<AddressKind, { adminOnly: boolean; macRequired: boolean }>> = {
+const KINDS: Partial<Record<AddressKind, { adminOnly: boolean; macRequired: boolean; nodeRequired?: boolean }>> = {
   reserved: { adminOnly: false, macRequired: false },
   device: { adminOnly: true, macRequired: true },
   sticky: { adminOnly: true, macRequired: true },
+  extra: { adminOnly: true, macRequired: true, nodeRequired: true },
+};
+/** Made by the system itself: node deploy (auto); pools come with their own issue (claim). */
+const INTERNAL_KINDS: Partial<Record<AddressKind, { adminOnly: boolean; macRequired: boolean }>> = {
+  auto: { adminOnly: true, macRequired: true },
 };
 
 export interface AddressInput {
@@ -48,6 +63,8 @@ export interface AddressInput {
   ip?: string;
   mac?: string;
   hostname?: string;
+  /** The node (id) the address belongs to. */
+  node?: string;
   comment?: string;
   force?: boolean;
 }
@@ -59,6 +76,7 @@ export interface Address {
   kind: AddressKind;
   mac: string | null;
   hostname: string | null;
+  node: string | null;
   owner: string;
   comment: string | null;
   createdAt: string;
@@ -257,8 +275,13 @@ function retriable(error: unknown): boolean {
   return false;
 }
 
-export async function allocateAddress(db: Database, principal: Principal, input: AddressInput): Promise<Address> {
-  const rule = KINDS[input.kind];
+export async function allocateAddress(
+  db: Database,
+  principal: Principal,
+  input: AddressInput,
+  internal = false,
+): Promise<Address> {
+  const rule = KINDS[input.kind] ?? (internal ? INTERNAL_KINDS[input.kind] : undefined);
   if (rule === undefined) {
     throw fieldError(
       ErrorCode.VALIDATION_FAILED,
@@ -276,6 +299,25 @@ export async function allocateAddress(db: Database, principal: Principal, input:
     throw fieldError(ErrorCode.VALIDATION_FAILED, 'mac', `${input.kind} addresses carry the MAC they belong to`);
   }
   const hostname = input.hostname === undefined ? undefined : checkHostname('hostname', input.hostname);
+  if ('nodeRequired' in rule && rule.nodeRequired && input.node === undefined) {
+    throw fieldError(ErrorCode.VALIDATION_FAILED, 'node', `${input.kind} addresses belong to a node`);
+  }
+  if (input.node !== undefined) {
+    const [owned] = await db
+      .select({ mac: nodeInterfaces.mac })
+      .from(nodeInterfaces)
+      .where(
+        and(
+          eq(nodeInterfaces.nodeId, input.node),
+          mac === undefined ? undefined : sql`${nodeInterfaces.mac} = ${mac}::macaddr`,
+        ),
+      );
+    if (owned === undefined) {
+      const [node] = await db.select({ id: nodes.id }).from(nodes).where(eq(nodes.id, input.node));
+      if (node === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no node ${input.node}`);
+      throw fieldError(ErrorCode.VALIDATION_FAILED, 'mac', `${mac} is not an interface of node ${input.node}`);
+    }
+  }
   const subnet = await findSubnet(db, input.subnet);
   if (!subnet.managed) throw new ApiError(ErrorCode.SUBNET_UNMANAGED, `${subnet.cidr} is watched, not allocated from`);
   const prefix = checkPrefix('cidr', subnet.cidr);
@@ -308,6 +350,7 @@ export async function allocateAddress(db: Database, principal: Principal, input:
           kind: input.kind,
           mac: mac ?? null,
           hostname: hostname ?? null,
+          nodeId: input.node ?? null,
           ownerId: principal.id,
           comment: input.comment ?? null,
         });
@@ -327,17 +370,19 @@ interface AddressQuery {
   kind?: string;
   ownerId?: string;
   mac?: string;
+  nodeId?: string;
   limit?: number;
   after?: { ip: string; subnetId: string };
 }
 
-async function readAddresses(tx: Tx | Database, query: AddressQuery): Promise<Address[]> {
+export async function readAddresses(tx: Tx | Database, query: AddressQuery): Promise<Address[]> {
   const where = [
     query.subnetId === undefined ? undefined : eq(addresses.subnetId, query.subnetId),
     query.ip === undefined ? undefined : sql`${addresses.ip} = ${query.ip}::inet`,
     query.kind === undefined ? undefined : eq(addresses.kind, query.kind as AddressKind),
     query.ownerId === undefined ? undefined : eq(addresses.ownerId, query.ownerId),
     query.mac === undefined ? undefined : sql`${addresses.mac} = ${query.mac}::macaddr`,
+    query.nodeId === undefined ? undefined : eq(addresses.nodeId, query.nodeId),
     query.after === undefined
       ? undefined
       : sql`(${addresses.ip}, ${addresses.subnetId}) > (${query.after.ip}::inet, ${query.after.subnetId}::uuid)`,
@@ -368,6 +413,7 @@ async function readAddresses(tx: Tx | Database, query: AddressQuery): Promise<Ad
     kind: a.kind,
     mac: a.mac,
     hostname: a.hostname,
+    node: a.nodeId,
     owner,
     comment: a.comment,
     createdAt: a.createdAt.toISOString(),
@@ -379,6 +425,7 @@ async function readAddresses(tx: Tx | Database, query: AddressQuery): Promise<Ad
 
 export interface AddressFilter {
   subnet?: string;
+  node?: string;
   kind?: string;
   owner?: string;
   mac?: string;
@@ -399,6 +446,7 @@ export async function listAddresses(db: Database, filter: AddressFilter): Promis
     kind: filter.kind,
     ownerId,
     mac: filter.mac === undefined ? undefined : checkMac('mac', filter.mac),
+    nodeId: filter.node,
     limit: filter.limit,
     after: filter.cursor,
   });
@@ -425,15 +473,7 @@ export async function releaseAddress(db: Database, principal: Principal, text: s
   if (principal.role !== 'admin' && address.owner !== principal.name) {
     throw new ApiError(ErrorCode.FORBIDDEN, `${address.ip} belongs to ${address.owner}`);
   }
-  const ipValue = checkAddress('ip', address.ip);
-  await db.transaction(async (tx) => {
-    await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, address.subnet)).for('update');
-    const deleted = await tx
-      .delete(addresses)
-      .where(and(eq(addresses.subnetId, address.subnet), sql`${addresses.ip} = ${address.ip}::inet`))
-      .returning({ id: addresses.id });
-    if (deleted.length > 0) await markFree(tx, address.subnet, ipValue.family, ipValue.value);
-  });
+  await db.transaction((tx) => freeAddresses(tx, [address]));
 }
 
 export async function updateAddress(
@@ -463,4 +503,23 @@ export async function updateAddress(
       .where(and(eq(addresses.subnetId, address.subnet), sql`${addresses.ip} = ${address.ip}::inet`));
   }
   return findAddress(db, address.ip, address.subnet);
+}
+
+/**
+ * Frees the given addresses in one transaction: each subnet locked (in id order, so two of
+ * these never wait on each other crosswise), the rows deleted and the runs split.
+ */
+export async function freeAddresses(tx: Tx, freed: readonly { subnet: string; ip: string }[]): Promise<void> {
+  const bySubnet = [...new Set(freed.map((a) => a.subnet))].sort();
+  for (const subnetId of bySubnet) {
+    await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnetId)).for('update');
+  }
+  for (const address of freed) {
+    const ipValue = checkAddress('ip', address.ip);
+    const deleted = await tx
+      .delete(addresses)
+      .where(and(eq(addresses.subnetId, address.subnet), sql`${addresses.ip} = ${address.ip}::inet`))
+      .returning({ id: addresses.id });
+    if (deleted.length > 0) await markFree(tx, address.subnet, ipValue.family, ipValue.value);
+  }
 }

@@ -70,6 +70,30 @@ export const ranges = pgTable(
   ],
 );
 
+/** Machines being provisioned (API.md, "Nodes"), MAAS-style. */
+export const nodes = pgTable('nodes', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  hostname: text('hostname').notNull().unique(),
+  createdAt: when('created_at').notNull().defaultNow(),
+});
+
+/** A node's network interfaces; the first physical one boots it. Virtual ones are forgotten on release. */
+export const nodeInterfaces = pgTable(
+  'node_interfaces',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    nodeId: uuid('node_id')
+      .notNull()
+      .references(() => nodes.id, { onDelete: 'cascade' }),
+    mac: macaddr('mac').notNull().unique(),
+    name: text('name'),
+    virtual: boolean('virtual').notNull().default(false),
+    /** Order of declaration: the first physical interface is the boot interface. */
+    position: integer('position').notNull(),
+  },
+  (t) => [index('node_interfaces_node_idx').on(t.nodeId, t.position)],
+);
+
 export type AddressKind = 'reserved' | 'device' | 'sticky' | 'auto' | 'extra' | 'claim';
 
 /**
@@ -87,6 +111,8 @@ export const addresses = pgTable(
     kind: text('kind').$type<AddressKind>().notNull(),
     mac: macaddr('mac'),
     hostname: text('hostname'),
+    /** The node the address belongs to (auto, extra, and sticky addresses given a node). */
+    nodeId: uuid('node_id').references(() => nodes.id),
     ownerId: uuid('owner_id')
       .notNull()
       .references(() => users.id),
@@ -98,6 +124,7 @@ export const addresses = pgTable(
     index('addresses_ip_idx').on(t.ip),
     index('addresses_mac_idx').on(t.mac),
     index('addresses_owner_idx').on(t.ownerId),
+    index('addresses_node_idx').on(t.nodeId),
     check('addresses_kind_check', sql`${t.kind} in ('reserved', 'device', 'sticky', 'auto', 'extra', 'claim')`),
   ],
 );

@@ -11,7 +11,7 @@ import {
 } from '../../ipam/address-store.js';
 import { READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { Limit, PageQuery } from '../schemas.js';
+import { Limit, PageQuery, Uuid } from '../schemas.js';
 
 const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 const Kind = Type.Union([
@@ -32,6 +32,7 @@ const NewAddress = Type.Object(
     subnet: Text(64),
     kind: Kind,
     ip: Type.Optional(Text(64)),
+    node: Type.Optional(Uuid),
     ...Type.Partial(Type.Object(Owned)).properties,
     force: Type.Optional(Type.Boolean()),
   },
@@ -50,7 +51,7 @@ const IpParams = Type.Object({ ip: Text(64) }, { additionalProperties: false });
 const SubnetParams = Type.Object({ subnet: Text(64) }, { additionalProperties: false });
 const InSubnet = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
 const ListQuery = Type.Partial(
-  Type.Object({ ...PageQuery, subnet: Text(64), kind: Kind, owner: Text(64), mac: Text(64) }),
+  Type.Object({ ...PageQuery, subnet: Text(64), kind: Kind, owner: Text(64), mac: Text(64), node: Uuid }),
   { additionalProperties: false },
 );
 

@@ -1,0 +1,69 @@
+/** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
+import { ADMIN, READ, requireRole } from '../auth.js';
+import type { AppContext } from '../context.js';
+import { IdParams } from '../schemas.js';
+
+const NewNode = Type.Object(
+  {
+    hostname: Type.String({ minLength: 1, maxLength: 253 }),
+    interfaces: Type.Array(
+      Type.Object(
+        {
+          mac: Type.String({ minLength: 1, maxLength: 64 }),
+          name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          virtual: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 64 },
+    ),
+  },
+  { additionalProperties: false },
+);
+const Deployment = Type.Object(
+  { subnet: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+export async function nodeRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+  app.post<{ Body: Static<typeof NewNode> }>(
+    '/nodes',
+    { schema: { body: NewNode }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => reply.code(201).send(await createNode(db, request.body)),
+  );
+
+  app.get('/nodes', { onRequest: requireRole(db, READ) }, async () => ({
+    items: await listNodes(db),
+    nextCursor: null,
+  }));
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/nodes/:id',
+    { schema: { params: IdParams }, onRequest: requireRole(db, READ) },
+    async (request) => findNode(db, request.params.id),
+  );
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Deployment> }>(
+    '/nodes/:id/deploy',
+    { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(db, ADMIN) },
+    async (request) => deployNode(db, request.principal!, request.params.id, request.body.subnet),
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/nodes/:id/release',
+    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
+    async (request) => releaseNode(db, request.params.id),
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>(
+    '/nodes/:id',
+    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => {
+      await deleteNode(db, request.params.id);
+      return reply.code(204).send();
+    },
+  );
+}

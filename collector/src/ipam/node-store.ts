@@ -1,0 +1,147 @@
+/**
+ * Nodes, MAAS-style (API.md, "Nodes"): machines with their interfaces, deployed on a subnet
+ * (the boot interface gets its sticky address, or an auto one) and released (auto and extra
+ * addresses freed, virtual interfaces forgotten, sticky kept); deleting a node frees everything
+ * it held.
+ */
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { Principal } from '../auth/users.js';
+import type { Database } from '../db/database.js';
+import { addresses, nodeInterfaces, nodes } from '../db/schema/index.js';
+import { ApiError, ErrorCode } from '../errors.js';
+import {
+  type Address,
+  allocateAddress,
+  checkHostname,
+  checkMac,
+  freeAddresses,
+  readAddresses,
+} from './address-store.js';
+import { findSubnet } from './subnet-store.js';
+
+export interface NodeInterface {
+  mac: string;
+  name: string | null;
+  virtual: boolean;
+}
+
+export interface Node {
+  id: string;
+  hostname: string;
+  interfaces: NodeInterface[];
+  addresses: Address[];
+  createdAt: string;
+}
+
+export interface NodeInput {
+  hostname: string;
+  interfaces: { mac: string; name?: string; virtual?: boolean }[];
+}
+
+export async function findNode(db: Database, id: string): Promise<Node> {
+  const [row] = await db.select().from(nodes).where(eq(nodes.id, id));
+  if (row === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no node ${id}`);
+  const interfaces = await db
+    .select({ mac: nodeInterfaces.mac, name: nodeInterfaces.name, virtual: nodeInterfaces.virtual })
+    .from(nodeInterfaces)
+    .where(eq(nodeInterfaces.nodeId, id))
+    .orderBy(asc(nodeInterfaces.position));
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    interfaces,
+    addresses: await readAddresses(db, { nodeId: id }),
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+export async function listNodes(db: Database): Promise<Node[]> {
+  const rows = await db.select({ id: nodes.id }).from(nodes).orderBy(asc(nodes.hostname));
+  return Promise.all(rows.map((row) => findNode(db, row.id)));
+}
+
+export async function createNode(db: Database, input: NodeInput): Promise<Node> {
+  const hostname = checkHostname('hostname', input.hostname);
+  const interfaces = input.interfaces.map((nic, i) => ({ ...nic, mac: checkMac(`interfaces[${i}].mac`, nic.mac) }));
+  const macs = interfaces.map((nic) => nic.mac);
+  if (new Set(macs).size !== macs.length) {
+    throw new ApiError(ErrorCode.VALIDATION_FAILED, 'a MAC is listed twice', [
+      { field: 'interfaces', message: 'a MAC is listed twice' },
+    ]);
+  }
+  const id = await db.transaction(async (tx) => {
+    const [taken] = await tx.select({ id: nodes.id }).from(nodes).where(eq(nodes.hostname, hostname));
+    if (taken !== undefined) throw new ApiError(ErrorCode.NAME_TAKEN, `a node named "${hostname}" exists`);
+    const [claimed] =
+      macs.length === 0
+        ? []
+        : await tx.select({ mac: nodeInterfaces.mac }).from(nodeInterfaces).where(inArray(nodeInterfaces.mac, macs));
+    if (claimed !== undefined)
+      throw new ApiError(ErrorCode.MAC_IN_USE, `${claimed.mac} is an interface of another node`);
+    const [row] = await tx.insert(nodes).values({ hostname }).returning({ id: nodes.id });
+    if (interfaces.length > 0) {
+      await tx.insert(nodeInterfaces).values(
+        interfaces.map((nic, position) => ({
+          nodeId: row!.id,
+          mac: nic.mac,
+          name: nic.name ?? null,
+          virtual: nic.virtual ?? false,
+          position,
+        })),
+      );
+    }
+    return row!.id;
+  });
+  return findNode(db, id);
+}
+
+/**
+ * Deploys the node on `subnet`: its boot interface (the first physical one) keeps the address
+ * it holds there, else takes its sticky address, else gets an auto address. Idempotent.
+ */
+export async function deployNode(db: Database, principal: Principal, id: string, subnetRef: string): Promise<Address> {
+  const node = await findNode(db, id);
+  const boot = node.interfaces.find((nic) => !nic.virtual);
+  if (boot === undefined) {
+    throw new ApiError(ErrorCode.VALIDATION_FAILED, `node ${node.hostname} has no physical interface to boot from`);
+  }
+  const subnet = await findSubnet(db, subnetRef);
+  const held = node.addresses.find((a) => a.subnet === subnet.id && (a.kind === 'sticky' || a.kind === 'auto'));
+  if (held !== undefined) return held;
+  const [sticky] = await readAddresses(db, { subnetId: subnet.id, mac: boot.mac, kind: 'sticky' });
+  if (sticky !== undefined) {
+    await db
+      .update(addresses)
+      .set({ nodeId: id })
+      .where(and(eq(addresses.subnetId, subnet.id), eq(addresses.kind, 'sticky'), eq(addresses.mac, boot.mac)));
+    return { ...sticky, node: id };
+  }
+  return allocateAddress(
+    db,
+    principal,
+    { subnet: subnet.id, kind: 'auto', mac: boot.mac, hostname: node.hostname, node: id },
+    true,
+  );
+}
+
+/** Releases the node: auto and extra addresses freed, virtual interfaces forgotten; sticky stays. */
+export async function releaseNode(db: Database, id: string): Promise<Node> {
+  const node = await findNode(db, id);
+  await db.transaction(async (tx) => {
+    await freeAddresses(
+      tx,
+      node.addresses.filter((a) => a.kind === 'auto' || a.kind === 'extra'),
+    );
+    await tx.delete(nodeInterfaces).where(and(eq(nodeInterfaces.nodeId, id), eq(nodeInterfaces.virtual, true)));
+  });
+  return findNode(db, id);
+}
+
+/** Deletes the node and frees every address it held, sticky ones too. */
+export async function deleteNode(db: Database, id: string): Promise<void> {
+  const node = await findNode(db, id);
+  await db.transaction(async (tx) => {
+    await freeAddresses(tx, node.addresses);
+    await tx.delete(nodes).where(eq(nodes.id, id));
+  });
+}
