@@ -43,6 +43,8 @@ export const ErrorCode = {
   SUBNET_IN_USE: { code: 'subnet-in-use', status: 409, title: 'Subnet has addresses' },
   /** An address allocated in more than one subnet (the same IP on several VLANs): name the subnet. */
   AMBIGUOUS_ADDRESS: { code: 'ambiguous-address', status: 409, title: 'Address in more than one subnet' },
+  /** The pool still has claims; `force=true` releases them with it. */
+  POOL_IN_USE: { code: 'pool-in-use', status: 409, title: 'Pool has claims' },
   /** A MAC address that is already an interface of another node. */
   MAC_IN_USE: { code: 'mac-in-use', status: 409, title: 'MAC address belongs to another node' },
   /** A name (agent, user) that is already taken. */

@@ -24,13 +24,16 @@ function postgresUid(): { uid: number; gid: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
+let started = 0;
+
 export function startPostgres(): PostgresServer {
   const dir = mkdtempSync(join(tmpdir(), 'ipwarden-pg-'));
   const { uid, gid } = postgresUid();
   chownSync(dir, uid, gid);
   const data = join(dir, 'data');
-  // A port of its own per test process; a clash fails the start, loudly.
-  const port = 20000 + (process.pid % 20000);
+  // Ports of its own per test process (four, for tests that start more than one server); a
+  // clash fails the start, loudly.
+  const port = 20000 + (process.pid % 5000) * 4 + (started++ % 4);
   const as = (command: string, ...args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, command), ...args], { stdio: 'pipe' });
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`;

@@ -11,6 +11,7 @@ import { agentRoutes } from './routes/agents.js';
 import { discoveryRoutes } from './routes/discoveries.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { operationRoutes } from './routes/operations.js';
+import { poolRoutes } from './routes/pools.js';
 import { settingsRoutes } from './routes/settings.js';
 import { subnetRoutes } from './routes/subnets.js';
 import { userRoutes } from './routes/users.js';
@@ -52,6 +53,7 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
       await api.register(subnetRoutes, context);
       await api.register(addressRoutes, context);
       await api.register(nodeRoutes, context);
+      await api.register(poolRoutes, context);
     },
     { prefix: API_PREFIX },
   );

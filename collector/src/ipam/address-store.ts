@@ -13,7 +13,7 @@ import {
   firstOf,
   formatIp,
   formatPrefix,
-  type IntervalSet,
+  IntervalSet,
   lastOf,
   pickFree,
   randomBelowFrom,
@@ -28,6 +28,7 @@ import {
   bindings,
   nodeInterfaces,
   nodes,
+  poolRanges,
   ranges,
   subnets,
   takenRuns,
@@ -77,6 +78,8 @@ export interface Address {
   mac: string | null;
   hostname: string | null;
   node: string | null;
+  pool: string | null;
+  claim: string | null;
   owner: string;
   comment: string | null;
   createdAt: string;
@@ -89,6 +92,15 @@ export interface Address {
 
 function fieldError(kind: (typeof ErrorCode)[keyof typeof ErrorCode], field: string, message: string): ApiError {
   return new ApiError(kind, `${field}: ${message}`, [{ field, message }]);
+}
+
+/** PostgreSQL's unique_violation and serialization_failure: a race lost, worth one more try. */
+export function retriable(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Object && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === '23505' || code === '40001') return true;
+  }
+  return false;
 }
 
 export function checkMac(field: string, text: string): string {
@@ -140,7 +152,7 @@ async function runAtOrAfter(tx: Tx, subnetId: string, text: string): Promise<{ l
   return run;
 }
 
-interface Plan {
+export interface Plan {
   subnet: Subnet;
   family: 4 | 6;
   /** Addresses the subnet may ever hand out: its usable span minus gateway, DNS servers and ranges. */
@@ -149,7 +161,7 @@ interface Plan {
 }
 
 /** Why `value` may not be handed out, or undefined if it may (force: observed use is overridden). */
-async function refusal(tx: Tx, plan: Plan, value: bigint, force: boolean): Promise<ApiError | undefined> {
+export async function refusal(tx: Tx, plan: Plan, value: bigint, force: boolean): Promise<ApiError | undefined> {
   const text = ip(plan.family, value);
   if (!plan.available.has(value)) {
     return fieldError(
@@ -197,7 +209,7 @@ async function lowestFree(tx: Tx, plan: Plan, from: bigint): Promise<bigint | un
   }
 }
 
-async function pick(tx: Tx, plan: Plan, policy: AllocationPolicy): Promise<bigint | undefined> {
+export async function pick(tx: Tx, plan: Plan, policy: AllocationPolicy): Promise<bigint | undefined> {
   if (policy === 'random') {
     for (let attempt = 0; attempt < RANDOM_ATTEMPTS; attempt++) {
       const value = pickFree(plan.available, 'random', random);
@@ -209,7 +221,7 @@ async function pick(tx: Tx, plan: Plan, policy: AllocationPolicy): Promise<bigin
 }
 
 /** Adds `value` to the subnet's runs, joining the runs next to it. */
-async function markTaken(tx: Tx, subnetId: string, family: 4 | 6, value: bigint): Promise<void> {
+export async function markTaken(tx: Tx, subnetId: string, family: 4 | 6, value: bigint): Promise<void> {
   const [before, at, after] = [ip(family, value - 1n), ip(family, value), ip(family, value + 1n)];
   const [left] = await tx
     .select({ lo: takenRuns.lo })
@@ -247,32 +259,35 @@ async function markFree(tx: Tx, subnetId: string, family: 4 | 6, value: bigint):
   if (pieces.length > 0) await tx.insert(takenRuns).values(pieces);
 }
 
-async function planFor(tx: Tx, subnet: Subnet): Promise<Plan> {
+/**
+ * What `subnet` may hand out: its usable span less gateway, DNS servers, dynamic and reserved
+ * ranges — and less every pool's ranges, unless `within` names the span of a pool's own range
+ * (less that pool's exclusions), which is then all it may hand out.
+ */
+export async function planFor(tx: Tx, subnet: Subnet, within?: IntervalSet): Promise<Plan> {
   const prefix = checkPrefix('cidr', subnet.cidr);
-  const spans = await tx
+  const value = (text: string) => checkAddress('ip', text).value;
+  const spanRows = await tx
     .select({ start: ranges.start, end: ranges.end })
     .from(ranges)
     .where(eq(ranges.subnetId, subnet.id));
-  const value = (text: string) => checkAddress('ip', text).value;
+  const poolRows =
+    within === undefined
+      ? await tx
+          .select({ start: poolRanges.start, end: poolRanges.end })
+          .from(poolRanges)
+          .where(eq(poolRanges.subnetId, subnet.id))
+      : [];
   const unavailable = unavailableIn(prefix, {
     addresses: [subnet.gateway, ...subnet.dnsServers].filter((a): a is string => a !== null).map(value),
-    spans: spans.map((span) => [value(span.start), value(span.end)] as const),
+    spans: [...spanRows, ...poolRows].map((span) => [value(span.start), value(span.end)] as const),
   });
   return {
     subnet,
     family: prefix.family,
-    available: unavailable.complementWithin(firstOf(prefix), lastOf(prefix)),
+    available: (within ?? new IntervalSet([[firstOf(prefix), lastOf(prefix)]])).minus(unavailable),
     windowSeconds: (await readSettings(tx as unknown as Database)).observationWindowSeconds,
   };
-}
-
-/** PostgreSQL's unique_violation and serialization_failure: a race lost, worth one more try. */
-function retriable(error: unknown): boolean {
-  for (let e = error, depth = 0; e instanceof Object && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === '23505' || code === '40001') return true;
-  }
-  return false;
 }
 
 export async function allocateAddress(
@@ -371,6 +386,8 @@ interface AddressQuery {
   ownerId?: string;
   mac?: string;
   nodeId?: string;
+  poolId?: string;
+  claim?: string;
   limit?: number;
   after?: { ip: string; subnetId: string };
 }
@@ -383,6 +400,8 @@ export async function readAddresses(tx: Tx | Database, query: AddressQuery): Pro
     query.ownerId === undefined ? undefined : eq(addresses.ownerId, query.ownerId),
     query.mac === undefined ? undefined : sql`${addresses.mac} = ${query.mac}::macaddr`,
     query.nodeId === undefined ? undefined : eq(addresses.nodeId, query.nodeId),
+    query.poolId === undefined ? undefined : eq(addresses.poolId, query.poolId),
+    query.claim === undefined ? undefined : eq(addresses.claim, query.claim),
     query.after === undefined
       ? undefined
       : sql`(${addresses.ip}, ${addresses.subnetId}) > (${query.after.ip}::inet, ${query.after.subnetId}::uuid)`,
@@ -414,6 +433,8 @@ export async function readAddresses(tx: Tx | Database, query: AddressQuery): Pro
     mac: a.mac,
     hostname: a.hostname,
     node: a.nodeId,
+    pool: a.poolId,
+    claim: a.claim,
     owner,
     comment: a.comment,
     createdAt: a.createdAt.toISOString(),

@@ -1,6 +1,16 @@
 // The one home of the collector's database schema; drizzle-kit generates ../../../drizzle from it.
 export { type AgentInterface, type AgentStats, agents } from './agents.js';
 export { bindings, sightingEvents } from './discoveries.js';
-export { type AddressKind, addresses, nodeInterfaces, nodes, ranges, subnets, takenRuns } from './ipam.js';
+export {
+  type AddressKind,
+  addresses,
+  nodeInterfaces,
+  nodes,
+  poolRanges,
+  pools,
+  ranges,
+  subnets,
+  takenRuns,
+} from './ipam.js';
 export { settings } from './settings.js';
 export { type Role, users } from './users.js';

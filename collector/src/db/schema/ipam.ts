@@ -6,6 +6,7 @@ import {
   index,
   inet,
   integer,
+  jsonb,
   macaddr,
   pgTable,
   primaryKey,
@@ -94,6 +95,46 @@ export const nodeInterfaces = pgTable(
   (t) => [index('node_interfaces_node_idx').on(t.nodeId, t.position)],
 );
 
+/** Metal3-style pools (API.md, "Pools and claims"): non-contiguous ranges, possibly in several subnets. */
+export const pools = pgTable('pools', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull().unique(),
+  namePrefix: text('name_prefix').notNull(),
+  prefix: integer('prefix'),
+  gateway: inet('gateway'),
+  dnsServers: inet('dns_servers').array(),
+  /** Claim name → the address it gets, whoever asks first. */
+  preAllocations: jsonb('pre_allocations').$type<Record<string, string>>().notNull().default({}),
+  /** Addresses, "a-b" spans and CIDRs never handed out (as given, checked at creation). */
+  exclusions: text('exclusions').array().notNull().default(sql`'{}'`),
+  allocation: text('allocation').$type<'sequential' | 'random'>().notNull().default('sequential'),
+  createdAt: when('created_at').notNull().defaultNow(),
+});
+
+/** A pool's ranges, in order, each inside one subnet, with its own prefix, gateway and DNS if given. */
+export const poolRanges = pgTable(
+  'pool_ranges',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    poolId: uuid('pool_id')
+      .notNull()
+      .references(() => pools.id, { onDelete: 'cascade' }),
+    subnetId: uuid('subnet_id')
+      .notNull()
+      .references(() => subnets.id),
+    start: inet('start').notNull(),
+    end: inet('end').notNull(),
+    prefix: integer('prefix'),
+    gateway: inet('gateway'),
+    dnsServers: inet('dns_servers').array(),
+    position: integer('position').notNull(),
+  },
+  (t) => [
+    index('pool_ranges_subnet_idx').on(t.subnetId, t.start),
+    index('pool_ranges_pool_idx').on(t.poolId, t.position),
+  ],
+);
+
 export type AddressKind = 'reserved' | 'device' | 'sticky' | 'auto' | 'extra' | 'claim';
 
 /**
@@ -113,6 +154,9 @@ export const addresses = pgTable(
     hostname: text('hostname'),
     /** The node the address belongs to (auto, extra, and sticky addresses given a node). */
     nodeId: uuid('node_id').references(() => nodes.id),
+    /** The pool and claim of a `claim` address. */
+    poolId: uuid('pool_id').references(() => pools.id),
+    claim: text('claim'),
     ownerId: uuid('owner_id')
       .notNull()
       .references(() => users.id),
@@ -125,6 +169,7 @@ export const addresses = pgTable(
     index('addresses_mac_idx').on(t.mac),
     index('addresses_owner_idx').on(t.ownerId),
     index('addresses_node_idx').on(t.nodeId),
+    unique('addresses_pool_claim_unique').on(t.poolId, t.claim),
     check('addresses_kind_check', sql`${t.kind} in ('reserved', 'device', 'sticky', 'auto', 'extra', 'claim')`),
   ],
 );

@@ -1,0 +1,142 @@
+/** Pools and claims (API.md, Metal3-style): admins shape pools; users and admins claim. */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import {
+  claimAddress,
+  createPool,
+  deletePool,
+  exportPool,
+  findPool,
+  importPool,
+  listPools,
+  type PoolExport,
+  releaseClaim,
+} from '../../ipam/pool-store.js';
+import { ADMIN, READ, requireRole, WRITE } from '../auth.js';
+import type { AppContext } from '../context.js';
+import { Name } from '../schemas.js';
+
+const Address = Type.String({ minLength: 1, maxLength: 64 });
+const Prefix = Type.Integer({ minimum: 0, maximum: 128 });
+const Dns = Type.Array(Address, { maxItems: 16 });
+const Range = Type.Object(
+  {
+    start: Type.Optional(Address),
+    end: Type.Optional(Address),
+    subnet: Type.Optional(Address),
+    prefix: Type.Optional(Prefix),
+    gateway: Type.Optional(Address),
+    dnsServers: Type.Optional(Dns),
+  },
+  { additionalProperties: false },
+);
+const PoolSpec = Type.Object(
+  {
+    name: Name,
+    namePrefix: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([a-z0-9-]*[a-z0-9])?$' }),
+    ranges: Type.Array(Range, { minItems: 1, maxItems: 256 }),
+    prefix: Type.Optional(Prefix),
+    gateway: Type.Optional(Address),
+    dnsServers: Type.Optional(Dns),
+    preAllocations: Type.Optional(Type.Record(Type.String({ maxLength: 63 }), Address)),
+    exclusions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 1024 })),
+    allocation: Type.Optional(Type.Union([Type.Literal('sequential'), Type.Literal('random')])),
+  },
+  { additionalProperties: false },
+);
+const PoolParams = Type.Object({ pool: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+const ClaimParams = Type.Object(
+  { pool: Type.String({ minLength: 1, maxLength: 64 }), claim: Type.String({ minLength: 1, maxLength: 63 }) },
+  { additionalProperties: false },
+);
+const ClaimBody = Type.Partial(Type.Object({ mac: Address, ip: Address }), { additionalProperties: false });
+const Force = Type.Partial(Type.Object({ force: Type.Boolean() }), { additionalProperties: false });
+const Export = Type.Object(
+  {
+    pool: Type.Object(
+      {
+        ...PoolSpec.properties,
+        preAllocations: Type.Record(Type.String(), Address),
+        exclusions: Type.Array(Type.String()),
+      },
+      { additionalProperties: true },
+    ),
+    subnets: Type.Array(
+      Type.Object(
+        {
+          cidr: Address,
+          vlan: Type.Integer({ minimum: 0, maximum: 4095 }),
+          gateway: Type.Union([Address, Type.Null()]),
+          dnsServers: Dns,
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 256 },
+    ),
+    claims: Type.Array(
+      Type.Object(
+        { claim: Type.String({ minLength: 1, maxLength: 63 }), ip: Address, mac: Type.Union([Address, Type.Null()]) },
+        { additionalProperties: false },
+      ),
+      { maxItems: 100_000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export async function poolRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+  app.post<{ Body: Static<typeof PoolSpec> }>(
+    '/pools',
+    { schema: { body: PoolSpec }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => reply.code(201).send(await createPool(db, request.body)),
+  );
+
+  app.get('/pools', { onRequest: requireRole(db, READ) }, async () => ({
+    items: await listPools(db),
+    nextCursor: null,
+  }));
+
+  app.get<{ Params: Static<typeof PoolParams> }>(
+    '/pools/:pool',
+    { schema: { params: PoolParams }, onRequest: requireRole(db, READ) },
+    async (request) => findPool(db, request.params.pool),
+  );
+
+  app.delete<{ Params: Static<typeof PoolParams>; Querystring: Static<typeof Force> }>(
+    '/pools/:pool',
+    { schema: { params: PoolParams, querystring: Force }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) => {
+      await deletePool(db, request.params.pool, request.query.force === true);
+      return reply.code(204).send();
+    },
+  );
+
+  app.put<{ Params: Static<typeof ClaimParams>; Body: Static<typeof ClaimBody> }>(
+    '/pools/:pool/claims/:claim',
+    { schema: { params: ClaimParams, body: ClaimBody }, onRequest: requireRole(db, WRITE) },
+    async (request) =>
+      claimAddress(db, request.principal!, request.params.pool, request.params.claim, request.body ?? {}),
+  );
+
+  app.delete<{ Params: Static<typeof ClaimParams> }>(
+    '/pools/:pool/claims/:claim',
+    { schema: { params: ClaimParams }, onRequest: requireRole(db, WRITE) },
+    async (request, reply) => {
+      await releaseClaim(db, request.params.pool, request.params.claim);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: Static<typeof PoolParams> }>(
+    '/pools/:pool/export',
+    { schema: { params: PoolParams }, onRequest: requireRole(db, READ) },
+    async (request) => exportPool(db, request.params.pool),
+  );
+
+  app.post<{ Body: Static<typeof Export> }>(
+    '/pools/import',
+    { schema: { body: Export }, onRequest: requireRole(db, ADMIN) },
+    async (request, reply) =>
+      reply.code(201).send(await importPool(db, request.principal!, request.body as PoolExport)),
+  );
+}

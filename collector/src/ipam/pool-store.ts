@@ -1,0 +1,469 @@
+/**
+ * Metal3-style pools and claims (API.md, "Pools and claims"): a pool is an ordered list of
+ * ranges, each inside a known subnet and possibly apart from the others, with per-range prefix,
+ * gateway and DNS servers; claims get addresses from it — the same claim always the same
+ * address, a pre-allocated claim its own — and never an excluded one, which Metal3 cannot do.
+ * A pool's ranges are off limits to every other allocation (planFor). Export and import carry
+ * a pool with its claims to another collector without changing an address.
+ */
+import { contains, firstOf, formatIp, formatPrefix, IntervalSet, lastOf, parseExclusion } from '@ipwarden/ipam';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Principal } from '../auth/users.js';
+import type { Database } from '../db/database.js';
+import { addresses, poolRanges, pools, subnets } from '../db/schema/index.js';
+import { ApiError, ErrorCode } from '../errors.js';
+import {
+  type Address,
+  checkMac,
+  freeAddresses,
+  markTaken,
+  pick,
+  planFor,
+  readAddresses,
+  refusal,
+  retriable,
+  type Tx,
+} from './address-store.js';
+import { checkAddress, checkPrefix, createSubnet, findSubnet, type Subnet } from './subnet-store.js';
+
+export interface PoolRangeInput {
+  start?: string;
+  end?: string;
+  subnet?: string;
+  prefix?: number;
+  gateway?: string;
+  dnsServers?: string[];
+}
+
+export interface PoolInput {
+  name: string;
+  namePrefix: string;
+  ranges: PoolRangeInput[];
+  prefix?: number;
+  gateway?: string;
+  dnsServers?: string[];
+  preAllocations?: Record<string, string>;
+  exclusions?: string[];
+  allocation?: 'sequential' | 'random';
+}
+
+export interface PoolRange {
+  start: string;
+  end: string;
+  subnet: string;
+  cidr: string;
+  prefix?: number;
+  gateway?: string;
+  dnsServers?: string[];
+}
+
+export interface Pool {
+  id: string;
+  name: string;
+  namePrefix: string;
+  ranges: PoolRange[];
+  prefix?: number;
+  gateway?: string;
+  dnsServers?: string[];
+  preAllocations: Record<string, string>;
+  exclusions: string[];
+  allocation: 'sequential' | 'random';
+  status: { claims: Record<string, string> };
+}
+
+export interface Claim {
+  /** `<namePrefix>-<address with . and : as ->`, as Metal3 names its IPAddress objects. */
+  name: string;
+  address: string;
+  prefix: number;
+  gateway: string | null;
+  dnsServers: string[];
+  pool: string;
+  claim: string;
+  mac: string | null;
+}
+
+const CLAIM_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
+
+function invalid(kind: (typeof ErrorCode)[keyof typeof ErrorCode], field: string, message: string): ApiError {
+  return new ApiError(kind, `${field}: ${message}`, [{ field, message }]);
+}
+
+function checkClaimName(field: string, name: string): string {
+  if (!CLAIM_NAME.test(name))
+    throw invalid(ErrorCode.VALIDATION_FAILED, field, `"${name}" is not a claim name (a-z, 0-9, . and -)`);
+  return name;
+}
+
+const canonical = (text: string) => formatIp(checkAddress('ip', text));
+const value = (text: string) => checkAddress('ip', text).value;
+
+interface ResolvedRange {
+  subnet: Subnet;
+  lo: bigint;
+  hi: bigint;
+  prefix?: number;
+  gateway?: string;
+  dnsServers?: string[];
+}
+
+/** The subnet holding `ip`: named, or the one known subnet that contains it. */
+async function subnetOf(db: Database, field: string, ip: string, named: string | undefined): Promise<Subnet> {
+  if (named !== undefined) return findSubnet(db, named, `${field}.subnet`);
+  const rows = await db.select({ id: subnets.id }).from(subnets).where(sql`${subnets.cidr} >>= ${ip}::inet`);
+  if (rows.length === 0) throw invalid(ErrorCode.IP_NOT_IN_SUBNET, field, `${ip} lies in no known subnet`);
+  if (rows.length > 1)
+    throw invalid(ErrorCode.AMBIGUOUS_SUBNET, field, `${ip} lies in several subnets: name one with "subnet"`);
+  return findSubnet(db, rows[0]!.id);
+}
+
+async function resolveRanges(db: Database, input: PoolInput): Promise<ResolvedRange[]> {
+  if (input.ranges.length === 0) throw invalid(ErrorCode.VALIDATION_FAILED, 'ranges', 'a pool has at least one range');
+  const resolved: ResolvedRange[] = [];
+  for (const [i, range] of input.ranges.entries()) {
+    const field = `ranges[${i}]`;
+    let subnet: Subnet;
+    let lo: bigint;
+    let hi: bigint;
+    if (range.start === undefined || range.end === undefined) {
+      if (range.subnet === undefined || range.start !== undefined || range.end !== undefined) {
+        throw invalid(ErrorCode.VALIDATION_FAILED, field, 'give start and end, or a subnet for the whole of it');
+      }
+      subnet = await findSubnet(db, range.subnet, `${field}.subnet`);
+      const prefix = checkPrefix('cidr', subnet.cidr);
+      [lo, hi] = [firstOf(prefix), lastOf(prefix)];
+    } else {
+      const start = canonical(range.start);
+      subnet = await subnetOf(db, `${field}.start`, start, range.subnet);
+      const prefix = checkPrefix('cidr', subnet.cidr);
+      const [a, b] = [
+        checkAddress(`${field}.start`, range.start, prefix.family),
+        checkAddress(`${field}.end`, range.end, prefix.family),
+      ];
+      for (const [name, ip] of [
+        ['start', a],
+        ['end', b],
+      ] as const) {
+        if (!contains(prefix, ip)) {
+          throw invalid(ErrorCode.IP_NOT_IN_SUBNET, `${field}.${name}`, `${formatIp(ip)} is not in ${subnet.cidr}`);
+        }
+      }
+      if (a.value > b.value) throw invalid(ErrorCode.VALIDATION_FAILED, `${field}.end`, 'comes before start');
+      [lo, hi] = [a.value, b.value];
+    }
+    for (const other of resolved) {
+      if (other.subnet.id === subnet.id && other.lo <= hi && lo <= other.hi) {
+        throw invalid(ErrorCode.RANGE_OVERLAPS, field, 'overlaps another range of the pool');
+      }
+    }
+    const gateway = range.gateway === undefined ? undefined : canonical(range.gateway);
+    const dnsServers = range.dnsServers?.map((dns, j) => formatIp(checkAddress(`${field}.dnsServers[${j}]`, dns)));
+    resolved.push({ subnet, lo, hi, prefix: range.prefix, gateway, dnsServers });
+  }
+  return resolved;
+}
+
+/** Every other pool's ranges are off limits to this one, as this one's are to everything else. */
+async function checkAgainstOtherPools(tx: Tx, ranges: ResolvedRange[]): Promise<void> {
+  for (const [i, range] of ranges.entries()) {
+    const family = checkPrefix('cidr', range.subnet.cidr).family;
+    const [lo, hi] = [formatIp({ family, value: range.lo }), formatIp({ family, value: range.hi })];
+    const [clash] = await tx
+      .select({ pool: pools.name })
+      .from(poolRanges)
+      .innerJoin(pools, eq(pools.id, poolRanges.poolId))
+      .where(
+        and(
+          eq(poolRanges.subnetId, range.subnet.id),
+          sql`${poolRanges.start} <= ${hi}::inet`,
+          sql`${poolRanges.end} >= ${lo}::inet`,
+        ),
+      )
+      .limit(1);
+    if (clash !== undefined)
+      throw invalid(ErrorCode.RANGE_OVERLAPS, `ranges[${i}]`, `overlaps a range of pool ${clash.pool}`);
+  }
+}
+
+export async function createPool(db: Database, input: PoolInput): Promise<Pool> {
+  const ranges = await resolveRanges(db, input);
+  const family = checkPrefix('cidr', ranges[0]!.subnet.cidr).family;
+  const exclusions = (input.exclusions ?? []).map((text, i) => {
+    const parsed = parseExclusion(text, family);
+    if (!parsed.ok) throw invalid(ErrorCode.VALIDATION_FAILED, `exclusions[${i}]`, parsed.reason);
+    return parsed.value;
+  });
+  const excluded = new IntervalSet(exclusions);
+  const preAllocations: Record<string, string> = {};
+  const claimedBy = new Map<string, string>();
+  for (const [claim, ip] of Object.entries(input.preAllocations ?? {})) {
+    const field = `preAllocations.${claim}`;
+    checkClaimName(field, claim);
+    const address = checkAddress(field, ip, family);
+    if (!ranges.some((r) => r.lo <= address.value && address.value <= r.hi)) {
+      throw invalid(ErrorCode.VALIDATION_FAILED, field, `${formatIp(address)} is in none of the pool's ranges`);
+    }
+    if (excluded.has(address.value))
+      throw invalid(ErrorCode.VALIDATION_FAILED, field, `${formatIp(address)} is excluded`);
+    const text = formatIp(address);
+    if (claimedBy.has(text)) {
+      throw invalid(ErrorCode.VALIDATION_FAILED, field, `${text} is pre-allocated to ${claimedBy.get(text)} too`);
+    }
+    claimedBy.set(text, claim);
+    preAllocations[claim] = text;
+  }
+  const id = await db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(${0x69_70_77_02})`); // "ipw" 2: pool ranges
+    const [taken] = await tx.select({ id: pools.id }).from(pools).where(eq(pools.name, input.name));
+    if (taken !== undefined) throw new ApiError(ErrorCode.NAME_TAKEN, `a pool named "${input.name}" exists`);
+    await checkAgainstOtherPools(tx, ranges);
+    const [row] = await tx
+      .insert(pools)
+      .values({
+        name: input.name,
+        namePrefix: input.namePrefix,
+        prefix: input.prefix,
+        gateway: input.gateway === undefined ? undefined : canonical(input.gateway),
+        dnsServers: input.dnsServers?.map(canonical),
+        preAllocations,
+        exclusions: input.exclusions ?? [],
+        allocation: input.allocation ?? 'sequential',
+      })
+      .returning({ id: pools.id });
+    await tx.insert(poolRanges).values(
+      ranges.map((r, position) => ({
+        poolId: row!.id,
+        subnetId: r.subnet.id,
+        start: formatIp({ family, value: r.lo }),
+        end: formatIp({ family, value: r.hi }),
+        prefix: r.prefix,
+        gateway: r.gateway,
+        dnsServers: r.dnsServers,
+        position,
+      })),
+    );
+    return row!.id;
+  });
+  return findPool(db, id);
+}
+
+async function poolRow(db: Database | Tx, ref: string) {
+  const byId = /^[0-9a-f-]{36}$/i.test(ref);
+  const [row] = await db
+    .select()
+    .from(pools)
+    .where(byId ? eq(pools.id, ref) : eq(pools.name, ref));
+  if (row === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no pool ${ref}`);
+  return row;
+}
+
+async function rangesOf(db: Database | Tx, poolId: string) {
+  return db
+    .select({ range: poolRanges, cidr: subnets.cidr })
+    .from(poolRanges)
+    .innerJoin(subnets, eq(subnets.id, poolRanges.subnetId))
+    .where(eq(poolRanges.poolId, poolId))
+    .orderBy(asc(poolRanges.position));
+}
+
+export async function findPool(db: Database, ref: string): Promise<Pool> {
+  const row = await poolRow(db, ref);
+  const ranges = await rangesOf(db, row.id);
+  const claims = await readAddresses(db, { poolId: row.id });
+  return {
+    id: row.id,
+    name: row.name,
+    namePrefix: row.namePrefix,
+    ranges: ranges.map(({ range, cidr }) => ({
+      start: canonical(range.start),
+      end: canonical(range.end),
+      subnet: range.subnetId,
+      cidr: formatPrefix(checkPrefix('cidr', cidr)),
+      ...(range.prefix !== null && { prefix: range.prefix }),
+      ...(range.gateway !== null && { gateway: canonical(range.gateway) }),
+      ...(range.dnsServers !== null && { dnsServers: range.dnsServers.map(canonical) }),
+    })),
+    ...(row.prefix !== null && { prefix: row.prefix }),
+    ...(row.gateway !== null && { gateway: canonical(row.gateway) }),
+    ...(row.dnsServers !== null && { dnsServers: row.dnsServers.map(canonical) }),
+    preAllocations: row.preAllocations,
+    exclusions: row.exclusions,
+    allocation: row.allocation,
+    status: { claims: Object.fromEntries(claims.map((a) => [a.claim!, a.ip])) },
+  };
+}
+
+export async function listPools(db: Database): Promise<Pool[]> {
+  const rows = await db.select({ id: pools.id }).from(pools).orderBy(asc(pools.name));
+  return Promise.all(rows.map((r) => findPool(db, r.id)));
+}
+
+async function claimView(db: Database, pool: Pool, address: Address): Promise<Claim> {
+  const ip = value(address.ip);
+  const range = pool.ranges.find((r) => value(r.start) <= ip && ip <= value(r.end))!;
+  const subnet = await findSubnet(db, range.subnet);
+  return {
+    name: `${pool.namePrefix}-${address.ip.replaceAll(/[.:]/g, '-')}`,
+    address: address.ip,
+    prefix: range.prefix ?? pool.prefix ?? checkPrefix('cidr', subnet.cidr).length,
+    gateway: range.gateway ?? pool.gateway ?? subnet.gateway,
+    dnsServers: range.dnsServers ?? pool.dnsServers ?? subnet.dnsServers,
+    pool: pool.name,
+    claim: address.claim!,
+    mac: address.mac,
+  };
+}
+
+/**
+ * The claim's address: the one it holds (idempotent), its pre-allocation, the one asked for, or
+ * the next free in the pool's ranges in order (sequential) or drawn at random — never excluded,
+ * never another claim's pre-allocation, never allocated or observed in use.
+ */
+export async function claimAddress(
+  db: Database,
+  principal: Principal,
+  poolRef: string,
+  claimName: string,
+  input: { mac?: string; ip?: string },
+): Promise<Claim> {
+  checkClaimName('claim', claimName);
+  const pool = await findPool(db, poolRef);
+  const [held] = await readAddresses(db, { poolId: pool.id, claim: claimName });
+  if (held !== undefined) return claimView(db, pool, held);
+  const mac = input.mac === undefined ? undefined : checkMac('mac', input.mac);
+  const family = checkAddress('ip', pool.ranges[0]!.start).family;
+  const wanted =
+    pool.preAllocations[claimName] ??
+    (input.ip === undefined ? undefined : formatIp(checkAddress('ip', input.ip, family)));
+  const excluded = new IntervalSet(
+    pool.exclusions.map((text) => (parseExclusion(text, family) as { value: [bigint, bigint] }).value),
+  );
+  for (const [claim, ip] of Object.entries(pool.preAllocations))
+    if (claim !== claimName) excluded.add(value(ip), value(ip));
+  // Ranges in their order; within each, the lowest free address or one drawn at random.
+  const order = pool.ranges;
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const ip = await db.transaction(async (tx) => {
+        // Every subnet of the pool locked, in id order: one allocation at a time per subnet.
+        for (const id of [...new Set(pool.ranges.map((r) => r.subnet))].sort()) {
+          await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, id)).for('update');
+        }
+        const candidates =
+          wanted === undefined
+            ? order
+            : order.filter((r) => value(r.start) <= value(wanted) && value(wanted) <= value(r.end));
+        if (candidates.length === 0)
+          throw invalid(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${wanted} is in none of the pool's ranges`);
+        for (const range of candidates) {
+          const subnet = await findSubnet(tx as unknown as Database, range.subnet);
+          const within = new IntervalSet([[value(range.start), value(range.end)]]).minus(excluded);
+          const plan = await planFor(tx, subnet, within);
+          let found: bigint | undefined;
+          if (wanted !== undefined) {
+            const refused = await refusal(tx, plan, value(wanted), false);
+            if (refused !== undefined) throw refused;
+            found = value(wanted);
+          } else {
+            found = await pick(tx, plan, pool.allocation === 'random' ? 'random' : 'lowest');
+          }
+          if (found === undefined) continue;
+          const text = formatIp({ family, value: found });
+          await tx.insert(addresses).values({
+            subnetId: subnet.id,
+            ip: text,
+            kind: 'claim',
+            mac: mac ?? null,
+            poolId: pool.id,
+            claim: claimName,
+            ownerId: principal.id,
+          });
+          await markTaken(tx, subnet.id, family, found);
+          return text;
+        }
+        throw new ApiError(ErrorCode.SUBNET_EXHAUSTED, `no address of pool ${pool.name} is free`);
+      });
+      const [address] = await readAddresses(db, { poolId: pool.id, claim: claimName });
+      return claimView(db, pool, address ?? (await readAddresses(db, { ip }))[0]!);
+    } catch (error) {
+      // A concurrent PUT of the same claim won: answer with what it got.
+      if (attempt < 3 && retriable(error)) {
+        const [won] = await readAddresses(db, { poolId: pool.id, claim: claimName });
+        if (won !== undefined) return claimView(db, pool, won);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+export async function releaseClaim(db: Database, poolRef: string, claimName: string): Promise<void> {
+  const pool = await poolRow(db, poolRef);
+  const [held] = await readAddresses(db, { poolId: pool.id, claim: claimName });
+  if (held === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `pool ${pool.name} has no claim ${claimName}`);
+  await db.transaction((tx) => freeAddresses(tx, [held]));
+}
+
+export async function deletePool(db: Database, poolRef: string, force: boolean): Promise<void> {
+  const pool = await poolRow(db, poolRef);
+  const claims = await readAddresses(db, { poolId: pool.id });
+  if (claims.length > 0 && !force) {
+    throw new ApiError(
+      ErrorCode.POOL_IN_USE,
+      `pool ${pool.name} has ${claims.length} claims; delete them, or use ?force=true`,
+    );
+  }
+  await db.transaction(async (tx) => {
+    await freeAddresses(tx, claims);
+    await tx.delete(pools).where(eq(pools.id, pool.id));
+  });
+}
+
+/** The whole pool, its subnets and claims included, as `POST /pools/import` takes it. */
+export interface PoolExport {
+  pool: Omit<Pool, 'id' | 'status' | 'ranges'> & { ranges: (PoolRangeInput & { start: string; end: string })[] };
+  subnets: { cidr: string; vlan: number; gateway: string | null; dnsServers: string[] }[];
+  claims: { claim: string; ip: string; mac: string | null }[];
+}
+
+export async function exportPool(db: Database, poolRef: string): Promise<PoolExport> {
+  const { id: _, status: __, ranges, ...spec } = await findPool(db, poolRef);
+  const subnetIds = [...new Set(ranges.map((r) => r.subnet))];
+  const subnetList = await Promise.all(subnetIds.map((id) => findSubnet(db, id)));
+  const claims = await readAddresses(db, { poolId: _ });
+  return {
+    pool: {
+      ...spec,
+      ranges: ranges.map(({ subnet: __s, cidr, ...range }) => ({ ...range, subnet: cidr })),
+    },
+    subnets: subnetList.map((s) => ({ cidr: s.cidr, vlan: s.vlan, gateway: s.gateway, dnsServers: s.dnsServers })),
+    claims: claims.map((a) => ({ claim: a.claim!, ip: a.ip, mac: a.mac })),
+  };
+}
+
+/** Recreates an exported pool: its subnets where missing, then every claim at its address. */
+export async function importPool(db: Database, principal: Principal, doc: PoolExport): Promise<Pool> {
+  for (const subnet of doc.subnets) {
+    const existing = await db
+      .select({ id: subnets.id })
+      .from(subnets)
+      .where(sql`${subnets.cidr} = ${subnet.cidr}::cidr`);
+    if (existing.length === 0) {
+      await createSubnet(db, {
+        cidr: subnet.cidr,
+        vlan: subnet.vlan,
+        gateway: subnet.gateway,
+        dnsServers: subnet.dnsServers,
+      });
+    }
+  }
+  const pool = await createPool(db, doc.pool);
+  for (const claim of doc.claims) {
+    await claimAddress(db, principal, pool.id, claim.claim, {
+      ip: claim.ip,
+      ...(claim.mac !== null && { mac: claim.mac }),
+    });
+  }
+  return findPool(db, pool.id);
+}
