@@ -14,6 +14,9 @@ import { buildApp } from './http/app.js';
 import { Metrics } from './metrics.js';
 import { readSettings } from './settings.js';
 
+/** How long requests under way may take to finish when the collector stops. */
+const CLOSE_GRACE_MS = 5_000; // 5 s
+
 export interface CollectorOptions {
   /** Address to listen on; port 0 picks a free one. */
   host: string;
@@ -74,7 +77,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       adminTokenFile: bootstrap.tokenFile,
       async close() {
         await gateway.close();
-        await app.close();
+        // Requests under way get a grace period; a client that stops reading does not hold the
+        // shutdown for ever.
+        const grace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(grace);
+        }
         await database.close();
       },
     };

@@ -3,6 +3,8 @@
  * /api/v1, and the operations endpoints both there and at the root (where probes and
  * Prometheus look for them).
  */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AppContext } from './context.js';
 import { installProblemHandlers } from './problem.js';
@@ -42,9 +44,20 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
   app.addHook('onResponse', async (request, reply) => {
     context.metrics.httpRequests.inc({ method: request.method, status: String(reply.statusCode) });
   });
+  // The OpenAPI document is generated from the route schemas that validate the requests.
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'ipwarden', description: 'IP address management and network discovery', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: `${API_PREFIX}/openapi.json` } });
   app.register(operationRoutes, context);
   app.register(
     async (api) => {
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await api.register(operationRoutes, context);
       await api.register(discoveryRoutes, context);
       await api.register(settingsRoutes, context);
