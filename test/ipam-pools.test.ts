@@ -5,8 +5,10 @@
  * ranges off limits to other allocations; export, then import into a fresh database with every
  * claim at its address.
  */
+import { storeBatch } from '@ipwarden/collector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
+import { sighting } from './support/sightings.js';
 
 const spec = {
   name: 'workers',
@@ -105,6 +107,11 @@ describe.each(TARGETS)('pools and claims on %s', (target) => {
     const exported = (await c.api('GET', '/pools/workers/export')).body;
     const fresh = await startTestCollector(target);
     try {
+      // Where the pool moves to, its hosts are up and seen: that must not refuse their own addresses.
+      const agent = (await fresh.api('POST', '/agents', { json: { name: 'rack-40' } })).body.id;
+      await storeBatch(fresh.collector.database.db, agent, 1, [
+        sighting({ at: Date.now(), ip: '10.99.40.10', mac: '02:40:00:00:00:0a' }),
+      ]);
       const imported = await fresh.api('POST', '/pools/import', { json: exported });
       expect(imported.status, JSON.stringify(imported.body)).toBe(201);
       expect(imported.body.status.claims).toEqual((await c.api('GET', '/pools/workers')).body.status.claims);

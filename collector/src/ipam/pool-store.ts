@@ -325,6 +325,8 @@ export async function claimAddress(
   poolRef: string,
   claimName: string,
   input: { mac?: string; ip?: string },
+  /** Import: the claims' hosts are likely up and seen, which must not refuse their own addresses. */
+  options: { acceptObserved?: boolean } = {},
 ): Promise<Claim> {
   checkClaimName('claim', claimName);
   const pool = await findPool(db, poolRef);
@@ -362,7 +364,7 @@ export async function claimAddress(
           const plan = await planFor(tx, subnet, within);
           let found: bigint | undefined;
           if (wanted !== undefined) {
-            const refused = await refusal(tx, plan, value(wanted), false);
+            const refused = await refusal(tx, plan, value(wanted), options.acceptObserved === true);
             if (refused !== undefined) throw refused;
             found = value(wanted);
           } else {
@@ -460,10 +462,14 @@ export async function importPool(db: Database, principal: Principal, doc: PoolEx
   }
   const pool = await createPool(db, doc.pool);
   for (const claim of doc.claims) {
-    await claimAddress(db, principal, pool.id, claim.claim, {
-      ip: claim.ip,
-      ...(claim.mac !== null && { mac: claim.mac }),
-    });
+    await claimAddress(
+      db,
+      principal,
+      pool.id,
+      claim.claim,
+      { ip: claim.ip, ...(claim.mac !== null && { mac: claim.mac }) },
+      { acceptObserved: true },
+    );
   }
   return findPool(db, pool.id);
 }
