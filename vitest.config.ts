@@ -6,6 +6,7 @@ export default defineConfig({
       'packages/*/src/**/*.test.ts',
       'agent/src/**/*.test.ts',
       'collector/src/**/*.test.ts',
+      'client/src/**/*.test.ts',
       'test/**/*.test.ts',
     ],
     // The corpus and lab suites run tshark and real network namespaces: minutes, not seconds.

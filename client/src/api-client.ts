@@ -1,0 +1,106 @@
+/**
+ * The IPAM API over HTTP (API.md): bearer token, JSON bodies, RFC 9457 problems. A 4xx answer
+ * becomes an ApiProblem (the person's input was refused), anything else that is not a success a
+ * ServerError naming the server.
+ */
+import { ApiProblem, type FieldError, ServerError } from './errors.js';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Request {
+  method: Method;
+  /** Below /api/v1, its segments already encoded. */
+  path: string;
+  /** Parameters left undefined are not sent. */
+  query?: Record<string, string | undefined>;
+  /** Sent as JSON. */
+  body?: unknown;
+}
+
+/** A page of a list (API.md, "Lists"). */
+export interface Page {
+  items: unknown[];
+  nextCursor: string | null;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a request never got an answer: fetch hides the socket's error in its cause. */
+function reason(error: unknown): string {
+  if ((error as Error).name === 'TimeoutError') return 'no answer in time (--timeout)';
+  const cause = (error as { cause?: { message?: string } }).cause;
+  // fetch refuses the ports of the WHATWG's list (9, 25, 6000, 6665-6669, ...) without trying.
+  if (cause?.message === 'bad port') return 'fetch refuses to connect to this port (the WHATWG bad-port list)';
+  return cause?.message ?? (error as Error).message;
+}
+
+export class ApiClient {
+  constructor(
+    readonly server: string,
+    private readonly token: string | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** The answer's JSON, or undefined for 204 No Content. */
+  async send({ method, path, query = {}, body }: Request): Promise<unknown> {
+    const url = new URL(`${this.server}/api/v1${path}`);
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, value);
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let status: number;
+    let text: string;
+    try {
+      const response = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = response.status;
+      text = await response.text();
+    } catch (error) {
+      throw new ServerError(`cannot reach ${this.server}: ${reason(error)}`);
+    }
+    const json = parseJson(text);
+    if (status >= 200 && status < 300) {
+      if (status === 204 || text === '') return undefined;
+      if (json === undefined)
+        throw new ServerError(`${this.server} answered ${method} ${path} with something not JSON`);
+      return json;
+    }
+    const problem = (typeof json === 'object' && json !== null ? json : {}) as {
+      code?: unknown;
+      detail?: unknown;
+      errors?: unknown;
+    };
+    const code = typeof problem.code === 'string' ? problem.code : `http-${status}`;
+    const detail = typeof problem.detail === 'string' ? problem.detail : `${method} ${path} answered ${status}`;
+    if (status >= 400 && status < 500) {
+      const errors = Array.isArray(problem.errors) ? (problem.errors as FieldError[]) : [];
+      throw new ApiProblem(status, code, detail, errors);
+    }
+    throw new ServerError(`${this.server} failed (${status} ${code}): ${detail}`);
+  }
+
+  /** Every item of a list, following nextCursor to the end, as one page. */
+  async all(request: Request): Promise<Page> {
+    const items: unknown[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = (await this.send({ ...request, query: { ...request.query, cursor } })) as Page;
+      if (!Array.isArray(page?.items)) throw new ServerError(`${this.server} answered ${request.path} without items`);
+      items.push(...page.items);
+      if (page.nextCursor === null || page.nextCursor === undefined) return { items, nextCursor: null };
+      // A server that hands back the cursor it was given would keep us here for ever.
+      if (page.nextCursor === cursor) throw new ServerError(`${this.server} repeated the cursor of ${request.path}`);
+      cursor = page.nextCursor;
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The `ipwarden` command: the IPAM API for people. Exit codes (DESIGN.md): 0 success; 2 bad
+ * usage or input, a 4xx answer of the API included (`ipwarden: <code>: <detail>` and the field
+ * errors); 1 anything else (the server unreachable or failing), with a line naming the server.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { ApiClient, type Page } from './api-client.js';
+import { type Call, parseCommandLine, usage } from './commands.js';
+import { defaultConfigFile, type LoadedConfig, loadConfig } from './config.js';
+import { ApiProblem, ServerError, UsageError } from './errors.js';
+import { escapeText } from './output.js';
+
+const say = (line: string) => process.stderr.write(`ipwarden: ${line}\n`);
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as Error).message}`);
+  }
+}
+
+async function send(client: ApiClient, call: Call): Promise<unknown> {
+  const request = { ...call, body: call.bodyFile === undefined ? call.body : readJson(call.bodyFile) };
+  return call.all ? client.all(request) : client.send(request);
+}
+
+/** The problem's line, then the field errors its detail does not already say. */
+function reportProblem(problem: ApiProblem, loaded: LoadedConfig): void {
+  const hint =
+    problem.status === 401 && loaded.config.token === undefined
+      ? ` (no token was given: use --token TOKEN, IPWARDEN_TOKEN, or "token" in ${loaded.file})`
+      : '';
+  say(`${escapeText(`${problem.code}: ${problem.detail}`)}${hint}`);
+  for (const { field, message } of problem.errors) {
+    const line = `${field}: ${message}`;
+    if (!problem.detail.includes(line)) process.stderr.write(`  ${escapeText(line)}\n`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // A closed pipe (`| head`) ends the output, not the program with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+  let loaded: LoadedConfig | undefined;
+  try {
+    const { help, json, flags, call } = parseCommandLine(argv);
+    if (help || call === undefined) {
+      (help ? process.stdout : process.stderr).write(`${usage(defaultConfigFile(process.env, homedir()))}\n`);
+      return help ? 0 : 2;
+    }
+    loaded = loadConfig({ flags, env: process.env, home: homedir() });
+    for (const warning of loaded.warnings) say(`warning: ${warning}`);
+    const { server, token, timeoutSeconds } = loaded.config;
+    const answer = await send(new ApiClient(server, token, timeoutSeconds * 1000), call);
+    if (json) {
+      if (answer !== undefined) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+      return 0;
+    }
+    process.stdout.write(`${call.view(answer)}\n`);
+    const next = (answer as Partial<Page> | undefined)?.nextCursor;
+    if (!call.all && typeof next === 'string') say(`more: --cursor ${escapeText(next)}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ApiProblem) {
+      reportProblem(error, loaded!);
+      return 2;
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      say((error as Error).message);
+      return 2;
+    }
+    if (error instanceof ServerError) {
+      say(error.message);
+      return 1;
+    }
+    say(`${(error as Error).stack ?? error}`);
+    return 1;
+  }
+}

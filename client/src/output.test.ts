@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { cell, escapeText, record, table, views } from './output.js';
+
+describe('escapeText', () => {
+  it.each([
+    ['web1.lab', 'web1.lab'],
+    ['a\x1b[31mred', 'a\\x1b[31mred'], // a terminal would turn the rest red
+    ['two\nlines\r\tand tab', 'two\\nlines\\r\\tand tab'],
+    ['nul\x00 del\x7f c1\x9b', 'nul\\x00 del\\x7f c1\\x9b'],
+    ['abc\u202edcba', 'abc\\u202edcba'], // right-to-left override: shows "abcabcd"
+    ['zero\u200bwidth', 'zero\\u200bwidth'],
+    ['back\\slash', 'back\\\\slash'], // so that an escape cannot be forged
+    ['ünïcödé 名前', 'ünïcödé 名前'],
+  ])('%j → %j', (text, escaped) => {
+    expect(escapeText(text)).toBe(escaped);
+  });
+});
+
+describe('cell', () => {
+  it.each([
+    [null, '-'],
+    [undefined, '-'],
+    ['', '-'],
+    [[], '-'],
+    [0, '0'],
+    [true, 'yes'],
+    [false, 'no'],
+    [['10.0.0.2', '10.0.0.3'], '10.0.0.2,10.0.0.3'],
+    [{ reserved: 1, auto: 2 }, 'reserved=1,auto=2'],
+    ['evil\x07', 'evil\\x07'],
+  ])('%j → %j', (value, text) => {
+    expect(cell(value)).toBe(text);
+  });
+});
+
+describe('table', () => {
+  it('aligns columns on the widest cell, without trailing spaces', () => {
+    const text = table({ IP: 'ip', KIND: 'kind', HOSTNAME: (row) => row.hostname }, [
+      { ip: '10.0.0.2', kind: 'reserved', hostname: 'vip' },
+      { ip: '10.0.0.100', kind: 'auto', hostname: null },
+    ]);
+    expect(text).toBe(
+      ['IP          KIND      HOSTNAME', '10.0.0.2    reserved  vip', '10.0.0.100  auto      -'].join('\n'),
+    );
+  });
+
+  it('escapes every cell, so a hostile name stays on its own row', () => {
+    const text = table({ HOSTNAME: 'hostname', IP: 'ip' }, [{ hostname: 'a\nb\x1b[2J', ip: '10.0.0.2' }]);
+    expect(text.split('\n')).toEqual(['HOSTNAME     IP', 'a\\nb\\x1b[2J  10.0.0.2']);
+  });
+
+  it('prints the headers of an empty list', () => {
+    expect(table({ IP: 'ip', KIND: 'kind' }, [])).toBe('IP  KIND');
+  });
+});
+
+describe('record', () => {
+  it('lists fields and values aligned, leaving out lists of objects and the fields asked', () => {
+    const text = record(
+      { id: 'n1', hostname: 'web1', interfaces: [{ mac: 'aa' }], dnsServers: ['10.0.0.53'], secret: 'x' },
+      ['secret'],
+    );
+    expect(text).toBe(['id:          n1', 'hostname:    web1', 'dnsServers:  10.0.0.53'].join('\n'));
+  });
+});
+
+describe('views', () => {
+  const address = {
+    ip: '10.99.0.2',
+    subnet: 's1',
+    cidr: '10.99.0.0/24',
+    kind: 'reserved',
+    mac: null,
+    hostname: 'vip',
+    owner: 'ursula',
+  };
+
+  it('shows addresses with IP, KIND, MAC, HOSTNAME, OWNER and SUBNET', () => {
+    expect(views.addresses({ items: [address], nextCursor: null })).toBe(
+      [
+        'IP         KIND      MAC  HOSTNAME  OWNER   SUBNET',
+        '10.99.0.2  reserved  -    vip       ursula  10.99.0.0/24',
+      ].join('\n'),
+    );
+  });
+
+  it("shows a pool's fields, ranges and claims", () => {
+    const text = views.pool({
+      id: 'p1',
+      name: 'workers',
+      namePrefix: 'w',
+      ranges: [{ start: '10.0.0.10', end: '10.0.0.12', subnet: 's1', cidr: '10.0.0.0/24' }],
+      preAllocations: {},
+      exclusions: [],
+      allocation: 'sequential',
+      status: { claims: { w1: '10.0.0.10' } },
+    });
+    expect(text).toContain('name:            workers');
+    expect(text).toContain('10.0.0.0/24  10.0.0.10  10.0.0.12');
+    expect(text).toMatch(/CLAIM {2}ADDRESS\nw1 {5}10\.0\.0\.10$/);
+  });
+
+  it("shows a subnet's counts and the addresses that are not free", () => {
+    const text = views.utilization({
+      subnet: 's1',
+      cidr: '10.0.0.0/30',
+      total: 4,
+      allocated: { total: 1, byKind: { reserved: 1 } },
+      dynamic: 0,
+      reserved: 0,
+      observedUnallocated: 0,
+      free: 0,
+      addresses: [
+        { ip: '10.0.0.0', state: 'network' },
+        { ip: '10.0.0.1', state: 'allocated', kind: 'reserved' },
+        { ip: '10.0.0.2', state: 'free' },
+      ],
+    });
+    expect(text).toContain('byKind:               reserved=1');
+    expect(text).toContain('10.0.0.1  allocated  reserved');
+    expect(text).not.toContain('10.0.0.2');
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * Output for people: aligned tables and field lists, one set of columns per resource. Every
+ * value is escaped, since host names and MACs come from the network and a terminal obeys the
+ * control characters it is sent. (`--json` bypasses all of this: it prints the API's answer.)
+ */
+
+export type Row = Record<string, unknown>;
+/** Header → the row's key, or how to get the value. */
+export type Columns = Record<string, string | ((row: Row) => unknown)>;
+
+const NAMED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * C0 and C1 controls and DEL, and the invisible or reordering characters a name could use to
+ * pass for another (zero-width, line separators, bidirectional overrides and isolates).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const UNSAFE = /[\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+export function escapeText(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+  });
+}
+
+/** One value as a cell: `-` for nothing, lists joined by commas, objects as key=value. */
+export function cell(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '-';
+  if (typeof value === 'string') return escapeText(value);
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (Array.isArray(value)) return value.length === 0 ? '-' : value.map(cell).join(',');
+  if (typeof value === 'object')
+    return Object.entries(value).length === 0
+      ? '-'
+      : Object.entries(value)
+          .map(([k, v]) => `${escapeText(k)}=${cell(v)}`)
+          .join(',');
+  return String(value);
+}
+
+/** Code points, not UTF-16 units, so that a non-BMP character counts once. */
+const width = (text: string) => [...text].length;
+
+export function table(columns: Columns, rows: readonly Row[]): string {
+  const getters = Object.values(columns).map((get) => (typeof get === 'string' ? (row: Row) => row[get] : get));
+  const lines = [Object.keys(columns), ...rows.map((row) => getters.map((get) => cell(get(row))))];
+  const widths = Object.keys(columns).map((_, i) => Math.max(...lines.map((line) => width(line[i]!))));
+  return lines
+    .map((line) =>
+      line.map((text, i) => (i === line.length - 1 ? text : text + ' '.repeat(widths[i]! - width(text)))).join('  '),
+    )
+    .join('\n');
+}
+
+/** One resource as `field: value` lines; lists of objects are left to tables of their own. */
+export function record(resource: Row, omit: readonly string[] = []): string {
+  const fields = Object.entries(resource).filter(
+    ([key, value]) => !omit.includes(key) && !(Array.isArray(value) && value.some((v) => typeof v === 'object')),
+  );
+  const keyWidth = Math.max(0, ...fields.map(([key]) => width(key)));
+  return fields.map(([key, value]) => `${`${escapeText(key)}:`.padEnd(keyWidth + 1)}  ${cell(value)}`).join('\n');
+}
+
+const rows = (value: unknown): Row[] => (Array.isArray(value) ? (value as Row[]) : []);
+const items = (page: unknown): Row[] => rows((page as { items?: unknown }).items);
+
+const ADDRESS: Columns = { IP: 'ip', KIND: 'kind', MAC: 'mac', HOSTNAME: 'hostname', OWNER: 'owner', SUBNET: 'cidr' };
+const SUBNET: Columns = {
+  CIDR: 'cidr',
+  VLAN: 'vlan',
+  NAME: 'name',
+  GATEWAY: 'gateway',
+  DNS: 'dnsServers',
+  MANAGED: 'managed',
+  ALLOCATION: 'allocation',
+  ID: 'id',
+};
+const RANGE: Columns = { ID: 'id', START: 'start', END: 'end', PURPOSE: 'purpose', COMMENT: 'comment' };
+const POOL: Columns = {
+  NAME: 'name',
+  RANGES: (p) => rows(p.ranges).map((r) => `${r.start}-${r.end}`),
+  CLAIMS: (p) => Object.keys((p.status as { claims?: object } | undefined)?.claims ?? {}).length,
+  ALLOCATION: 'allocation',
+  ID: 'id',
+};
+const POOL_RANGE: Columns = {
+  SUBNET: 'cidr',
+  START: 'start',
+  END: 'end',
+  PREFIX: 'prefix',
+  GATEWAY: 'gateway',
+  DNS: 'dnsServers',
+};
+const CLAIM: Columns = {
+  CLAIM: 'claim',
+  ADDRESS: (c) => `${c.address}/${c.prefix}`,
+  GATEWAY: 'gateway',
+  MAC: 'mac',
+  NAME: 'name',
+};
+const NODE: Columns = {
+  ID: 'id',
+  HOSTNAME: 'hostname',
+  INTERFACES: (n) => rows(n.interfaces).map((i) => i.mac),
+  ADDRESSES: (n) => rows(n.addresses).map((a) => a.ip),
+};
+const INTERFACE: Columns = { MAC: 'mac', NAME: 'name', VIRTUAL: 'virtual' };
+
+const blocks = (...parts: string[]) => parts.join('\n\n');
+
+/** How each answer of the API looks to a person. */
+export const views = {
+  addresses: (page: unknown) => table(ADDRESS, items(page)),
+  address: (address: unknown) => table(ADDRESS, [address as Row]),
+  addressDetail: (address: unknown) => record(address as Row),
+  subnets: (page: unknown) => table(SUBNET, items(page)),
+  subnet: (subnet: unknown) => record(subnet as Row),
+  utilization: (answer: unknown) => {
+    const u = answer as Row & { allocated?: { total?: unknown; byKind?: unknown } };
+    const { addresses, allocated, ...counts } = u;
+    return blocks(
+      record({ ...counts, allocated: allocated?.total, byKind: allocated?.byKind }),
+      ...(Array.isArray(addresses)
+        ? [
+            table(
+              { IP: 'ip', STATE: 'state', KIND: 'kind' },
+              rows(addresses).filter((a) => a.state !== 'free'),
+            ),
+          ]
+        : []),
+    );
+  },
+  ranges: (page: unknown) => table(RANGE, items(page)),
+  range: (range: unknown) => table(RANGE, [range as Row]),
+  pools: (page: unknown) => table(POOL, items(page)),
+  pool: (answer: unknown) => {
+    const pool = answer as Row & { status?: { claims?: Record<string, unknown> } };
+    const claims = Object.entries(pool.status?.claims ?? {}).map(([claim, address]) => ({ claim, address }));
+    return blocks(
+      record(pool, ['status', 'ranges']),
+      table(POOL_RANGE, rows(pool.ranges)),
+      table({ CLAIM: 'claim', ADDRESS: 'address' }, claims),
+    );
+  },
+  claim: (claim: unknown) => table(CLAIM, [claim as Row]),
+  nodes: (page: unknown) => table(NODE, items(page)),
+  node: (answer: unknown) => {
+    const node = answer as Row;
+    return blocks(
+      record(node, ['interfaces', 'addresses']),
+      table(INTERFACE, rows(node.interfaces)),
+      table(ADDRESS, rows(node.addresses)),
+    );
+  },
+  /** A document meant for another program (a pool's export): JSON even for people. */
+  document: (answer: unknown) => JSON.stringify(answer, null, 2),
+  identity: (me: unknown) => record(me as Row),
+};
