@@ -26,21 +26,35 @@
  * BENCH_PROFILE=1 (one collector for all phases, under --cpu-prof, and pg_stat_statements:
  * where the time goes).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { AGENT_PATH, PROTOCOL_VERSION } from '@ipwarden/protocol';
 import WebSocket from 'ws';
+import {
+  api,
+  cpuDelta,
+  cpuOf,
+  cpuSnapshot,
+  fmt,
+  now,
+  root,
+  run,
+  say,
+  sh,
+  sleep,
+  startCollector,
+  startPostgres,
+  stopper,
+  summarizeProfile,
+  topStatements,
+  undo,
+} from './support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const collectorBin = join(root, 'collector', 'bin', 'ipwarden-collector.js');
 const agentBin = join(root, 'agent', 'bin', 'ipwarden-agent.js');
-const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 const env = process.env;
 const AGENTS = Number(env.BENCH_AGENTS ?? 100);
@@ -52,287 +66,12 @@ const WINDOW = Number(env.BENCH_WINDOW ?? 64); // the agent's own (DEFAULT_WINDO
 const PROBES = Number(env.BENCH_PROBES ?? 200);
 const PROBE_GAP_MS = 30;
 const PROFILE = env.BENCH_PROFILE === '1';
-const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
-const AGENT_SECRET = 'bench-agent-secret-0123456789abcdef';
 const NETNS = 'iwb-host';
 const VETH = 'iwb0'; // root namespace: the agent captures here
 const VETH_PEER = 'iwb1'; // in NETNS: the frames are sent from here
 const TARGET_RATE = 50_000;
 const AGENT_BATCH = 1000; // the agent's largest batch (DEFAULT_BATCH_ITEMS in agent/src/uplink.ts)
 const TARGET_P99_MS = 100;
-
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const say = (line) => process.stderr.write(`bench:ingest: ${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const now = () => performance.timeOrigin + performance.now(); // wall clock, sub-millisecond
-
-// ---------------------------------------------------------------------------------------------
-// Clean-up: every resource registers an undo step as soon as it exists; they run newest first
-// on the way out — after success, on an exception, on SIGINT/SIGTERM. A step is called with
-// `urgent` true from the 'exit' handler, where only synchronous work happens.
-
-const undo = [];
-let interrupted = false;
-async function cleanUp(urgent = false) {
-  while (undo.length > 0) {
-    const step = undo.pop();
-    try {
-      await step(urgent);
-    } catch (error) {
-      say(`clean-up: ${error.message}`);
-    }
-  }
-}
-process.on('exit', () => void cleanUp(true));
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(signal, () => {
-    interrupted = true;
-    say(`${signal}: cleaning up`);
-    cleanUp().finally(() => process.exit(130));
-  });
-}
-
-/**
- * Ends a child process we started, by its PID: SIGTERM (or SIGKILL at once), then SIGKILL
- * after `graceMs`; resolves when it has exited.
- */
-function stopper(child, graceMs) {
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const exited = new Promise((r) => (gone() ? r() : child.once('exit', () => r())));
-  const signal = (name) => {
-    try {
-      process.kill(child.pid, name);
-    } catch {
-      // already gone
-    }
-  };
-  return async (urgent = false, hard = false) => {
-    if (gone()) return;
-    if (urgent) return signal('SIGKILL');
-    signal(hard ? 'SIGKILL' : 'SIGTERM');
-    const timer = setTimeout(() => signal('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// PostgreSQL
-
-const PG_SETTINGS = {
-  listen_addresses: '127.0.0.1',
-  fsync: 'on',
-  synchronous_commit: 'on',
-  shared_buffers: '256MB',
-  max_wal_size: '4GB', // no forced checkpoint in the middle of a phase
-  ...(PROFILE && { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }),
-};
-
-async function startPostgres() {
-  const dir = mkdtempSync(join(tmpdir(), 'ipwarden-bench-pg-'));
-  undo.push(() => rmSync(dir, { recursive: true, force: true }));
-  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  chownSync(dir, id('-u'), id('-g'));
-  const data = join(dir, 'data');
-  const port = await freePort();
-  const as = (command, ...args) =>
-    execFileSync('runuser', ['-u', 'postgres', '--', join(PG_BIN, command), ...args], { stdio: 'pipe' });
-  as('initdb', '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync');
-  const options = [`-p ${port}`, `-k ${dir}`, ...Object.entries(PG_SETTINGS).map(([k, v]) => `-c ${k}=${v}`)];
-  undo.push((urgent) => {
-    try {
-      as('pg_ctl', '-D', data, '-m', urgent ? 'immediate' : 'fast', '-w', '-t', '20', 'stop');
-    } catch {
-      as('pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop');
-    }
-  });
-  as('pg_ctl', '-D', data, '-o', options.join(' '), '-l', join(dir, 'log'), '-w', 'start');
-  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  // Each statement its own -c: psql runs one -c string as one transaction (VACUUM refuses that).
-  const psql = (...statements) =>
-    execFileSync(
-      'psql',
-      [
-        '-h',
-        dir,
-        '-p',
-        String(port),
-        '-U',
-        'postgres',
-        '-d',
-        'postgres',
-        '-X',
-        '-q',
-        '-At',
-        ...statements.flatMap((s) => ['-c', s]),
-      ],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        maxBuffer: 64 << 20,
-      },
-    ).trim();
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, dir, data, postmaster, psql };
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc: seconds of CPU used by a process (and, for the postmaster, its
-// children, living and reaped), and by the whole machine.
-
-const TICK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-function procStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // f[0] is field 3 (state): utime 14, stime 15, cutime 16, cstime 17, ppid 4.
-    return {
-      ppid: Number(f[1]),
-      self: (Number(f[11]) + Number(f[12])) / TICK,
-      reaped: (Number(f[13]) + Number(f[14])) / TICK,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuOf(pid, withChildren = false) {
-  const own = procStat(pid);
-  if (own === undefined) return 0;
-  let total = own.self + (withChildren ? own.reaped : 0);
-  if (withChildren) {
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const stat = procStat(name);
-      if (stat?.ppid === pid) total += stat.self + stat.reaped;
-    }
-  }
-  return total;
-}
-
-/** The whole machine, from /proc/stat: busy (user, nice, system, irq, softirq), idle (with iowait), stolen. */
-function machineCpu() {
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
-    .split('\n')[0]
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return { busy: (user + nice + system + irq + softirq) / TICK, idle: (idle + iowait) / TICK, steal: steal / TICK };
-}
-
-function cpuSnapshot(collectorPid, postmaster) {
-  const self = process.cpuUsage();
-  return {
-    at: now(),
-    collector: cpuOf(collectorPid),
-    postgres: cpuOf(postmaster, true),
-    bench: (self.user + self.system) / 1e6,
-    machine: machineCpu(),
-  };
-}
-
-function cpuDelta(a, b) {
-  return {
-    collector: b.collector - a.collector,
-    postgres: b.postgres - a.postgres,
-    bench: b.bench - a.bench,
-    /** Core-seconds: all of the machine's work in the interval, and what the hypervisor took. */
-    busy: b.machine.busy - a.machine.busy,
-    steal: b.machine.steal - a.machine.steal,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The collector
-
-async function startCollector(databaseUrl, profileDir) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-bench-collector-'));
-  undo.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const args = [
-    ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
-    collectorBin,
-    '--listen',
-    '127.0.0.1:0',
-    '--data-dir',
-    dataDir,
-  ];
-  const child = spawn(process.execPath, args, {
-    env: {
-      ...env,
-      DATABASE_URL: databaseUrl,
-      IPWARDEN_ADMIN_TOKEN: ADMIN_TOKEN,
-      IPWARDEN_AGENT_SECRET: AGENT_SECRET,
-      IPWARDEN_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stop = stopper(child, 10_000); // a profiled collector writes its profile on the way out
-  let stopping = false;
-  undo.push((urgent) => {
-    stopping = true;
-    return stop(urgent);
-  });
-  const log = [];
-  const url = await new Promise((resolveUrl, reject) => {
-    const early = (code) => reject(new Error(`the collector exited (${code}):\n${log.join('')}`));
-    const timer = setTimeout(() => reject(new Error(`the collector did not start in 20 s:\n${log.join('')}`)), 20_000);
-    child.once('exit', early);
-    for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        if (log.length < 200) log.push(`${line}\n`);
-        const match = /listening on (http:\/\/\S+)/.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          child.off('exit', early);
-          resolveUrl(match[1]);
-        }
-      });
-    }
-  });
-  child.once('exit', (code, signal) => {
-    if (!stopping) say(`the collector exited (${code ?? signal}) unasked:\n${log.slice(-20).join('')}`);
-  });
-  return {
-    url,
-    pid: child.pid,
-    /** SIGTERM: a graceful close (and the CPU profile written). */
-    stop: () => {
-      stopping = true;
-      return stop();
-    },
-    /** SIGKILL: what it was storing is rolled back by PostgreSQL. */
-    kill: () => {
-      stopping = true;
-      return stop(false, true);
-    },
-  };
-}
-
-async function api(base, method, path, body) {
-  const response = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_TOKEN}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text === '' ? undefined : JSON.parse(text);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic sightings: a deterministic generator per agent. Agent `a` watches VLAN 100 + a;
@@ -625,10 +364,6 @@ async function throughputPhase(collector, pg, agents, batchSize) {
 // ---------------------------------------------------------------------------------------------
 // Latency: frame on the wire → row in GET /discoveries, with a real agent capturing.
 
-function sh(command, ...args) {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 function tearDownLab() {
   spawnSync('ip', ['netns', 'del', NETNS], { stdio: 'ignore' });
   spawnSync('ip', ['link', 'del', VETH], { stdio: 'ignore' });
@@ -827,78 +562,12 @@ function reference(pg, rows, foreignKeys) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Profiling (BENCH_PROFILE=1): the statements PostgreSQL spent its time on, and the collector's
-// hottest functions from its CPU profile.
-
-function topStatements(pg) {
-  return pg.psql(`select round(total_exec_time)::bigint || ' ms|' || calls || '|' || round(mean_exec_time::numeric, 2) || ' ms|' ||
-      left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
-    from pg_stat_statements order by total_exec_time desc limit 8`);
-}
-
-function summarizeProfile(dir) {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (file === undefined) return 'no profile written';
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const where = (callFrame) => callFrame.url.replace(/^file:\/\//, '').replace(root, '');
-  const label = (callFrame) =>
-    `${callFrame.functionName || '(anonymous)'} ${where(callFrame).split('/').slice(-2).join('/')}:${callFrame.lineNumber + 1}`;
-  const packageOf = (callFrame) => {
-    const path = where(callFrame);
-    const pnpm = /node_modules\/\.pnpm\/(@[^/]+\+[^@/]+|[^@/]+)/.exec(path)?.[1]?.replace('+', '/');
-    if (pnpm) return pnpm;
-    if (path.startsWith('/collector/')) return 'collector';
-    if (path.startsWith('/packages/')) return `@ipwarden/${path.split('/')[2]}`;
-    if (path === '') return callFrame.functionName; // (garbage collector), (program), natives
-    return 'node';
-  };
-  const self = new Map();
-  const inclusive = new Map();
-  const byPackage = new Map();
-  let busy = 0;
-  const ticks = new Map();
-  for (const id of profile.samples) ticks.set(id, (ticks.get(id) ?? 0) + 1);
-  for (const [id, n] of ticks) {
-    const { callFrame } = byId.get(id);
-    if (callFrame.functionName === '(idle)') continue;
-    busy += n;
-    self.set(label(callFrame), (self.get(label(callFrame)) ?? 0) + n);
-    byPackage.set(packageOf(callFrame), (byPackage.get(packageOf(callFrame)) ?? 0) + n);
-    const seen = new Set();
-    for (let at = id; at !== undefined; at = parent.get(at)) {
-      const key = label(byId.get(at).callFrame);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      inclusive.set(key, (inclusive.get(key) ?? 0) + n);
-    }
-  }
-  const top = (map, n, keep = () => true) =>
-    [...map.entries()]
-      .filter(([k]) => keep(k))
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(([k, v]) => `  ${((100 * v) / busy).toFixed(1).padStart(5)}%  ${k}`)
-      .join('\n');
-  const interesting = (k) =>
-    !/^(\(root\)|\(program\)|\(anonymous\)|processTicksAndRejections|emit |listOnTimeout|processTimers)/.test(k);
-  return [
-    `${fmt(busy)} busy samples (idle left out); shares of those.`,
-    `self time by package:\n${top(byPackage, 10)}`,
-    `self time by function:\n${top(self, 15)}`,
-    `inclusive time (the function and what it calls):\n${top(inclusive, 25, interesting)}`,
-  ].join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('run as root: PostgreSQL runs as postgres, the lab needs namespaces');
   const startedAt = performance.now();
   say('starting PostgreSQL');
-  const pg = await startPostgres();
+  const pg = await startPostgres({ profile: PROFILE });
   const version = pg.psql('show server_version').replace(/ \(.*/, '');
   const settings = pg.psql(
     `select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings
@@ -1051,11 +720,4 @@ async function main() {
   say(`done in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
 }
 
-try {
-  await main();
-} catch (error) {
-  process.exitCode = 1;
-  if (!interrupted) say(`failed: ${error.stack ?? error}`);
-} finally {
-  await cleanUp();
-}
+await run(main);
