@@ -264,29 +264,28 @@ async function markFree(tx: Tx, subnetId: string, family: 4 | 6, value: bigint):
  * ranges — and less every pool's ranges, unless `within` names the span of a pool's own range
  * (less that pool's exclusions), which is then all it may hand out.
  */
-export async function planFor(tx: Tx, subnet: Subnet, within?: IntervalSet): Promise<Plan> {
+export async function planFor(tx: Tx, subnet: Subnet, windowSeconds: number, within?: IntervalSet): Promise<Plan> {
   const prefix = checkPrefix('cidr', subnet.cidr);
   const value = (text: string) => checkAddress('ip', text).value;
-  const spanRows = await tx
-    .select({ start: ranges.start, end: ranges.end })
-    .from(ranges)
-    .where(eq(ranges.subnetId, subnet.id));
-  const poolRows =
-    within === undefined
-      ? await tx
+  // One round trip for the subnet's ranges and, for an allocation outside pools, the pools' ranges.
+  const spans = tx.select({ start: ranges.start, end: ranges.end }).from(ranges).where(eq(ranges.subnetId, subnet.id));
+  const spanRows = await (within === undefined
+    ? spans.unionAll(
+        tx
           .select({ start: poolRanges.start, end: poolRanges.end })
           .from(poolRanges)
-          .where(eq(poolRanges.subnetId, subnet.id))
-      : [];
+          .where(eq(poolRanges.subnetId, subnet.id)),
+      )
+    : spans);
   const unavailable = unavailableIn(prefix, {
     addresses: [subnet.gateway, ...subnet.dnsServers].filter((a): a is string => a !== null).map(value),
-    spans: [...spanRows, ...poolRows].map((span) => [value(span.start), value(span.end)] as const),
+    spans: spanRows.map((span) => [value(span.start), value(span.end)] as const),
   });
   return {
     subnet,
     family: prefix.family,
     available: (within ?? new IntervalSet([[firstOf(prefix), lastOf(prefix)]])).minus(unavailable),
-    windowSeconds: (await readSettings(tx as unknown as Database)).observationWindowSeconds,
+    windowSeconds,
   };
 }
 
@@ -341,12 +340,15 @@ export async function allocateAddress(
     throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${formatIp(wanted)} is not in ${subnet.cidr}`);
   }
 
+  // Read before the lock, which is held for as few round trips as the allocation needs.
+  const { observationWindowSeconds } = await readSettings(db);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction(async (tx) => {
-        // The subnet's row is its allocation lock: one allocation at a time per subnet.
-        await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnet.id)).for('update');
-        const plan = await planFor(tx, subnet);
+      const text = await db.transaction(async (tx) => {
+        // The subnet's row is its allocation lock: one allocation at a time per subnet. NO KEY:
+        // rows of other tables that reference the subnet are not held up by it.
+        await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnet.id)).for('no key update');
+        const plan = await planFor(tx, subnet, observationWindowSeconds);
         let value: bigint;
         if (wanted !== undefined) {
           const refused = await refusal(tx, plan, wanted.value, input.force === true);
@@ -370,8 +372,9 @@ export async function allocateAddress(
           comment: input.comment ?? null,
         });
         await markTaken(tx, subnet.id, plan.family, value);
-        return (await readAddresses(tx, { subnetId: subnet.id, ip: text }))[0]!;
+        return text;
       });
+      return (await readAddresses(db, { subnetId: subnet.id, ip: text }))[0]!;
     } catch (error) {
       if (attempt < 3 && retriable(error)) continue;
       throw error;
@@ -533,7 +536,7 @@ export async function updateAddress(
 export async function freeAddresses(tx: Tx, freed: readonly { subnet: string; ip: string }[]): Promise<void> {
   const bySubnet = [...new Set(freed.map((a) => a.subnet))].sort();
   for (const subnetId of bySubnet) {
-    await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnetId)).for('update');
+    await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnetId)).for('no key update');
   }
   for (const address of freed) {
     const ipValue = checkAddress('ip', address.ip);

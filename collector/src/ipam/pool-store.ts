@@ -12,6 +12,7 @@ import type { Principal } from '../auth/users.js';
 import type { Database } from '../db/database.js';
 import { addresses, poolRanges, pools, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
+import { readSettings } from '../settings.js';
 import {
   type Address,
   checkMac,
@@ -345,12 +346,13 @@ export async function claimAddress(
   // Ranges in their order; within each, the lowest free address or one drawn at random.
   const order = pool.ranges;
 
+  const { observationWindowSeconds } = await readSettings(db);
   for (let attempt = 1; ; attempt++) {
     try {
       const ip = await db.transaction(async (tx) => {
         // Every subnet of the pool locked, in id order: one allocation at a time per subnet.
         for (const id of [...new Set(pool.ranges.map((r) => r.subnet))].sort()) {
-          await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, id)).for('update');
+          await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, id)).for('no key update');
         }
         const candidates =
           wanted === undefined
@@ -361,7 +363,7 @@ export async function claimAddress(
         for (const range of candidates) {
           const subnet = await findSubnet(tx as unknown as Database, range.subnet);
           const within = new IntervalSet([[value(range.start), value(range.end)]]).minus(excluded);
-          const plan = await planFor(tx, subnet, within);
+          const plan = await planFor(tx, subnet, observationWindowSeconds, within);
           let found: bigint | undefined;
           if (wanted !== undefined) {
             const refused = await refusal(tx, plan, value(wanted), options.acceptObserved === true);
