@@ -39,7 +39,7 @@
  * BENCH_PROFILE=1 (the collector under --cpu-prof and pg_stat_statements for the throughput
  * phases: where the time goes).
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -48,12 +48,13 @@ import {
   api,
   cpuDelta,
   cpuSnapshot,
+  describeCluster,
   fmt,
   procStat,
+  profileDirFor,
   root,
   run,
   say,
-  sh,
   startCollector,
   startPostgres,
   summarizeProfile,
@@ -365,16 +366,14 @@ async function main() {
   say('starting PostgreSQL');
   const pg = await startPostgres({ profile: PROFILE });
   const version = pg.psql('show server_version').replace(/ \(.*/, '');
-  const settings = pg.psql(
-    `select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings
-     where name in ('fsync', 'synchronous_commit', 'shared_buffers', 'max_wal_size', 'full_page_writes')`,
-  );
-  const fsType = sh('stat', '-f', '-c', '%T', pg.dir).trim();
-  const profileDir = PROFILE ? join(root, '.bench', `collector-profile-${Date.now()}`) : undefined;
-  if (profileDir !== undefined) {
-    mkdirSync(profileDir, { recursive: true });
-    pg.psql('create extension if not exists pg_stat_statements');
-  }
+  const { settings, fsType } = describeCluster(pg, [
+    'fsync',
+    'synchronous_commit',
+    'shared_buffers',
+    'max_wal_size',
+    'full_page_writes',
+  ]);
+  const profileDir = profileDirFor(pg, PROFILE);
   say('starting the collector');
   const collector = await startCollector(pg.url, profileDir);
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });

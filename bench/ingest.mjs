@@ -28,7 +28,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,8 +39,10 @@ import {
   cpuDelta,
   cpuOf,
   cpuSnapshot,
+  describeCluster,
   fmt,
   now,
+  profileDirFor,
   root,
   run,
   say,
@@ -569,16 +571,15 @@ async function main() {
   say('starting PostgreSQL');
   const pg = await startPostgres({ profile: PROFILE });
   const version = pg.psql('show server_version').replace(/ \(.*/, '');
-  const settings = pg.psql(
-    `select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings
-     where name in ('fsync', 'synchronous_commit', 'shared_buffers', 'max_wal_size', 'wal_level', 'full_page_writes')`,
-  );
-  const fsType = sh('stat', '-f', '-c', '%T', pg.dir).trim();
-  const profileDir = PROFILE ? join(root, '.bench', `collector-profile-${Date.now()}`) : undefined;
-  if (profileDir !== undefined) {
-    mkdirSync(profileDir, { recursive: true });
-    pg.psql('create extension if not exists pg_stat_statements');
-  }
+  const { settings, fsType } = describeCluster(pg, [
+    'fsync',
+    'synchronous_commit',
+    'shared_buffers',
+    'max_wal_size',
+    'wal_level',
+    'full_page_writes',
+  ]);
+  const profileDir = profileDirFor(pg, PROFILE);
   say('starting the collector');
   let collector = await startCollector(pg.url, profileDir);
 

@@ -5,7 +5,7 @@
  * profile summaries of BENCH_PROFILE=1 (pg_stat_statements, the collector's --cpu-prof).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -387,4 +387,22 @@ export function summarizeProfile(dir) {
     `self time by function:\n${top(self, 15)}`,
     `inclusive time (the function and what it calls):\n${top(inclusive, 25, interesting)}`,
   ].join('\n');
+}
+
+/** The server's durability and memory settings and the file system under it, for the report. */
+export function describeCluster(pg, names) {
+  const settings = pg.psql(
+    `select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings
+     where name in (${names.map((n) => `'${n}'`).join(', ')})`,
+  );
+  return { settings, fsType: sh('stat', '-f', '-c', '%T', pg.dir).trim() };
+}
+
+/** With BENCH_PROFILE=1: a directory for the collector's CPU profile, and pg_stat_statements on. */
+export function profileDirFor(pg, profile) {
+  if (!profile) return undefined;
+  const dir = join(root, '.bench', `collector-profile-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  pg.psql('create extension if not exists pg_stat_statements');
+  return dir;
 }

@@ -9,14 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import {
-  AGENT_SECRET,
   agentConnected,
   CollectorProcess,
   type DiscoveryRow,
+  startLabAgent,
   until,
 } from './support/collector-process.js';
 import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
-import { agentBin } from './support/paths.js';
 import { stopAll } from './support/processes.js';
 
 const NOBODY = 65_534;
@@ -35,26 +34,14 @@ it('captures as a non-root user granted CAP_NET_RAW and CAP_NET_ADMIN, and nothi
   await collector.start();
   const stateDir = mkdtempSync(join(tmpdir(), 'ipwarden-agent-'));
   chownSync(stateDir, NOBODY, NOBODY);
-  const agent = lab.spawn(lab.bridge, 'agent', 'setpriv', [
+  const agent = startLabAgent(lab, collector.url, 'unprivileged', stateDir, [
+    'setpriv',
     `--reuid=${NOBODY}`,
     `--regid=${NOBODY}`,
     '--clear-groups',
     '--inh-caps=-all,+net_raw,+net_admin',
     '--ambient-caps=-all,+net_raw,+net_admin',
     '--bounding-set=-all,+net_raw,+net_admin',
-    process.execPath,
-    agentBin,
-    'run',
-    '--collector',
-    collector.url,
-    '--secret',
-    AGENT_SECRET,
-    '--interface',
-    'br0',
-    '--state-dir',
-    stateDir,
-    '--name',
-    'unprivileged',
   ]);
   await agentConnected(collector, 'unprivileged');
   await agent.waitFor(/capture opened on br0/);

@@ -3,26 +3,11 @@
  * and a real PostgreSQL 15 server this test starts itself. Same schema, same migrations.
  */
 import { type DatabaseHandle, openDatabase, schema, storeBatch } from '@ipwarden/collector';
-import { MAX_BATCH_ITEMS, type SightingItem } from '@ipwarden/protocol';
+import { MAX_BATCH_ITEMS } from '@ipwarden/protocol';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from './support/postgres-server.js';
-
-const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
-
-function item(overrides: Partial<SightingItem> = {}): SightingItem {
-  return {
-    at: T0,
-    interface: 'eth0',
-    source: 'arp',
-    kind: 'host',
-    ip: '10.99.0.7',
-    mac: '02:00:00:00:00:07',
-    vlan: 0,
-    event: 'new',
-    ...overrides,
-  };
-}
+import { sighting, T0 } from './support/sightings.js';
 
 let server: PostgresServer | undefined;
 afterAll(() => server?.stop());
@@ -61,10 +46,10 @@ describe.each([
 
   it('stores a batch: bindings upserted, changes kept as history', async () => {
     const batch = [
-      item(),
-      item({ ip: 'fd99::7', source: 'ndp', at: T0 + 5 }),
-      item({ at: T0 + 10, source: 'mdns', event: 'refresh', hostname: 'node-7' }),
-      item({ kind: 'probe', ip: '10.99.0.8', event: 'new' }),
+      sighting(),
+      sighting({ ip: 'fd99::7', source: 'ndp', at: T0 + 5 }),
+      sighting({ at: T0 + 10, source: 'mdns', event: 'refresh', hostname: 'node-7' }),
+      sighting({ kind: 'probe', ip: '10.99.0.8', event: 'new' }),
     ];
     expect(await storeBatch(handle.db, agentId, 1, batch)).toEqual({ stored: true });
     const rows = await handle.db.select().from(schema.bindings).orderBy(schema.bindings.ip);
@@ -79,15 +64,17 @@ describe.each([
 
   it('takes a replayed batch (same agent, same seq) as stored, and stores nothing', async () => {
     const before = [await count(schema.bindings), await count(schema.sightingEvents)];
-    expect(await storeBatch(handle.db, agentId, 1, [item({ ip: '10.99.0.99', mac: '02:00:00:00:00:99' })])).toEqual({
-      stored: false,
-    });
+    expect(await storeBatch(handle.db, agentId, 1, [sighting({ ip: '10.99.0.99', mac: '02:00:00:00:00:99' })])).toEqual(
+      {
+        stored: false,
+      },
+    );
     expect([await count(schema.bindings), await count(schema.sightingEvents)]).toEqual(before);
   });
 
   it('keeps each agent to its own seqs', async () => {
     expect(
-      await storeBatch(handle.db, otherAgentId, 1, [item({ ip: '10.99.0.20', mac: '02:00:00:00:00:20' })]),
+      await storeBatch(handle.db, otherAgentId, 1, [sighting({ ip: '10.99.0.20', mac: '02:00:00:00:00:20' })]),
     ).toEqual({
       stored: true,
     });
@@ -97,7 +84,7 @@ describe.each([
 
   it('merges a later batch into the bindings it knows: sources, names, last seen', async () => {
     await storeBatch(handle.db, agentId, 2, [
-      item({
+      sighting({
         at: T0 + 600_000,
         event: 'refresh',
         source: 'dhcp',
@@ -118,7 +105,7 @@ describe.each([
 
   it('keeps the sixteen newest names of a binding, however many a host announces', async () => {
     const names = Array.from({ length: 40 }, (_, i) =>
-      item({ ip: '10.99.0.30', mac: '02:00:00:00:00:30', source: 'mdns', hostname: `name-${i}`, at: T0 + i }),
+      sighting({ ip: '10.99.0.30', mac: '02:00:00:00:00:30', source: 'mdns', hostname: `name-${i}`, at: T0 + i }),
     );
     await storeBatch(handle.db, agentId, 4, names.slice(0, 20));
     await storeBatch(handle.db, agentId, 5, names.slice(20));
@@ -128,7 +115,7 @@ describe.each([
 
   it('stores a batch of the largest size the protocol allows', async () => {
     const items = Array.from({ length: MAX_BATCH_ITEMS }, (_, i) =>
-      item({
+      sighting({
         ip: `10.98.${i >> 8}.${i & 255}`,
         mac: `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
       }),

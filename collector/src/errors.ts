@@ -76,3 +76,8 @@ export class ApiError extends Error {
     super(detail);
   }
 }
+
+/** A problem with one field of a request, as the catalogue's `kind`. */
+export function fieldError(kind: ErrorKind, field: string, message: string): ApiError {
+  return new ApiError(kind, `${field}: ${message}`, [{ field, message }]);
+}

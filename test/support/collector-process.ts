@@ -66,23 +66,18 @@ export { ADMIN_TOKEN, AGENT_SECRET };
 
 /**
  * `ipwarden-agent run` inside the lab's bridge namespace, capturing on br0 and enrolling with
- * the secret under `name`.
+ * the secret under `name`; `wrapper` (a command and its arguments, such as setpriv's) runs it.
  */
-export function startLabAgent(lab: NetnsLab, collectorUrl: string, name: string, stateDir: string): TestProcess {
-  return lab.spawn(lab.bridge, name, process.execPath, [
-    agentBin,
-    'run',
-    '--collector',
-    collectorUrl,
-    '--secret',
-    AGENT_SECRET,
-    '--interface',
-    'br0',
-    '--state-dir',
-    stateDir,
-    '--name',
-    name,
-  ]);
+export function startLabAgent(
+  lab: NetnsLab,
+  collectorUrl: string,
+  name: string,
+  stateDir: string,
+  wrapper: string[] = [],
+): TestProcess {
+  const agent = [process.execPath, agentBin, 'run', '--collector', collectorUrl, '--secret', AGENT_SECRET];
+  const [command, ...args] = [...wrapper, ...agent, '--interface', 'br0', '--state-dir', stateDir, '--name', name];
+  return lab.spawn(lab.bridge, name, command!, args);
 }
 
 /** Resolves once the agent called `name` is connected to the collector. */

@@ -2,11 +2,12 @@
  * What the agents have seen (API.md, "Discovery"): the observed bindings with their vendor,
  * the history of binding changes, and forgetting stale observations.
  */
-import { isIP } from 'node:net';
+import { bitsOf, parseIp } from '@ipwarden/ipam';
 import { and, asc, eq, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { addresses, agents, bindings, sightingEvents, subnets } from '../db/schema/index.js';
-import { ApiError, ErrorCode } from '../errors.js';
+import { ErrorCode, fieldError } from '../errors.js';
+import { checkMac as checkMacAs } from '../ipam/address-store.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { vendorOf } from './vendors.js';
 
@@ -56,30 +57,26 @@ const MAX_VLAN = 4095;
 const LAST_MILLIS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 function invalid(field: string, message: string): never {
-  throw new ApiError(ErrorCode.VALIDATION_FAILED, `${field}: ${message}`, [{ field, message }]);
+  throw fieldError(ErrorCode.VALIDATION_FAILED, field, message);
 }
 
 /** An address to compare inet columns with; checked here so PostgreSQL never sees bad text. */
-export function checkIp(field: string, text: string): string {
-  // A zone (fe80::1%eth0) names a link of the asking host; PostgreSQL's inet has none.
-  if (isIP(text) === 0 || text.includes('%')) invalid(field, `"${text}" is not an IPv4 or IPv6 address`);
+function checkIp(field: string, text: string): string {
+  // parseIp takes no zone (fe80::1%eth0): it names a link of the asking host; inet has none.
+  if (parseIp(text) === undefined) invalid(field, `"${text}" is not an IPv4 or IPv6 address`);
   return text;
 }
 
-export function checkMac(field: string, text: string): string {
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text))
-    invalid(field, `"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
-  return text.toLowerCase();
-}
+/** Filters answer a bad MAC as any bad query parameter: validation-failed. */
+const checkMac = (field: string, text: string) => checkMacAs(field, text, ErrorCode.VALIDATION_FAILED);
 
 function checkSubnet(text: string): string {
   const slash = text.indexOf('/');
   const address = slash < 0 ? '' : text.slice(0, slash);
   const bits = slash < 0 ? '' : text.slice(slash + 1);
-  // As in checkIp: a zone names a link of the asking host, and PostgreSQL's inet has none.
-  const family = address.includes('%') ? 0 : isIP(address);
-  const max = family === 4 ? 32 : 128;
-  if (family === 0 || !/^\d{1,3}$/.test(bits) || Number(bits) > max)
+  // Host bits may be set: PostgreSQL's inet containment reads 10.0.0.7/24 as 10.0.0.0/24.
+  const ip = parseIp(address);
+  if (ip === undefined || !/^\d{1,3}$/.test(bits) || Number(bits) > bitsOf(ip.family))
     invalid('subnet', `"${text}" is not a CIDR prefix (10.0.0.0/24, fd00::/64)`);
   return text;
 }

@@ -34,9 +34,9 @@ import {
   takenRuns,
   users,
 } from '../db/schema/index.js';
-import { ApiError, ErrorCode } from '../errors.js';
+import { ApiError, ErrorCode, type ErrorKind, fieldError } from '../errors.js';
 import { readSettings } from '../settings.js';
-import { checkAddress, checkPrefix, findSubnet, type Subnet } from './subnet-store.js';
+import { checkAddress, checkPrefix, findSubnet, ipValue, type Subnet } from './subnet-store.js';
 
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
@@ -90,10 +90,6 @@ export interface Address {
   dhcp: { state: 'none'; version: null; agents: [] };
 }
 
-function fieldError(kind: (typeof ErrorCode)[keyof typeof ErrorCode], field: string, message: string): ApiError {
-  return new ApiError(kind, `${field}: ${message}`, [{ field, message }]);
-}
-
 /** PostgreSQL's unique_violation and serialization_failure: a race lost, worth one more try. */
 export function retriable(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Object && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
@@ -103,9 +99,10 @@ export function retriable(error: unknown): boolean {
   return false;
 }
 
-export function checkMac(field: string, text: string): string {
+/** A MAC address in its one form (lowercase, colons); `kind` is the code a bad one answers with. */
+export function checkMac(field: string, text: string, kind: ErrorKind = ErrorCode.INVALID_MAC): string {
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) {
-    throw fieldError(ErrorCode.INVALID_MAC, field, `"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
+    throw fieldError(kind, field, `"${text}" is not a MAC address (aa:bb:cc:dd:ee:ff)`);
   }
   return text.toLowerCase();
 }
@@ -266,7 +263,6 @@ async function markFree(tx: Tx, subnetId: string, family: 4 | 6, value: bigint):
  */
 export async function planFor(tx: Tx, subnet: Subnet, windowSeconds: number, within?: IntervalSet): Promise<Plan> {
   const prefix = checkPrefix('cidr', subnet.cidr);
-  const value = (text: string) => checkAddress('ip', text).value;
   // One round trip for the subnet's ranges and, for an allocation outside pools, the pools' ranges.
   const spans = tx.select({ start: ranges.start, end: ranges.end }).from(ranges).where(eq(ranges.subnetId, subnet.id));
   const spanRows = await (within === undefined
@@ -278,8 +274,8 @@ export async function planFor(tx: Tx, subnet: Subnet, windowSeconds: number, wit
       )
     : spans);
   const unavailable = unavailableIn(prefix, {
-    addresses: [subnet.gateway, ...subnet.dnsServers].filter((a): a is string => a !== null).map(value),
-    spans: spanRows.map((span) => [value(span.start), value(span.end)] as const),
+    addresses: [subnet.gateway, ...subnet.dnsServers].filter((a): a is string => a !== null).map(ipValue),
+    spans: spanRows.map((span) => [ipValue(span.start), ipValue(span.end)] as const),
   });
   return {
     subnet,

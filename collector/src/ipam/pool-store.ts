@@ -11,7 +11,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database } from '../db/database.js';
 import { addresses, poolRanges, pools, subnets } from '../db/schema/index.js';
-import { ApiError, ErrorCode } from '../errors.js';
+import { ApiError, ErrorCode, fieldError } from '../errors.js';
 import { readSettings } from '../settings.js';
 import {
   type Address,
@@ -25,7 +25,15 @@ import {
   retriable,
   type Tx,
 } from './address-store.js';
-import { checkAddress, checkPrefix, createSubnet, findSubnet, type Subnet } from './subnet-store.js';
+import {
+  canonicalIp,
+  checkAddress,
+  checkPrefix,
+  createSubnet,
+  findSubnet,
+  ipValue,
+  type Subnet,
+} from './subnet-store.js';
 
 export interface PoolRangeInput {
   start?: string;
@@ -86,18 +94,11 @@ export interface Claim {
 
 const CLAIM_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
 
-function invalid(kind: (typeof ErrorCode)[keyof typeof ErrorCode], field: string, message: string): ApiError {
-  return new ApiError(kind, `${field}: ${message}`, [{ field, message }]);
-}
-
 function checkClaimName(field: string, name: string): string {
   if (!CLAIM_NAME.test(name))
-    throw invalid(ErrorCode.VALIDATION_FAILED, field, `"${name}" is not a claim name (a-z, 0-9, . and -)`);
+    throw fieldError(ErrorCode.VALIDATION_FAILED, field, `"${name}" is not a claim name (a-z, 0-9, . and -)`);
   return name;
 }
-
-const canonical = (text: string) => formatIp(checkAddress('ip', text));
-const value = (text: string) => checkAddress('ip', text).value;
 
 interface ResolvedRange {
   subnet: Subnet;
@@ -112,14 +113,15 @@ interface ResolvedRange {
 async function subnetOf(db: Database, field: string, ip: string, named: string | undefined): Promise<Subnet> {
   if (named !== undefined) return findSubnet(db, named, `${field}.subnet`);
   const rows = await db.select({ id: subnets.id }).from(subnets).where(sql`${subnets.cidr} >>= ${ip}::inet`);
-  if (rows.length === 0) throw invalid(ErrorCode.IP_NOT_IN_SUBNET, field, `${ip} lies in no known subnet`);
+  if (rows.length === 0) throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, field, `${ip} lies in no known subnet`);
   if (rows.length > 1)
-    throw invalid(ErrorCode.AMBIGUOUS_SUBNET, field, `${ip} lies in several subnets: name one with "subnet"`);
+    throw fieldError(ErrorCode.AMBIGUOUS_SUBNET, field, `${ip} lies in several subnets: name one with "subnet"`);
   return findSubnet(db, rows[0]!.id);
 }
 
 async function resolveRanges(db: Database, input: PoolInput): Promise<ResolvedRange[]> {
-  if (input.ranges.length === 0) throw invalid(ErrorCode.VALIDATION_FAILED, 'ranges', 'a pool has at least one range');
+  if (input.ranges.length === 0)
+    throw fieldError(ErrorCode.VALIDATION_FAILED, 'ranges', 'a pool has at least one range');
   const resolved: ResolvedRange[] = [];
   for (const [i, range] of input.ranges.entries()) {
     const field = `ranges[${i}]`;
@@ -128,13 +130,13 @@ async function resolveRanges(db: Database, input: PoolInput): Promise<ResolvedRa
     let hi: bigint;
     if (range.start === undefined || range.end === undefined) {
       if (range.subnet === undefined || range.start !== undefined || range.end !== undefined) {
-        throw invalid(ErrorCode.VALIDATION_FAILED, field, 'give start and end, or a subnet for the whole of it');
+        throw fieldError(ErrorCode.VALIDATION_FAILED, field, 'give start and end, or a subnet for the whole of it');
       }
       subnet = await findSubnet(db, range.subnet, `${field}.subnet`);
       const prefix = checkPrefix('cidr', subnet.cidr);
       [lo, hi] = [firstOf(prefix), lastOf(prefix)];
     } else {
-      const start = canonical(range.start);
+      const start = canonicalIp(range.start);
       subnet = await subnetOf(db, `${field}.start`, start, range.subnet);
       const prefix = checkPrefix('cidr', subnet.cidr);
       const [a, b] = [
@@ -146,18 +148,18 @@ async function resolveRanges(db: Database, input: PoolInput): Promise<ResolvedRa
         ['end', b],
       ] as const) {
         if (!contains(prefix, ip)) {
-          throw invalid(ErrorCode.IP_NOT_IN_SUBNET, `${field}.${name}`, `${formatIp(ip)} is not in ${subnet.cidr}`);
+          throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, `${field}.${name}`, `${formatIp(ip)} is not in ${subnet.cidr}`);
         }
       }
-      if (a.value > b.value) throw invalid(ErrorCode.VALIDATION_FAILED, `${field}.end`, 'comes before start');
+      if (a.value > b.value) throw fieldError(ErrorCode.VALIDATION_FAILED, `${field}.end`, 'comes before start');
       [lo, hi] = [a.value, b.value];
     }
     for (const other of resolved) {
       if (other.subnet.id === subnet.id && other.lo <= hi && lo <= other.hi) {
-        throw invalid(ErrorCode.RANGE_OVERLAPS, field, 'overlaps another range of the pool');
+        throw fieldError(ErrorCode.RANGE_OVERLAPS, field, 'overlaps another range of the pool');
       }
     }
-    const gateway = range.gateway === undefined ? undefined : canonical(range.gateway);
+    const gateway = range.gateway === undefined ? undefined : canonicalIp(range.gateway);
     const dnsServers = range.dnsServers?.map((dns, j) => formatIp(checkAddress(`${field}.dnsServers[${j}]`, dns)));
     resolved.push({ subnet, lo, hi, prefix: range.prefix, gateway, dnsServers });
   }
@@ -182,7 +184,7 @@ async function checkAgainstOtherPools(tx: Tx, ranges: ResolvedRange[]): Promise<
       )
       .limit(1);
     if (clash !== undefined)
-      throw invalid(ErrorCode.RANGE_OVERLAPS, `ranges[${i}]`, `overlaps a range of pool ${clash.pool}`);
+      throw fieldError(ErrorCode.RANGE_OVERLAPS, `ranges[${i}]`, `overlaps a range of pool ${clash.pool}`);
   }
 }
 
@@ -191,7 +193,7 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
   const family = checkPrefix('cidr', ranges[0]!.subnet.cidr).family;
   const exclusions = (input.exclusions ?? []).map((text, i) => {
     const parsed = parseExclusion(text, family);
-    if (!parsed.ok) throw invalid(ErrorCode.VALIDATION_FAILED, `exclusions[${i}]`, parsed.reason);
+    if (!parsed.ok) throw fieldError(ErrorCode.VALIDATION_FAILED, `exclusions[${i}]`, parsed.reason);
     return parsed.value;
   });
   const excluded = new IntervalSet(exclusions);
@@ -202,13 +204,13 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
     checkClaimName(field, claim);
     const address = checkAddress(field, ip, family);
     if (!ranges.some((r) => r.lo <= address.value && address.value <= r.hi)) {
-      throw invalid(ErrorCode.VALIDATION_FAILED, field, `${formatIp(address)} is in none of the pool's ranges`);
+      throw fieldError(ErrorCode.VALIDATION_FAILED, field, `${formatIp(address)} is in none of the pool's ranges`);
     }
     if (excluded.has(address.value))
-      throw invalid(ErrorCode.VALIDATION_FAILED, field, `${formatIp(address)} is excluded`);
+      throw fieldError(ErrorCode.VALIDATION_FAILED, field, `${formatIp(address)} is excluded`);
     const text = formatIp(address);
     if (claimedBy.has(text)) {
-      throw invalid(ErrorCode.VALIDATION_FAILED, field, `${text} is pre-allocated to ${claimedBy.get(text)} too`);
+      throw fieldError(ErrorCode.VALIDATION_FAILED, field, `${text} is pre-allocated to ${claimedBy.get(text)} too`);
     }
     claimedBy.set(text, claim);
     preAllocations[claim] = text;
@@ -224,8 +226,8 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
         name: input.name,
         namePrefix: input.namePrefix,
         prefix: input.prefix,
-        gateway: input.gateway === undefined ? undefined : canonical(input.gateway),
-        dnsServers: input.dnsServers?.map(canonical),
+        gateway: input.gateway === undefined ? undefined : canonicalIp(input.gateway),
+        dnsServers: input.dnsServers?.map(canonicalIp),
         preAllocations,
         exclusions: input.exclusions ?? [],
         allocation: input.allocation ?? 'sequential',
@@ -276,17 +278,17 @@ export async function findPool(db: Database, ref: string): Promise<Pool> {
     name: row.name,
     namePrefix: row.namePrefix,
     ranges: ranges.map(({ range, cidr }) => ({
-      start: canonical(range.start),
-      end: canonical(range.end),
+      start: canonicalIp(range.start),
+      end: canonicalIp(range.end),
       subnet: range.subnetId,
       cidr: formatPrefix(checkPrefix('cidr', cidr)),
       ...(range.prefix !== null && { prefix: range.prefix }),
-      ...(range.gateway !== null && { gateway: canonical(range.gateway) }),
-      ...(range.dnsServers !== null && { dnsServers: range.dnsServers.map(canonical) }),
+      ...(range.gateway !== null && { gateway: canonicalIp(range.gateway) }),
+      ...(range.dnsServers !== null && { dnsServers: range.dnsServers.map(canonicalIp) }),
     })),
     ...(row.prefix !== null && { prefix: row.prefix }),
-    ...(row.gateway !== null && { gateway: canonical(row.gateway) }),
-    ...(row.dnsServers !== null && { dnsServers: row.dnsServers.map(canonical) }),
+    ...(row.gateway !== null && { gateway: canonicalIp(row.gateway) }),
+    ...(row.dnsServers !== null && { dnsServers: row.dnsServers.map(canonicalIp) }),
     preAllocations: row.preAllocations,
     exclusions: row.exclusions,
     allocation: row.allocation,
@@ -300,8 +302,8 @@ export async function listPools(db: Database): Promise<Pool[]> {
 }
 
 async function claimView(db: Database, pool: Pool, address: Address): Promise<Claim> {
-  const ip = value(address.ip);
-  const range = pool.ranges.find((r) => value(r.start) <= ip && ip <= value(r.end))!;
+  const ip = ipValue(address.ip);
+  const range = pool.ranges.find((r) => ipValue(r.start) <= ip && ip <= ipValue(r.end))!;
   const subnet = await findSubnet(db, range.subnet);
   return {
     name: `${pool.namePrefix}-${address.ip.replaceAll(/[.:]/g, '-')}`,
@@ -342,7 +344,7 @@ export async function claimAddress(
     pool.exclusions.map((text) => (parseExclusion(text, family) as { value: [bigint, bigint] }).value),
   );
   for (const [claim, ip] of Object.entries(pool.preAllocations))
-    if (claim !== claimName) excluded.add(value(ip), value(ip));
+    if (claim !== claimName) excluded.add(ipValue(ip), ipValue(ip));
   // Ranges in their order; within each, the lowest free address or one drawn at random.
   const order = pool.ranges;
 
@@ -357,18 +359,18 @@ export async function claimAddress(
         const candidates =
           wanted === undefined
             ? order
-            : order.filter((r) => value(r.start) <= value(wanted) && value(wanted) <= value(r.end));
+            : order.filter((r) => ipValue(r.start) <= ipValue(wanted) && ipValue(wanted) <= ipValue(r.end));
         if (candidates.length === 0)
-          throw invalid(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${wanted} is in none of the pool's ranges`);
+          throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${wanted} is in none of the pool's ranges`);
         for (const range of candidates) {
           const subnet = await findSubnet(tx as unknown as Database, range.subnet);
-          const within = new IntervalSet([[value(range.start), value(range.end)]]).minus(excluded);
+          const within = new IntervalSet([[ipValue(range.start), ipValue(range.end)]]).minus(excluded);
           const plan = await planFor(tx, subnet, observationWindowSeconds, within);
           let found: bigint | undefined;
           if (wanted !== undefined) {
-            const refused = await refusal(tx, plan, value(wanted), options.acceptObserved === true);
+            const refused = await refusal(tx, plan, ipValue(wanted), options.acceptObserved === true);
             if (refused !== undefined) throw refused;
-            found = value(wanted);
+            found = ipValue(wanted);
           } else {
             found = await pick(tx, plan, pool.allocation === 'random' ? 'random' : 'lowest');
           }

@@ -17,7 +17,7 @@ import {
 import { and, asc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { addresses, ranges, subnets } from '../db/schema/index.js';
-import { ApiError, ErrorCode } from '../errors.js';
+import { ApiError, ErrorCode, fieldError } from '../errors.js';
 
 /** The advisory-lock class of subnet creation; the second key is the VLAN. */
 const SUBNET_LOCK = 0x69_70_77_01; // "ipw" 1
@@ -71,10 +71,6 @@ export interface Range {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function fieldError(kind: (typeof ErrorCode)[keyof typeof ErrorCode], field: string, message: string): ApiError {
-  return new ApiError(kind, `${field}: ${message}`, [{ field, message }]);
-}
-
 export function checkPrefix(field: string, text: string): Prefix {
   const parsed = parsePrefix(text);
   if (!parsed.ok) throw fieldError(ErrorCode.INVALID_CIDR, field, `"${text}": ${parsed.reason}`);
@@ -121,8 +117,9 @@ function columns(fields: SubnetFields, prefix: Prefix) {
   };
 }
 
-/** An address as PostgreSQL printed it, in the API's canonical form. */
-const canonical = (text: string) => formatIp(parseIp(text)!);
+/** An address as PostgreSQL printed it, in the API's canonical form, and as a number. */
+export const canonicalIp = (text: string) => formatIp(parseIp(text)!);
+export const ipValue = (text: string) => parseIp(text)!.value;
 
 function view(row: typeof subnets.$inferSelect): Subnet {
   return {
@@ -130,12 +127,12 @@ function view(row: typeof subnets.$inferSelect): Subnet {
     cidr: formatPrefix(checkPrefix('cidr', row.cidr)),
     vlan: row.vlan,
     name: row.name,
-    gateway: row.gateway === null ? null : canonical(row.gateway),
-    dnsServers: row.dnsServers.map(canonical),
-    ntpServers: row.ntpServers.map(canonical),
+    gateway: row.gateway === null ? null : canonicalIp(row.gateway),
+    dnsServers: row.dnsServers.map(canonicalIp),
+    ntpServers: row.ntpServers.map(canonicalIp),
     domain: row.domain,
     leaseSeconds: row.leaseSeconds,
-    nextServer: row.nextServer === null ? null : canonical(row.nextServer),
+    nextServer: row.nextServer === null ? null : canonicalIp(row.nextServer),
     bootFile: row.bootFile,
     managed: row.managed,
     allocation: row.allocation,
@@ -231,8 +228,8 @@ function rangeView(row: typeof ranges.$inferSelect): Range {
   return {
     id: row.id,
     subnet: row.subnetId,
-    start: canonical(row.start),
-    end: canonical(row.end),
+    start: canonicalIp(row.start),
+    end: canonicalIp(row.end),
     purpose: row.purpose,
     comment: row.comment,
     createdAt: row.createdAt.toISOString(),
@@ -290,7 +287,7 @@ export async function createRange(db: Database, ref: string, input: RangeInput):
       if (held !== undefined) {
         throw new ApiError(
           ErrorCode.IP_IN_USE,
-          `${canonical(held.ip)} is allocated; a dynamic range may not cover it`,
+          `${canonicalIp(held.ip)} is allocated; a dynamic range may not cover it`,
           [{ field: 'start', message: 'covers an allocated address' }],
         );
       }

@@ -4,12 +4,12 @@
  * the allocator's runs and the subnet's spans; only allocated and observed addresses are read
  * one by one, never the subnet's whole space. Counts beyond 2^53 (IPv6) are decimal strings.
  */
-import { firstOf, formatIp, IntervalSet, lastOf, parseIp, usableSpan } from '@ipwarden/ipam';
+import { firstOf, formatIp, IntervalSet, lastOf, usableSpan } from '@ipwarden/ipam';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { addresses, bindings, ranges, takenRuns } from '../db/schema/index.js';
 import { readSettings } from '../settings.js';
-import { checkPrefix, findSubnet } from './subnet-store.js';
+import { checkPrefix, findSubnet, ipValue } from './subnet-store.js';
 
 /** Subnets this small or smaller list every address's state: 4096 entries at most. */
 const LISTED_PREFIX_LENGTH = 20;
@@ -40,7 +40,6 @@ export interface Utilization {
 }
 
 const count = (n: bigint): Count => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString());
-const value = (text: string) => parseIp(text)!.value;
 
 export async function subnetUtilization(db: Database, ref: string): Promise<Utilization> {
   const subnet = await findSubnet(db, ref);
@@ -67,18 +66,20 @@ export async function subnetUtilization(db: Database, ref: string): Promise<Util
   ]);
 
   const spans = (purpose: string) =>
-    new IntervalSet(spanRows.filter((r) => r.purpose === purpose).map((r) => [value(r.start), value(r.end)] as const));
+    new IntervalSet(
+      spanRows.filter((r) => r.purpose === purpose).map((r) => [ipValue(r.start), ipValue(r.end)] as const),
+    );
   const dynamic = spans('dynamic');
   const reserved = spans('reserved');
-  const taken = new IntervalSet(runRows.map((r) => [value(r.lo), value(r.hi)] as const));
+  const taken = new IntervalSet(runRows.map((r) => [ipValue(r.lo), ipValue(r.hi)] as const));
   const usable = usableSpan(prefix);
   const special = new Map<bigint, AddressState>();
-  if (subnet.gateway !== null) special.set(value(subnet.gateway), 'gateway');
-  for (const dns of subnet.dnsServers) if (!special.has(value(dns))) special.set(value(dns), 'dns');
+  if (subnet.gateway !== null) special.set(ipValue(subnet.gateway), 'gateway');
+  for (const dns of subnet.dnsServers) if (!special.has(ipValue(dns))) special.set(ipValue(dns), 'dns');
   // What may be handed out: the usable span less gateway, DNS servers and ranges.
   const available = new IntervalSet(usable === undefined ? [] : [usable]).minus(dynamic).minus(reserved);
   for (const address of special.keys()) available.remove(address, address);
-  const observed = observedRows.map((r) => value(r.ip)).filter((ip) => !taken.has(ip));
+  const observed = observedRows.map((r) => ipValue(r.ip)).filter((ip) => !taken.has(ip));
   const observedFree = observed.filter((ip) => available.has(ip)).length;
   const free = available.minus(taken).size - BigInt(observedFree);
 
@@ -94,7 +95,7 @@ export async function subnetUtilization(db: Database, ref: string): Promise<Util
     free: count(free),
   };
   if (prefix.family === 4 && prefix.length >= LISTED_PREFIX_LENGTH) {
-    const kinds = new Map(allocatedRows.map((r) => [value(r.ip), r.kind]));
+    const kinds = new Map(allocatedRows.map((r) => [ipValue(r.ip), r.kind]));
     const seen = new Set(observed);
     const list: NonNullable<Utilization['addresses']> = [];
     for (let ip = firstOf(prefix); ip <= lastOf(prefix); ip++) {
