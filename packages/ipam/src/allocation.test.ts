@@ -4,6 +4,7 @@ import { freeIn, parseExclusion, pickFree, randomBelowFrom, unavailableIn } from
 import { IntervalSet } from './interval-set.js';
 import { formatIp, parseIp } from './ip.js';
 import { type Prefix, parsePrefix } from './prefix.js';
+import { seededBytes } from './seeded-bytes.test-support.js';
 
 function ip(text: string): bigint {
   const parsed = parseIp(text);
@@ -21,18 +22,6 @@ function prefix(text: string): Prefix {
 function spans(family: 4 | 6, set: IntervalSet): string[] {
   const text = (value: bigint) => formatIp({ family, value });
   return set.intervals().map(([lo, hi]) => (lo === hi ? text(lo) : `${text(lo)}-${text(hi)}`));
-}
-
-/** A seeded byte source (mulberry32), so that random picks repeat from run to run. */
-function seededBytes(seed: number): (length: number) => Uint8Array {
-  let state = seed >>> 0;
-  return (length) =>
-    Uint8Array.from({ length }, () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(state ^ (state >>> 15), state | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return (t ^ (t >>> 14)) & 0xff;
-    });
 }
 
 const value = fc.bigInt({ min: 0n, max: 63n });

@@ -21,3 +21,11 @@ export {
   sizeOf,
   usableSpan,
 } from './prefix.js';
+export {
+  type AddressState,
+  BatchPicker,
+  type Outcome,
+  type Reads,
+  SubnetView,
+  type Want,
+} from './subnet-view.js';

@@ -77,6 +77,7 @@ describe('IntervalSet', () => {
     ['add', (set: IntervalSet) => set.add(2n, 1n)],
     ['remove', (set: IntervalSet) => set.remove(2n, 1n)],
     ['overlaps', (set: IntervalSet) => set.overlaps(2n, 1n)],
+    ['covers', (set: IntervalSet) => set.covers(2n, 1n)],
     ['complementWithin', (set: IntervalSet) => set.complementWithin(2n, 1n)],
     ['the constructor', () => new IntervalSet([[2n, 1n]])],
   ])('refuses an interval whose start is past its end in %s', (_name, call) => {
@@ -172,6 +173,27 @@ describe('IntervalSet against a Set<bigint>', () => {
       fc.property(operations, interval, (steps, [lo, hi]) => {
         const { set, model } = build(steps);
         expect(set.overlaps(lo, hi)).toBe([...model].some((v) => v >= lo && v <= hi));
+      }),
+    );
+  });
+
+  it('tells whether it covers an interval, and which of its intervals holds a value', () => {
+    fc.assert(
+      fc.property(operations, interval, (steps, [lo, hi]) => {
+        const { set, model } = build(steps);
+        const inside: bigint[] = [];
+        for (let v = lo; v <= hi; v++) inside.push(v);
+        expect(set.covers(lo, hi)).toBe(inside.every((v) => model.has(v)));
+        for (let v = -2n; v < UNIVERSE + 2n; v++) {
+          const span = set.spanAt(v);
+          if (!model.has(v)) expect(span).toBeUndefined();
+          else {
+            // The whole run of values around v, and nothing past it.
+            const [a, b] = span!;
+            for (let w = a; w <= b; w++) expect(model.has(w)).toBe(true);
+            expect(model.has(a - 1n) || model.has(b + 1n)).toBe(false);
+          }
+        }
       }),
     );
   });

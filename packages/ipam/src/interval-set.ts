@@ -4,7 +4,7 @@
  *
  * Representation: one array of intervals sorted by lo, no two overlapping or touching (touching
  * ones are merged: [1, 2] and [3, 4] are kept as [1, 4]). With n intervals:
- * - has, overlaps, firstAtOrAfter: O(log n) by binary search; first, size, isEmpty: O(1).
+ * - has, spanAt, covers, overlaps, firstAtOrAfter: O(log n) by binary search; first, size, isEmpty: O(1).
  * - add, remove: O(log n) to find the place, O(n) worst case to splice the array.
  * - complementWithin: O(log n + the intervals inside [lo, hi]); nth, intervals, clone: O(n);
  *   a.minus(b): O(n + m), one pass over both.
@@ -75,6 +75,19 @@ export class IntervalSet {
   has(value: bigint): boolean {
     const span = this.#spans[this.#firstEndingAtOrAfter(value)];
     return span !== undefined && span[0] <= value;
+  }
+
+  /** The interval holding `value`, if the set has it. */
+  spanAt(value: bigint): [bigint, bigint] | undefined {
+    const span = this.#spans[this.#firstEndingAtOrAfter(value)];
+    return span !== undefined && span[0] <= value ? [span[0], span[1]] : undefined;
+  }
+
+  /** True when every value in [lo, hi] is in the set. */
+  covers(lo: bigint, hi: bigint): boolean {
+    checkInterval(lo, hi);
+    const span = this.#spans[this.#firstEndingAtOrAfter(lo)];
+    return span !== undefined && span[0] <= lo && hi <= span[1];
   }
 
   /** True when some value in [lo, hi] is in the set. */
