@@ -5,7 +5,7 @@
  * profile summaries of BENCH_PROFILE=1 (pg_stat_statements, the collector's --cpu-prof).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -274,12 +274,16 @@ export async function startCollector(databaseUrl, profileDir) {
     return stop(urgent);
   });
   const log = [];
+  // All of its output, for the failures a benchmark only counts: .bench/collector.log.
+  mkdirSync(join(root, '.bench'), { recursive: true });
+  const logFile = createWriteStream(join(root, '.bench', 'collector.log'));
   const url = await new Promise((resolveUrl, reject) => {
     const early = (code) => reject(new Error(`the collector exited (${code}):\n${log.join('')}`));
     const timer = setTimeout(() => reject(new Error(`the collector did not start in 20 s:\n${log.join('')}`)), 20_000);
     child.once('exit', early);
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => {
+        logFile.write(`${line}\n`);
         if (log.length < 200) log.push(`${line}\n`);
         const match = /listening on (http:\/\/\S+)/.exec(line);
         if (match) {

@@ -4,7 +4,8 @@
  * reasons, ownership, exhaustion, /31 and /32, random IPv6, and 64 clients allocating from one
  * subnet at once without ever sharing an address.
  */
-import { storeBatch } from '@ipwarden/collector';
+import { rowsOf, storeBatch } from '@ipwarden/collector';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
 import { sighting } from './support/sightings.js';
@@ -282,6 +283,42 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(drawn.size).toBe(8);
     expect(drawn.has('fd99:1:2:3::')).toBe(false);
   });
+
+  it('finds the lowest free address past hundreds of runs and sightings, reading them in windows', async () => {
+    // 10.98.0.0/16: allocated in runs of 99 with one address after each seen in use (offsets
+    // 100, 200 … 59,900), then runs with free gaps: the first free address is offset 60,000.
+    // Far more runs and sightings than one read takes, and run ends that sort apart as text
+    // (.99 and .199) and as numbers.
+    const subnet = (await c.api('POST', '/subnets', { json: { cidr: '10.98.0.0/16', gateway: '10.98.0.1' } })).body;
+    const { db } = c.collector.database;
+    const [admin] = await rowsOf<{ id: string }>(db, sql`select id from users where name = 'admin'`);
+    const owner = admin!.id;
+    await db.execute(sql`insert into addresses (subnet_id, ip, kind, owner_id)
+      select ${subnet.id}::uuid, '10.98.0.0'::inet + n, 'reserved', ${owner}::uuid
+      from generate_series(2, 65000) n where n % 100 <> 0`);
+    await db.execute(sql`insert into taken_runs (subnet_id, lo, hi)
+      select ${subnet.id}::uuid, '10.98.0.0'::inet + greatest(100 * m + 1, 2), '10.98.0.0'::inet + (100 * m + 99)
+      from generate_series(0, 649) m`);
+    await db.execute(sql`insert into bindings (vlan, outer_vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
+      select 0, 0, '10.98.0.0'::inet + 100 * m, '02:00:00:00:00:01', gen_random_uuid(), 'eth0', '{arp}', '{}', now(), now()
+      from generate_series(1, 599) m`);
+    const take = async () =>
+      (await c.api('POST', '/addresses', { json: { subnet: subnet.id, kind: 'reserved' } })).body.ip;
+    expect([await take(), await take()]).toEqual(['10.98.234.96', '10.98.234.196']); // offsets 60,000 and 60,100
+    // The runs either side joined up: [59,901 … 60,199] is one run now.
+    const runs = await rowsOf<{ lo: string; hi: string }>(
+      db,
+      sql`select host(lo) as lo, host(hi) as hi from taken_runs
+          where subnet_id = ${subnet.id}::uuid and hi > '10.98.233.152'::inet order by taken_runs.lo limit 3`,
+    );
+    expect(runs.map((r) => `${r.lo}-${r.hi}`)).toEqual([
+      '10.98.233.153-10.98.233.251', // 59,801 … 59,899
+      '10.98.233.253-10.98.235.39', // 59,901 … 60,199
+      '10.98.235.41-10.98.235.139', // 60,201 … 60,299
+    ]);
+    expect((await c.api('DELETE', `/subnets/${subnet.id}?force=true`)).status).toBe(204);
+    await db.execute(sql`delete from bindings where ip << '10.98.0.0/16'::inet`);
+  }, 60_000);
 
   it('gives 64 clients allocating at once distinct addresses until the subnet is exactly full', async () => {
     await c.api('POST', '/subnets', { json: { cidr: '10.99.16.0/25', gateway: '10.99.16.1' } });

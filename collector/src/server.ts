@@ -11,6 +11,7 @@ import { bootstrapAdmin } from './auth/users.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
 import { buildApp } from './http/app.js';
+import { Allocator } from './ipam/allocator.js';
 import { Metrics } from './metrics.js';
 import { readSettings } from './settings.js';
 
@@ -63,7 +64,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         return false;
       }
     };
-    const app = buildApp({ db, gateway, metrics, ready }, { logger, https });
+    const app = buildApp({ db, allocator: new Allocator(db), gateway, metrics, ready }, { logger, https });
     app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
     await app.listen({ host: options.host, port: options.port });
     const address = app.server.address() as AddressInfo;

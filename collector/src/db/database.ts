@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -17,6 +18,33 @@ import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+
+/** A transaction's handle, as drizzle passes it to the body of `db.transaction`. */
+export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * The rows of a raw statement: postgres.js answers `execute` with the rows themselves, PGlite
+ * with a result that holds them.
+ */
+export async function rowsOf<Row>(db: Database | Tx, statement: SQL): Promise<Row[]> {
+  const result = (await db.execute(statement)) as unknown as Row[] | { rows: Row[] };
+  return Array.isArray(result) ? result : result.rows;
+}
+
+/**
+ * Statements issued together on one connection — sent at once, one round trip — and answered in
+ * order. The first failure in that order is the cause: once it aborts the transaction, the
+ * statements after it fail only to say so, and may be reported first.
+ */
+export async function pipelined<T extends readonly unknown[]>(
+  statements: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(statements);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}
 
 export interface DatabaseHandle {
   db: Database;
@@ -34,11 +62,38 @@ export interface DatabaseOptions {
   dataDir?: string;
 }
 
+/**
+ * drizzle hands postgres.js every query unprepared, and postgres.js then spends two round trips
+ * on each query with parameters: a Describe to learn their types, then the Execute. Prepared —
+ * as postgres.js prepares its own tagged queries — a statement costs one round trip from its
+ * second use on a connection. The SQL texts are drizzle's, a fixed set, so the per-connection
+ * statement cache stays small.
+ */
+function preparing(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, key, receiver) {
+      if (key === 'unsafe') {
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, params, { ...options, prepare: true });
+      }
+      if (key === 'begin' || key === 'savepoint') {
+        // A transaction's queries go through its own sql, which needs the same treatment.
+        return (...args: unknown[]) => {
+          const body = args.pop() as (sql: postgres.Sql) => unknown;
+          const method = Reflect.get(target, key, receiver) as (...a: unknown[]) => unknown;
+          return method.call(target, ...args, (sql: postgres.Sql) => body(preparing(sql)));
+        };
+      }
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
+
 /** Opens the database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url !== undefined) {
     const client = postgres(options.url, { max: 10, onnotice: () => {} });
-    const db = drizzlePostgres(client, { schema });
+    const db = drizzlePostgres(preparing(client), { schema });
     try {
       await migratePostgres(db, { migrationsFolder: MIGRATIONS });
     } catch (error) {

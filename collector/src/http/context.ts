@@ -1,10 +1,12 @@
 import type { Database } from '../db/database.js';
 import type { AgentGateway } from '../gateway/agent-gateway.js';
+import type { Allocator } from '../ipam/allocator.js';
 import type { Metrics } from '../metrics.js';
 
 /** What the routes share, handed to each route plugin as its options. */
 export interface AppContext {
   db: Database;
+  allocator: Allocator;
   gateway: AgentGateway;
   metrics: Metrics;
   /** True once the database answered and its migrations are applied. */

@@ -17,6 +17,7 @@ import {
   freeAddresses,
   readAddresses,
 } from './address-store.js';
+import type { Allocator } from './allocator.js';
 import { findSubnet } from './subnet-store.js';
 
 export interface NodeInterface {
@@ -99,7 +100,13 @@ export async function createNode(db: Database, input: NodeInput): Promise<Node> 
  * Deploys the node on `subnet`: its boot interface (the first physical one) keeps the address
  * it holds there, else takes its sticky address, else gets an auto address. Idempotent.
  */
-export async function deployNode(db: Database, principal: Principal, id: string, subnetRef: string): Promise<Address> {
+export async function deployNode(
+  db: Database,
+  allocator: Allocator,
+  principal: Principal,
+  id: string,
+  subnetRef: string,
+): Promise<Address> {
   const node = await findNode(db, id);
   const boot = node.interfaces.find((nic) => !nic.virtual);
   if (boot === undefined) {
@@ -118,6 +125,7 @@ export async function deployNode(db: Database, principal: Principal, id: string,
   }
   return allocateAddress(
     db,
+    allocator,
     principal,
     { subnet: subnet.id, kind: 'auto', mac: boot.mac, hostname: node.hostname, node: id },
     true,

@@ -3,28 +3,17 @@
  * ranges, each inside a known subnet and possibly apart from the others, with per-range prefix,
  * gateway and DNS servers; claims get addresses from it — the same claim always the same
  * address, a pre-allocated claim its own — and never an excluded one, which Metal3 cannot do.
- * A pool's ranges are off limits to every other allocation (planFor). Export and import carry
+ * A pool's ranges are off limits to every other allocation (allocator.ts). Export and import carry
  * a pool with its claims to another collector without changing an address.
  */
 import { contains, firstOf, formatIp, formatPrefix, IntervalSet, lastOf, parseExclusion } from '@ipwarden/ipam';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
-import type { Database } from '../db/database.js';
-import { addresses, poolRanges, pools, subnets } from '../db/schema/index.js';
+import type { Database, Tx } from '../db/database.js';
+import { poolRanges, pools, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
-import { readSettings } from '../settings.js';
-import {
-  type Address,
-  checkMac,
-  freeAddresses,
-  markTaken,
-  pick,
-  planFor,
-  readAddresses,
-  refusal,
-  retriable,
-  type Tx,
-} from './address-store.js';
+import { checkMac, freeAddresses, readAddresses } from './address-store.js';
+import { type Allocator, retriable } from './allocator.js';
 import {
   canonicalIp,
   checkAddress,
@@ -301,7 +290,11 @@ export async function listPools(db: Database): Promise<Pool[]> {
   return Promise.all(rows.map((r) => findPool(db, r.id)));
 }
 
-async function claimView(db: Database, pool: Pool, address: Address): Promise<Claim> {
+async function claimView(
+  db: Database,
+  pool: Pool,
+  address: { ip: string; claim: string | null; mac: string | null },
+): Promise<Claim> {
   const ip = ipValue(address.ip);
   const range = pool.ranges.find((r) => ipValue(r.start) <= ip && ip <= ipValue(r.end))!;
   const subnet = await findSubnet(db, range.subnet);
@@ -324,6 +317,7 @@ async function claimView(db: Database, pool: Pool, address: Address): Promise<Cl
  */
 export async function claimAddress(
   db: Database,
+  allocator: Allocator,
   principal: Principal,
   poolRef: string,
   claimName: string,
@@ -333,9 +327,10 @@ export async function claimAddress(
 ): Promise<Claim> {
   checkClaimName('claim', claimName);
   const pool = await findPool(db, poolRef);
-  const [held] = await readAddresses(db, { poolId: pool.id, claim: claimName });
-  if (held !== undefined) return claimView(db, pool, held);
-  const mac = input.mac === undefined ? undefined : checkMac('mac', input.mac);
+  const held = async () => (await readAddresses(db, { poolId: pool.id, claim: claimName }))[0];
+  const holding = await held();
+  if (holding !== undefined) return claimView(db, pool, holding);
+  const mac = input.mac === undefined ? null : checkMac('mac', input.mac);
   const family = checkAddress('ip', pool.ranges[0]!.start).family;
   const wanted =
     pool.preAllocations[claimName] ??
@@ -346,62 +341,32 @@ export async function claimAddress(
   for (const [claim, ip] of Object.entries(pool.preAllocations))
     if (claim !== claimName) excluded.add(ipValue(ip), ipValue(ip));
   // Ranges in their order; within each, the lowest free address or one drawn at random.
-  const order = pool.ranges;
-
-  const { observationWindowSeconds } = await readSettings(db);
-  for (let attempt = 1; ; attempt++) {
+  const candidates =
+    wanted === undefined
+      ? pool.ranges
+      : pool.ranges.filter((r) => ipValue(r.start) <= ipValue(wanted) && ipValue(wanted) <= ipValue(r.end));
+  if (candidates.length === 0)
+    throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${wanted} is in none of the pool's ranges`);
+  for (const range of candidates) {
     try {
-      const ip = await db.transaction(async (tx) => {
-        // Every subnet of the pool locked, in id order: one allocation at a time per subnet.
-        for (const id of [...new Set(pool.ranges.map((r) => r.subnet))].sort()) {
-          await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, id)).for('no key update');
-        }
-        const candidates =
-          wanted === undefined
-            ? order
-            : order.filter((r) => ipValue(r.start) <= ipValue(wanted) && ipValue(wanted) <= ipValue(r.end));
-        if (candidates.length === 0)
-          throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${wanted} is in none of the pool's ranges`);
-        for (const range of candidates) {
-          const subnet = await findSubnet(tx as unknown as Database, range.subnet);
-          const within = new IntervalSet([[ipValue(range.start), ipValue(range.end)]]).minus(excluded);
-          const plan = await planFor(tx, subnet, observationWindowSeconds, within);
-          let found: bigint | undefined;
-          if (wanted !== undefined) {
-            const refused = await refusal(tx, plan, ipValue(wanted), options.acceptObserved === true);
-            if (refused !== undefined) throw refused;
-            found = ipValue(wanted);
-          } else {
-            found = await pick(tx, plan, pool.allocation === 'random' ? 'random' : 'lowest');
-          }
-          if (found === undefined) continue;
-          const text = formatIp({ family, value: found });
-          await tx.insert(addresses).values({
-            subnetId: subnet.id,
-            ip: text,
-            kind: 'claim',
-            mac: mac ?? null,
-            poolId: pool.id,
-            claim: claimName,
-            ownerId: principal.id,
-          });
-          await markTaken(tx, subnet.id, family, found);
-          return text;
-        }
-        throw new ApiError(ErrorCode.SUBNET_EXHAUSTED, `no address of pool ${pool.name} is free`);
+      const got = await allocator.allocate({
+        subnetId: range.subnet,
+        within: new IntervalSet([[ipValue(range.start), ipValue(range.end)]]).minus(excluded),
+        policy: pool.allocation === 'random' ? 'random' : 'lowest',
+        ip: wanted,
+        acceptObserved: options.acceptObserved === true,
+        row: { kind: 'claim', ownerId: principal.id, mac, poolId: pool.id, claim: claimName },
       });
-      const [address] = await readAddresses(db, { poolId: pool.id, claim: claimName });
-      return claimView(db, pool, address ?? (await readAddresses(db, { ip }))[0]!);
+      return claimView(db, pool, { ip: got.ip, claim: claimName, mac });
     } catch (error) {
+      if (error instanceof ApiError && error.kind === ErrorCode.SUBNET_EXHAUSTED) continue;
       // A concurrent PUT of the same claim won: answer with what it got.
-      if (attempt < 3 && retriable(error)) {
-        const [won] = await readAddresses(db, { poolId: pool.id, claim: claimName });
-        if (won !== undefined) return claimView(db, pool, won);
-        continue;
-      }
+      const won = retriable(error) ? await held() : undefined;
+      if (won !== undefined) return claimView(db, pool, won);
       throw error;
     }
   }
+  throw new ApiError(ErrorCode.SUBNET_EXHAUSTED, `no address of pool ${pool.name} is free`);
 }
 
 export async function releaseClaim(db: Database, poolRef: string, claimName: string): Promise<void> {
@@ -449,7 +414,12 @@ export async function exportPool(db: Database, poolRef: string): Promise<PoolExp
 }
 
 /** Recreates an exported pool: its subnets where missing, then every claim at its address. */
-export async function importPool(db: Database, principal: Principal, doc: PoolExport): Promise<Pool> {
+export async function importPool(
+  db: Database,
+  allocator: Allocator,
+  principal: Principal,
+  doc: PoolExport,
+): Promise<Pool> {
   for (const subnet of doc.subnets) {
     const existing = await db
       .select({ id: subnets.id })
@@ -468,6 +438,7 @@ export async function importPool(db: Database, principal: Principal, doc: PoolEx
   for (const claim of doc.claims) {
     await claimAddress(
       db,
+      allocator,
       principal,
       pool.id,
       claim.claim,

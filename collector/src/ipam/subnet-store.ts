@@ -121,7 +121,8 @@ function columns(fields: SubnetFields, prefix: Prefix) {
 export const canonicalIp = (text: string) => formatIp(parseIp(text)!);
 export const ipValue = (text: string) => parseIp(text)!.value;
 
-function view(row: typeof subnets.$inferSelect): Subnet {
+/** A subnet's row as the API shows it. */
+export function subnetView(row: typeof subnets.$inferSelect): Subnet {
   return {
     id: row.id,
     cidr: formatPrefix(checkPrefix('cidr', row.cidr)),
@@ -166,7 +167,7 @@ export async function createSubnet(db: Database, input: SubnetInput): Promise<Su
       );
     }
     const [row] = await tx.insert(subnets).values(values).returning();
-    return view(row!);
+    return subnetView(row!);
   });
 }
 
@@ -176,7 +177,7 @@ export async function listSubnets(db: Database, filter: { vlan?: number } = {}):
     .from(subnets)
     .where(filter.vlan === undefined ? undefined : eq(subnets.vlan, filter.vlan))
     .orderBy(asc(subnets.vlan), asc(subnets.cidr));
-  return rows.map(view);
+  return rows.map(subnetView);
 }
 
 /** The subnet a path or body names: its id, or its CIDR (API.md, "Subnet references"). */
@@ -195,7 +196,12 @@ export async function findSubnet(db: Database, ref: string, field = 'subnet'): P
       `${ref} is a subnet on VLANs ${rows.map((r) => r.vlan).join(', ')}: name it by id (${rows.map((r) => r.id).join(', ')})`,
     );
   }
-  return view(rows[0]!);
+  return subnetView(rows[0]!);
+}
+
+/** The id of the subnet `ref` names: an id as it is (the allocator finds out whether it exists), a CIDR looked up. */
+export async function subnetIdOf(db: Database, ref: string): Promise<string> {
+  return UUID.test(ref) ? ref.toLowerCase() : (await findSubnet(db, ref)).id;
 }
 
 export async function updateSubnet(db: Database, ref: string, fields: SubnetFields): Promise<Subnet> {
@@ -203,7 +209,7 @@ export async function updateSubnet(db: Database, ref: string, fields: SubnetFiel
   const values = columns(fields, checkPrefix('cidr', subnet.cidr));
   if (Object.values(values).every((v) => v === undefined)) return subnet;
   const [row] = await db.update(subnets).set(values).where(eq(subnets.id, subnet.id)).returning();
-  return view(row!);
+  return subnetView(row!);
 }
 
 /** Deletes a subnet with its ranges; one that holds addresses only when forced, and them with it. */

@@ -55,11 +55,12 @@ const ListQuery = Type.Partial(
   { additionalProperties: false },
 );
 
-export async function addressRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+export async function addressRoutes(app: FastifyInstance, { db, allocator }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof NewAddress> }>(
     '/addresses',
     { schema: { body: NewAddress }, onRequest: requireRole(db, WRITE) },
-    async (request, reply) => reply.code(201).send(await allocateAddress(db, request.principal!, request.body)),
+    async (request, reply) =>
+      reply.code(201).send(await allocateAddress(db, allocator, request.principal!, request.body)),
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof Reservation> }>(
@@ -67,7 +68,7 @@ export async function addressRoutes(app: FastifyInstance, { db }: AppContext): P
     { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(db, WRITE) },
     async (request, reply) =>
       reply.code(201).send(
-        await allocateAddress(db, request.principal!, {
+        await allocateAddress(db, allocator, request.principal!, {
           ...request.body,
           subnet: request.params.subnet,
           kind: 'reserved',

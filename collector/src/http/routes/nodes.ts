@@ -28,7 +28,7 @@ const Deployment = Type.Object(
   { additionalProperties: false },
 );
 
-export async function nodeRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+export async function nodeRoutes(app: FastifyInstance, { db, allocator }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof NewNode> }>(
     '/nodes',
     { schema: { body: NewNode }, onRequest: requireRole(db, ADMIN) },
@@ -49,7 +49,7 @@ export async function nodeRoutes(app: FastifyInstance, { db }: AppContext): Prom
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Deployment> }>(
     '/nodes/:id/deploy',
     { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(db, ADMIN) },
-    async (request) => deployNode(db, request.principal!, request.params.id, request.body.subnet),
+    async (request) => deployNode(db, allocator, request.principal!, request.params.id, request.body.subnet),
   );
 
   app.post<{ Params: Static<typeof IdParams> }>(

@@ -84,7 +84,7 @@ const Export = Type.Object(
   { additionalProperties: false },
 );
 
-export async function poolRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+export async function poolRoutes(app: FastifyInstance, { db, allocator }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof PoolSpec> }>(
     '/pools',
     { schema: { body: PoolSpec }, onRequest: requireRole(db, ADMIN) },
@@ -115,7 +115,7 @@ export async function poolRoutes(app: FastifyInstance, { db }: AppContext): Prom
     '/pools/:pool/claims/:claim',
     { schema: { params: ClaimParams, body: ClaimBody }, onRequest: requireRole(db, WRITE) },
     async (request) =>
-      claimAddress(db, request.principal!, request.params.pool, request.params.claim, request.body ?? {}),
+      claimAddress(db, allocator, request.principal!, request.params.pool, request.params.claim, request.body ?? {}),
   );
 
   app.delete<{ Params: Static<typeof ClaimParams> }>(
@@ -137,6 +137,6 @@ export async function poolRoutes(app: FastifyInstance, { db }: AppContext): Prom
     '/pools/import',
     { schema: { body: Export }, onRequest: requireRole(db, ADMIN) },
     async (request, reply) =>
-      reply.code(201).send(await importPool(db, request.principal!, request.body as PoolExport)),
+      reply.code(201).send(await importPool(db, allocator, request.principal!, request.body as PoolExport)),
   );
 }
