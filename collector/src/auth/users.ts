@@ -20,13 +20,43 @@ export interface Principal {
 export const ADMIN_NAME = 'admin';
 const ADMIN_TOKEN_FILE = 'admin-token';
 
-/** The user a bearer token belongs to, unless it is unknown or revoked. */
-export async function principalFor(db: Database, token: string): Promise<Principal | undefined> {
-  const [row] = await db
-    .select({ id: users.id, name: users.name, role: users.role })
-    .from(users)
-    .where(and(eq(users.tokenHash, hashToken(token)), isNull(users.revokedAt)));
-  return row;
+/** How long a token's user is remembered: a revocation through another replica takes this long here. */
+const PRINCIPAL_TTL_MS = 5_000;
+/** Tokens remembered at most; past it the memory starts afresh (a flood of made-up tokens is bounded). */
+const MAX_REMEMBERED = 10_000;
+
+/**
+ * The user each bearer token belongs to, remembered for a few seconds: a busy API client would
+ * otherwise cost a query per request. A revocation or rotation through this collector is seen at
+ * once (`forget`); one through another collector sharing the database, within PRINCIPAL_TTL_MS.
+ */
+export class Principals {
+  readonly #db: Database;
+  readonly #known = new Map<string, { principal: Principal | undefined; until: number }>();
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  /** The token's user, unless the token is unknown or revoked. */
+  async of(token: string): Promise<Principal | undefined> {
+    const hash = hashToken(token);
+    const now = Date.now();
+    const known = this.#known.get(hash);
+    if (known !== undefined && known.until > now) return known.principal;
+    const [principal] = await this.#db
+      .select({ id: users.id, name: users.name, role: users.role })
+      .from(users)
+      .where(and(eq(users.tokenHash, hash), isNull(users.revokedAt)));
+    if (this.#known.size >= MAX_REMEMBERED) this.#known.clear();
+    this.#known.set(hash, { principal, until: now + PRINCIPAL_TTL_MS });
+    return principal;
+  }
+
+  /** Forgets every token: after a revocation or rotation. */
+  forget(): void {
+    this.#known.clear();
+  }
 }
 
 export interface Bootstrap {

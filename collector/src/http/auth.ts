@@ -4,8 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { bearerToken } from '../auth/tokens.js';
-import { type Principal, principalFor } from '../auth/users.js';
-import type { Database } from '../db/database.js';
+import type { Principal, Principals } from '../auth/users.js';
 import type { Role } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 
@@ -24,10 +23,10 @@ export const ADMIN: readonly Role[] = ['admin'];
  * For a route's `onRequest`: the token is checked before the body is read or validated, so a
  * caller without the right role gets its 401 or 403, not a schema error, and costs no parsing.
  */
-export function requireRole(db: Database, roles: readonly Role[]): onRequestAsyncHookHandler {
+export function requireRole(principals: Principals, roles: readonly Role[]): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request.headers.authorization);
-    const principal = token === undefined ? undefined : await principalFor(db, token);
+    const principal = token === undefined ? undefined : await principals.of(token);
     if (principal === undefined) {
       throw new ApiError(ErrorCode.UNAUTHORIZED, 'send Authorization: Bearer <token> with a valid token');
     }

@@ -1,3 +1,4 @@
+import type { Principals } from '../auth/users.js';
 import type { Database } from '../db/database.js';
 import type { AgentGateway } from '../gateway/agent-gateway.js';
 import type { Allocator } from '../ipam/allocator.js';
@@ -7,6 +8,8 @@ import type { Metrics } from '../metrics.js';
 export interface AppContext {
   db: Database;
   allocator: Allocator;
+  /** Who each bearer token is. */
+  principals: Principals;
   gateway: AgentGateway;
   metrics: Metrics;
   /** True once the database answered and its migrations are applied. */

@@ -55,17 +55,17 @@ const ListQuery = Type.Partial(
   { additionalProperties: false },
 );
 
-export async function addressRoutes(app: FastifyInstance, { db, allocator }: AppContext): Promise<void> {
+export async function addressRoutes(app: FastifyInstance, { db, allocator, principals }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof NewAddress> }>(
     '/addresses',
-    { schema: { body: NewAddress }, onRequest: requireRole(db, WRITE) },
+    { schema: { body: NewAddress }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) =>
       reply.code(201).send(await allocateAddress(db, allocator, request.principal!, request.body)),
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof Reservation> }>(
     '/subnets/:subnet/reserve',
-    { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(db, WRITE) },
+    { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) =>
       reply.code(201).send(
         await allocateAddress(db, allocator, request.principal!, {
@@ -78,7 +78,7 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator }: App
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/addresses',
-    { schema: { querystring: ListQuery }, onRequest: requireRole(db, READ) },
+    { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default, ...filter } = request.query;
       const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string', 'string']);
@@ -95,7 +95,7 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator }: App
 
   app.get<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnet> }>(
     '/addresses/:ip',
-    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(db, READ) },
+    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(principals, READ) },
     async (request) => findAddress(db, request.params.ip, request.query.subnet),
   );
 
@@ -105,13 +105,16 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator }: App
     Body: Static<typeof AddressChange>;
   }>(
     '/addresses/:ip',
-    { schema: { params: IpParams, querystring: InSubnet, body: AddressChange }, onRequest: requireRole(db, WRITE) },
+    {
+      schema: { params: IpParams, querystring: InSubnet, body: AddressChange },
+      onRequest: requireRole(principals, WRITE),
+    },
     async (request) => updateAddress(db, request.principal!, request.params.ip, request.body, request.query.subnet),
   );
 
   app.delete<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnet> }>(
     '/addresses/:ip',
-    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(db, WRITE) },
+    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       await releaseAddress(db, request.principal!, request.params.ip, request.query.subnet);
       return reply.code(204).send();

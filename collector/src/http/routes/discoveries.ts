@@ -25,22 +25,22 @@ const ListQueryPartial = Type.Partial(ListQuery, { additionalProperties: false }
 const HistoryQuery = Type.Partial(Type.Object({ ...PageQuery, ip: Text, mac: Text }), { additionalProperties: false });
 const ForgetQuery = Type.Partial(Type.Object({ ip: Text, mac: Text }), { additionalProperties: false });
 
-export async function discoveryRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+export async function discoveryRoutes(app: FastifyInstance, { db, principals }: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof ListQueryPartial> }>(
     '/discoveries',
-    { schema: { querystring: ListQueryPartial }, onRequest: requireRole(db, READ) },
+    { schema: { querystring: ListQueryPartial }, onRequest: requireRole(principals, READ) },
     async (request) => listDiscoveries(db, { ...request.query, limit: request.query.limit ?? Limit.default }),
   );
 
   app.get<{ Querystring: Static<typeof HistoryQuery> }>(
     '/discoveries/history',
-    { schema: { querystring: HistoryQuery }, onRequest: requireRole(db, READ) },
+    { schema: { querystring: HistoryQuery }, onRequest: requireRole(principals, READ) },
     async (request) => discoveryHistory(db, { ...request.query, limit: request.query.limit ?? Limit.default }),
   );
 
   app.delete<{ Querystring: Static<typeof ForgetQuery> }>(
     '/discoveries',
-    { schema: { querystring: ForgetQuery }, onRequest: requireRole(db, ADMIN) },
+    { schema: { querystring: ForgetQuery }, onRequest: requireRole(principals, ADMIN) },
     async (request) => ({ deleted: await forgetDiscoveries(db, request.query) }),
   );
 }

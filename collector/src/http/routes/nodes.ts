@@ -28,39 +28,39 @@ const Deployment = Type.Object(
   { additionalProperties: false },
 );
 
-export async function nodeRoutes(app: FastifyInstance, { db, allocator }: AppContext): Promise<void> {
+export async function nodeRoutes(app: FastifyInstance, { db, allocator, principals }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof NewNode> }>(
     '/nodes',
-    { schema: { body: NewNode }, onRequest: requireRole(db, ADMIN) },
+    { schema: { body: NewNode }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => reply.code(201).send(await createNode(db, request.body)),
   );
 
-  app.get('/nodes', { onRequest: requireRole(db, READ) }, async () => ({
+  app.get('/nodes', { onRequest: requireRole(principals, READ) }, async () => ({
     items: await listNodes(db),
     nextCursor: null,
   }));
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/nodes/:id',
-    { schema: { params: IdParams }, onRequest: requireRole(db, READ) },
+    { schema: { params: IdParams }, onRequest: requireRole(principals, READ) },
     async (request) => findNode(db, request.params.id),
   );
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Deployment> }>(
     '/nodes/:id/deploy',
-    { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(principals, ADMIN) },
     async (request) => deployNode(db, allocator, request.principal!, request.params.id, request.body.subnet),
   );
 
   app.post<{ Params: Static<typeof IdParams> }>(
     '/nodes/:id/release',
-    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
     async (request) => releaseNode(db, request.params.id),
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/nodes/:id',
-    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deleteNode(db, request.params.id);
       return reply.code(204).send();

@@ -84,27 +84,27 @@ const Export = Type.Object(
   { additionalProperties: false },
 );
 
-export async function poolRoutes(app: FastifyInstance, { db, allocator }: AppContext): Promise<void> {
+export async function poolRoutes(app: FastifyInstance, { db, allocator, principals }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof PoolSpec> }>(
     '/pools',
-    { schema: { body: PoolSpec }, onRequest: requireRole(db, ADMIN) },
+    { schema: { body: PoolSpec }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => reply.code(201).send(await createPool(db, request.body)),
   );
 
-  app.get('/pools', { onRequest: requireRole(db, READ) }, async () => ({
+  app.get('/pools', { onRequest: requireRole(principals, READ) }, async () => ({
     items: await listPools(db),
     nextCursor: null,
   }));
 
   app.get<{ Params: Static<typeof PoolParams> }>(
     '/pools/:pool',
-    { schema: { params: PoolParams }, onRequest: requireRole(db, READ) },
+    { schema: { params: PoolParams }, onRequest: requireRole(principals, READ) },
     async (request) => findPool(db, request.params.pool),
   );
 
   app.delete<{ Params: Static<typeof PoolParams>; Querystring: Static<typeof Force> }>(
     '/pools/:pool',
-    { schema: { params: PoolParams, querystring: Force }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: PoolParams, querystring: Force }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deletePool(db, request.params.pool, request.query.force === true);
       return reply.code(204).send();
@@ -113,14 +113,14 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator }: AppCon
 
   app.put<{ Params: Static<typeof ClaimParams>; Body: Static<typeof ClaimBody> }>(
     '/pools/:pool/claims/:claim',
-    { schema: { params: ClaimParams, body: ClaimBody }, onRequest: requireRole(db, WRITE) },
+    { schema: { params: ClaimParams, body: ClaimBody }, onRequest: requireRole(principals, WRITE) },
     async (request) =>
       claimAddress(db, allocator, request.principal!, request.params.pool, request.params.claim, request.body ?? {}),
   );
 
   app.delete<{ Params: Static<typeof ClaimParams> }>(
     '/pools/:pool/claims/:claim',
-    { schema: { params: ClaimParams }, onRequest: requireRole(db, WRITE) },
+    { schema: { params: ClaimParams }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       await releaseClaim(db, request.params.pool, request.params.claim);
       return reply.code(204).send();
@@ -129,13 +129,13 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator }: AppCon
 
   app.get<{ Params: Static<typeof PoolParams> }>(
     '/pools/:pool/export',
-    { schema: { params: PoolParams }, onRequest: requireRole(db, READ) },
+    { schema: { params: PoolParams }, onRequest: requireRole(principals, READ) },
     async (request) => exportPool(db, request.params.pool),
   );
 
   app.post<{ Body: Static<typeof Export> }>(
     '/pools/import',
-    { schema: { body: Export }, onRequest: requireRole(db, ADMIN) },
+    { schema: { body: Export }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) =>
       reply.code(201).send(await importPool(db, allocator, request.principal!, request.body as PoolExport)),
   );

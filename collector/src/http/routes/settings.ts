@@ -17,12 +17,12 @@ const SettingsChange = Type.Object(
   { additionalProperties: false },
 );
 
-export async function settingsRoutes(app: FastifyInstance, { db, gateway }: AppContext): Promise<void> {
-  app.get('/settings', { onRequest: requireRole(db, READ) }, async () => readSettings(db));
+export async function settingsRoutes(app: FastifyInstance, { db, gateway, principals }: AppContext): Promise<void> {
+  app.get('/settings', { onRequest: requireRole(principals, READ) }, async () => readSettings(db));
 
   app.put<{ Body: Static<typeof SettingsChange> }>(
     '/settings',
-    { schema: { body: SettingsChange }, onRequest: requireRole(db, ADMIN) },
+    { schema: { body: SettingsChange }, onRequest: requireRole(principals, ADMIN) },
     async (request) => {
       const before = await readSettings(db);
       const after = await updateSettings(db, request.body);

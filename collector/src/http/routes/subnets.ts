@@ -62,34 +62,34 @@ const NewRange = Type.Object(
   { additionalProperties: false },
 );
 
-export async function subnetRoutes(app: FastifyInstance, { db }: AppContext): Promise<void> {
+export async function subnetRoutes(app: FastifyInstance, { db, principals }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof NewSubnet> }>(
     '/subnets',
-    { schema: { body: NewSubnet }, onRequest: requireRole(db, ADMIN) },
+    { schema: { body: NewSubnet }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => reply.code(201).send(await createSubnet(db, request.body)),
   );
 
   app.get<{ Querystring: Static<typeof SubnetQuery> }>(
     '/subnets',
-    { schema: { querystring: SubnetQuery }, onRequest: requireRole(db, READ) },
+    { schema: { querystring: SubnetQuery }, onRequest: requireRole(principals, READ) },
     async (request) => ({ items: await listSubnets(db, request.query), nextCursor: null }),
   );
 
   app.get<{ Params: Static<typeof SubnetParams> }>(
     '/subnets/:subnet',
-    { schema: { params: SubnetParams }, onRequest: requireRole(db, READ) },
+    { schema: { params: SubnetParams }, onRequest: requireRole(principals, READ) },
     async (request) => findSubnet(db, request.params.subnet),
   );
 
   app.patch<{ Params: Static<typeof SubnetParams>; Body: Static<typeof SubnetChange> }>(
     '/subnets/:subnet',
-    { schema: { params: SubnetParams, body: SubnetChange }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: SubnetParams, body: SubnetChange }, onRequest: requireRole(principals, ADMIN) },
     async (request) => updateSubnet(db, request.params.subnet, request.body),
   );
 
   app.delete<{ Params: Static<typeof SubnetParams>; Querystring: Static<typeof DeleteQuery> }>(
     '/subnets/:subnet',
-    { schema: { params: SubnetParams, querystring: DeleteQuery }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: SubnetParams, querystring: DeleteQuery }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deleteSubnet(db, request.params.subnet, request.query.force === true);
       return reply.code(204).send();
@@ -98,25 +98,25 @@ export async function subnetRoutes(app: FastifyInstance, { db }: AppContext): Pr
 
   app.get<{ Params: Static<typeof SubnetParams> }>(
     '/subnets/:subnet/utilization',
-    { schema: { params: SubnetParams }, onRequest: requireRole(db, READ) },
+    { schema: { params: SubnetParams }, onRequest: requireRole(principals, READ) },
     async (request) => subnetUtilization(db, request.params.subnet),
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof NewRange> }>(
     '/subnets/:subnet/ranges',
-    { schema: { params: SubnetParams, body: NewRange }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: SubnetParams, body: NewRange }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => reply.code(201).send(await createRange(db, request.params.subnet, request.body)),
   );
 
   app.get<{ Params: Static<typeof SubnetParams> }>(
     '/subnets/:subnet/ranges',
-    { schema: { params: SubnetParams }, onRequest: requireRole(db, READ) },
+    { schema: { params: SubnetParams }, onRequest: requireRole(principals, READ) },
     async (request) => ({ items: await listRanges(db, request.params.subnet), nextCursor: null }),
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/ranges/:id',
-    { schema: { params: IdParams }, onRequest: requireRole(db, ADMIN) },
+    { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deleteRange(db, request.params.id);
       return reply.code(204).send();
