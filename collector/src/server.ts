@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
-import { bootstrapAdmin } from './auth/users.js';
+import { bootstrapAdmin, Principals } from './auth/users.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
 import { buildApp } from './http/app.js';
@@ -64,7 +64,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         return false;
       }
     };
-    const app = buildApp({ db, allocator: new Allocator(db), gateway, metrics, ready }, { logger, https });
+    const app = buildApp(
+      { db, allocator: new Allocator(db, database.reserve), principals: new Principals(db), gateway, metrics, ready },
+      { logger, https },
+    );
     app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
     await app.listen({ host: options.host, port: options.port });
     const address = app.server.address() as AddressInfo;

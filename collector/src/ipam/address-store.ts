@@ -161,7 +161,7 @@ export async function allocateAddress(
     acceptObserved: input.force === true,
     row,
   });
-  return addressOf({ ...row, ...got, subnetId: got.subnet.id, cidr: got.subnet.cidr, owner: principal.name });
+  return addressOf({ ...row, ...got, owner: principal.name });
 }
 
 /** An address as the API shows it, from its row and what is known around it. */

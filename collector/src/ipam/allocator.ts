@@ -1,48 +1,55 @@
 /**
  * The allocator (API.md, "Addresses"; issue 4's allocation rules). Requests for addresses queue
- * per subnet and are decided in batches: one transaction per batch, with the subnet's row locked
- * through it — one batch at a time per subnet, other subnets not held up — and the database's
- * unique (subnet, ip) constraint behind it. The requests that arrive while a batch commits share
- * the next one, so a busy subnet pays one commit for many allocations (group commit), and a lone
- * request pays a handful of statements:
+ * and are decided in batches, one transaction each, with every subnet of the batch locked
+ * through it (its row, FOR NO KEY UPDATE, in id order) and the database's unique (subnet, ip)
+ * constraint behind it. A subnet is in one batch at a time; batches of other subnets run beside
+ * it (up to MAX_IN_FLIGHT), so no subnet holds up another. The requests that arrive while a batch
+ * commits share the next one: a busy collector pays one commit for many allocations (group
+ * commit), and a lone request a handful of statements in four round trips:
  *
- * 1. the subnet's row locked and read, with its ranges, its pools' ranges and the observation
- *    window (one round trip, pipelined);
- * 2. reads of `taken_runs` and `bindings` where packages/ipam's BatchPicker asks: a window of
- *    runs and sightings from an address on (lowest free), or single addresses with their
- *    neighbours (a wanted address, a random draw) — usually one round trip, through indexes,
- *    never walking the subnet's addresses;
- * 3. the rows inserted and the runs joined up (one round trip), then the commit.
+ * 1. BEGIN;
+ * 2. the subnets locked and read, their ranges and pools' ranges, the observation window, and —
+ *    from what the subnet's last batch learned — a window of its runs and sightings from its
+ *    first address (lowest free) and the addresses asked for with their neighbours, pipelined
+ *    behind the lock so that they see what the lock's last holder committed;
+ * 3. more reads only where packages/ipam's BatchPicker still asks (a window further on, a random
+ *    draw's neighbourhood): through indexes, never walking a subnet's addresses;
+ * 4. the rows inserted and the runs joined up, pipelined; then COMMIT.
  *
- * The batch decides its requests in arrival order, each as if after the ones before it. A batch
- * that fails on a lost race (another collector's claim, a unique violation) is retried with each
- * request alone, so that one request's conflict does not fail the others.
+ * A batch decides each subnet's requests in arrival order, each as if after the ones before it.
+ * A batch that fails on a lost race (another collector's claim, a unique violation) is retried
+ * with each request alone, so that one request's conflict does not fail the others.
  */
 import { randomBytes } from 'node:crypto';
 import {
   type AllocationPolicy,
   BatchPicker,
   contains,
+  type Family,
   firstOf,
   formatIp,
   IntervalSet,
   lastOf,
   type Outcome,
+  type Prefix,
+  parseIp,
+  pickFree,
   type Reads,
   randomBelowFrom,
   SubnetView,
   unavailableIn,
   type Want,
 } from '@ipwarden/ipam';
-import { eq, sql } from 'drizzle-orm';
-import { type Database, pipelined, rowsOf, type Tx } from '../db/database.js';
-import { type AddressKind, subnets } from '../db/schema/index.js';
+import { type SQL, sql } from 'drizzle-orm';
+import { type Database, pipelined, type Reserved, rowsOf, type Tx } from '../db/database.js';
+import type { AddressKind } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
-import { readSettings } from '../settings.js';
-import { checkAddress, checkPrefix, ipValue, type Subnet, subnetView } from './subnet-store.js';
+import { checkAddress, checkPrefix, ipValue } from './subnet-store.js';
 
 /** Requests decided in one transaction at most. */
 const MAX_BATCH = 256;
+/** Batches under way at once (the database pool holds 10 connections). */
+const MAX_IN_FLIGHT = 4;
 /** Rows one window read takes of `taken_runs` and of `bindings` (at least 2: see SubnetView). */
 const WINDOW_ROWS = 256;
 /** Rounds of reads one batch may make before its undecided requests are answered "exhausted". */
@@ -80,7 +87,8 @@ export interface AllocationRequest {
 
 export interface Allocated {
   ip: string;
-  subnet: Subnet;
+  subnetId: string;
+  cidr: string;
   createdAt: Date;
   /** The latest sighting of the address, if any. */
   lastSeen: Date | null;
@@ -102,6 +110,16 @@ interface Seen {
   lastSeen: Date;
 }
 
+/** What a subnet's last batch found, to read ahead with in the next batch's first round trip. */
+interface Hint {
+  cidr: string;
+  policy: AllocationPolicy;
+  windowSeconds: number;
+  /** What the subnet hands out outside pools, and what it never hands out inside one. */
+  outsidePools: IntervalSet;
+  neverInPool: IntervalSet;
+}
+
 /** PostgreSQL's unique_violation and serialization_failure: a race lost, worth one more try. */
 export function retriable(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Object && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
@@ -114,49 +132,78 @@ export function retriable(error: unknown): boolean {
 export class Allocator {
   readonly #db: Database;
   readonly #random = randomBelowFrom((length) => randomBytes(length));
-  /** The requests waiting per subnet; a subnet is here while a batch of it runs. */
-  readonly #lines = new Map<string, Pending[]>();
+  /** Requests not yet in a batch, oldest first. */
+  #queue: Pending[] = [];
+  /** Subnets in a batch under way. */
+  readonly #busy = new Set<string>();
+  #inFlight = 0;
+  readonly #hints = new Map<string, Hint>();
 
-  constructor(db: Database) {
+  readonly #reserve: (() => Promise<Reserved>) | undefined;
+
+  /** `reserve` (PostgreSQL): connections on which a batch pipelines its own BEGIN and COMMIT. */
+  constructor(db: Database, reserve?: () => Promise<Reserved>) {
     this.#db = db;
+    this.#reserve = reserve;
   }
 
   /** An address for the request; rejects with an ApiError when there is none to give. */
   allocate(request: AllocationRequest): Promise<Allocated> {
     return new Promise((resolve, reject) => {
-      const pending: Pending = { request, resolve, reject, attempts: 0, alone: false };
-      const line = this.#lines.get(request.subnetId);
-      if (line !== undefined) {
-        line.push(pending);
-        return;
-      }
-      const started = [pending];
-      this.#lines.set(request.subnetId, started);
-      void this.#drain(request.subnetId, started);
+      this.#queue.push({ request, resolve, reject, attempts: 0, alone: false });
+      this.#pump();
     });
   }
 
-  async #drain(subnetId: string, line: Pending[]): Promise<void> {
-    while (line.length > 0) {
-      let size = 1;
-      if (!line[0]!.alone) while (size < line.length && size < MAX_BATCH && !line[size]!.alone) size++;
-      const batch = line.splice(0, size);
-      const retry = await this.#run(subnetId, batch);
-      line.unshift(...retry);
+  /**
+   * Starts batches while there are requests for idle subnets and room for another batch. A
+   * subnet is idle again as soon as its batch holds its lock: the next batch of it is sent at
+   * once and waits on that lock in the database, which hands it over the moment the first
+   * commits. The two batches' round trips overlap; only the database's own work on them is in
+   * series.
+   */
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT) {
+      const batch = this.#take();
+      if (batch.length === 0) return;
+      const held = new Set(batch.map((p) => p.request.subnetId));
+      for (const id of held) this.#busy.add(id);
+      this.#inFlight++;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        for (const id of held) this.#busy.delete(id);
+        this.#pump();
+      };
+      void this.#run(batch, release).then((retry) => {
+        this.#inFlight--;
+        this.#queue.unshift(...retry);
+        release();
+        this.#pump();
+      });
     }
-    this.#lines.delete(subnetId);
+  }
+
+  /** The oldest requests of subnets no batch holds, up to MAX_BATCH; a retried request alone. */
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const pending of this.#queue) {
+      const open = batch.length < MAX_BATCH && !batch[0]?.alone && !this.#busy.has(pending.request.subnetId);
+      if (open && (!pending.alone || batch.length === 0)) batch.push(pending);
+      else rest.push(pending);
+    }
+    this.#queue = rest;
+    return batch;
   }
 
   /** Decides and settles one batch; the requests to try again. Never throws. */
-  async #run(subnetId: string, batch: Pending[]): Promise<Pending[]> {
+  async #run(batch: Pending[], locked: () => void): Promise<Pending[]> {
     try {
-      const results = await this.#db.transaction((tx) =>
-        decide(
-          tx,
-          subnetId,
-          batch.map((p) => p.request),
-          this.#random,
-        ),
+      const requests = batch.map((p) => p.request);
+      const results = await this.#transaction((tx, commit) =>
+        decide(tx, requests, this.#random, this.#hints, locked, commit),
       );
       for (const [i, pending] of batch.entries()) {
         const result = results[i]!;
@@ -177,108 +224,244 @@ export class Allocator {
       return retry;
     }
   }
+
+  /**
+   * A transaction for `body`. On PostgreSQL its BEGIN goes out with the first statements and its
+   * COMMIT with the last (`commit`, for the body to pipeline): two round trips fewer per batch,
+   * and the subnets' locks are let go a round trip sooner. A failed statement aborts the
+   * transaction, which turns the pipelined COMMIT into a ROLLBACK.
+   */
+  async #transaction<T>(body: (tx: Tx, commit?: SQL) => Promise<T>): Promise<T> {
+    if (this.#reserve === undefined) return this.#db.transaction((tx) => body(tx));
+    const connection = await this.#reserve();
+    const tx = connection.db as unknown as Tx;
+    try {
+      const [, result] = await pipelined([rowsOf(tx, sql`begin`), body(tx, sql`commit`)]);
+      return result;
+    } catch (error) {
+      await rowsOf(tx, sql`rollback`).catch(() => {}); // nothing to roll back once COMMIT ran
+      throw error;
+    } finally {
+      connection.release();
+    }
+  }
 }
 
 /** The request's answer, or the ApiError that refuses it. */
 type Result = Allocated | ApiError;
 
+/** One subnet's part of a batch. */
+interface Group {
+  id: string;
+  indexes: number[];
+  prefix?: Prefix;
+  view?: SubnetView<Seen>;
+  picker?: BatchPicker<Seen>;
+  wants: Want[];
+  /** For each want, the request it came from. */
+  wantOf: number[];
+}
+
+interface SubnetRow {
+  id: string;
+  cidr: string;
+  gateway: string | null;
+  dnsServers: string;
+  managed: boolean;
+  allocation: AllocationPolicy;
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+/** A JSON array of ids as a set of uuids, in SQL. */
+const idsIn = (ids: string[]) => sql`(select (value #>> '{}')::uuid from json_array_elements(${json(ids)}::json))`;
+
 async function decide(
   tx: Tx,
-  subnetId: string,
   requests: readonly AllocationRequest[],
   random: (bound: bigint) => bigint,
+  hints: Map<string, Hint>,
+  /** Called once the batch holds its subnets' locks. */
+  locked: () => void,
+  /** The statement that ends the transaction, pipelined with the batch's last round trip. */
+  commit?: SQL,
 ): Promise<Result[]> {
-  // The subnet's row is its allocation lock. NO KEY: rows of other tables that reference the
-  // subnet are not held up by it. The statements after it, pipelined behind it, see what the
-  // holder of the lock before us committed (each statement takes its own snapshot).
-  const [locked, spans, settings] = await pipelined([
-    tx.select().from(subnets).where(eq(subnets.id, subnetId)).for('no key update'),
-    rowsOf<{ start: string; end: string; pool: boolean }>(
-      tx,
-      sql`select host(start) as "start", host("end") as "end", false as "pool" from ranges where subnet_id = ${subnetId}
-          union all
-          select host(start), host("end"), true from pool_ranges where subnet_id = ${subnetId}`,
-    ),
-    readSettings(tx as unknown as Database),
-  ]);
-  if (locked[0] === undefined) return requests.map(() => new ApiError(ErrorCode.NOT_FOUND, `no subnet ${subnetId}`));
-  const subnet = subnetView(locked[0]);
-  if (!subnet.managed) {
-    return requests.map(
-      () => new ApiError(ErrorCode.SUBNET_UNMANAGED, `${subnet.cidr} is watched, not allocated from`),
-    );
+  const groups = new Map<string, Group>();
+  for (const [i, request] of requests.entries()) {
+    const group = groups.get(request.subnetId) ?? { id: request.subnetId, indexes: [], wants: [], wantOf: [] };
+    group.indexes.push(i);
+    groups.set(request.subnetId, group);
   }
+  const ids = [...groups.keys()].sort();
 
-  const prefix = checkPrefix('cidr', subnet.cidr);
-  const fixed = [subnet.gateway, ...subnet.dnsServers].filter((a): a is string => a !== null).map(ipValue);
-  const spanOf = (s: { start: string; end: string }) => [ipValue(s.start), ipValue(s.end)] as const;
-  // Never handed out: the network and broadcast addresses, gateway, DNS servers, dynamic and
-  // reserved ranges — and, outside a pool, every pool's ranges.
-  const neverInPool = unavailableIn(prefix, { addresses: fixed, spans: spans.filter((s) => !s.pool).map(spanOf) });
-  const outsidePools = new IntervalSet([[firstOf(prefix), lastOf(prefix)]]).minus(
-    unavailableIn(prefix, { addresses: fixed, spans: spans.map(spanOf) }),
+  // Round trip 2: statements sent in the order made here (each through rowsOf, the same path), and
+  // run in that order, each with its own snapshot — so every one after the lock sees what the
+  // lock's last holder committed. The subnets are locked in id order: two batches never wait on
+  // each other crosswise. NO KEY: rows referencing the subnets are not held up.
+  const lock = rowsOf<SubnetRow>(
+    tx,
+    sql`select id::text as "id", cidr::text as "cidr", host(gateway) as "gateway",
+               array_to_json(dns_servers)::text as "dnsServers", managed, allocation
+        from subnets where id in ${idsIn(ids)} order by id for no key update`,
   );
+  const spans = rowsOf<{ subnetId: string; start: string; end: string; pool: boolean }>(
+    tx,
+    sql`select subnet_id::text as "subnetId", host(start) as "start", host("end") as "end", false as "pool"
+        from ranges where subnet_id in ${idsIn(ids)}
+        union all
+        select subnet_id::text, host(start), host("end"), true from pool_ranges where subnet_id in ${idsIn(ids)}`,
+  );
+  const settings = rowsOf<{ windowSeconds: number }>(
+    tx,
+    sql`select observation_window_seconds as "windowSeconds" from settings where id = 1`,
+  );
+  // Read ahead, from what the subnet's last batch found: the window a lowest-free search starts
+  // with, the addresses asked for, and random draws made now — each with its neighbours.
+  const drawn = new Map<number, bigint>();
+  const readAhead = ids.map((id) => {
+    const hint = hints.get(id);
+    if (hint === undefined) return undefined;
+    const prefix = checkPrefix('cidr', hint.cidr);
+    const from = new Set<bigint>();
+    const around = new Set<bigint>();
+    for (const i of groups.get(id)!.indexes) {
+      const request = requests[i]!;
+      if (request.ip !== undefined) {
+        const ip = parseIp(request.ip);
+        if (ip !== undefined && ip.family === prefix.family && contains(prefix, ip)) around.add(ip.value);
+        continue;
+      }
+      const available = request.within?.minus(hint.neverInPool) ?? hint.outsidePools;
+      if ((request.policy ?? hint.policy) === 'lowest') {
+        const start = available.first();
+        if (start !== undefined) from.add(start);
+        continue;
+      }
+      const candidate = pickFree(available, 'random', random);
+      if (candidate === undefined) continue;
+      drawn.set(i, candidate);
+      around.add(candidate);
+    }
+    return read(tx, id, prefix, hint.windowSeconds, { from: [...from], around: [...around] });
+  });
+  const [lockedRows, spanRows, settingsRows, ...learned] = await pipelined([lock, spans, settings, ...readAhead]);
+  locked();
+  const windowSeconds = settingsRows[0]?.windowSeconds ?? 86_400;
 
   const results: (Result | undefined)[] = requests.map(() => undefined);
-  const wants: Want[] = [];
-  const wantOf: number[] = [];
-  for (const [i, request] of requests.entries()) {
-    try {
-      let wanted: bigint | undefined;
-      if (request.ip !== undefined) {
-        const ip = checkAddress('ip', request.ip, prefix.family);
-        if (!contains(prefix, ip))
-          throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${formatIp(ip)} is not in ${subnet.cidr}`);
-        wanted = ip.value;
-      }
-      wants.push({
-        available: request.within === undefined ? outsidePools : request.within.minus(neverInPool),
-        policy: request.policy ?? subnet.allocation,
-        wanted,
-        acceptObserved: request.acceptObserved === true,
-      });
-      wantOf.push(i);
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      results[i] = error;
+  const subnetRows = new Map(lockedRows.map((row) => [row.id, row]));
+  for (const [k, id] of ids.entries()) {
+    const group = groups.get(id)!;
+    const row = subnetRows.get(id);
+    const refuseAll = (error: ApiError) => {
+      for (const i of group.indexes) results[i] = error;
+    };
+    if (row === undefined) {
+      refuseAll(new ApiError(ErrorCode.NOT_FOUND, `no subnet ${id}`));
+      hints.delete(id);
+      continue;
     }
+    if (!row.managed) {
+      refuseAll(new ApiError(ErrorCode.SUBNET_UNMANAGED, `${row.cidr} is watched, not allocated from`));
+      continue;
+    }
+    const hint = hints.get(id);
+    const prefix = checkPrefix('cidr', row.cidr);
+    group.prefix = prefix;
+    group.view = new SubnetView<Seen>(firstOf(prefix), lastOf(prefix));
+    // What was read ahead holds if the subnet and the window are still those it was read for.
+    const ahead = hint !== undefined && hint.cidr === row.cidr && hint.windowSeconds === windowSeconds;
+    if (ahead) learned[k]?.(group.view);
+
+    const fixed = [row.gateway, ...(JSON.parse(row.dnsServers) as string[])]
+      .filter((a): a is string => a !== null)
+      .map(ipValue);
+    const own = spanRows.filter((s) => s.subnetId === id);
+    const spanOf = (s: { start: string; end: string }) => [ipValue(s.start), ipValue(s.end)] as const;
+    // Never handed out: the network and broadcast addresses, gateway, DNS servers, dynamic and
+    // reserved ranges — and, outside a pool, every pool's ranges.
+    const neverInPool = unavailableIn(prefix, { addresses: fixed, spans: own.filter((s) => !s.pool).map(spanOf) });
+    const outsidePools = new IntervalSet([[firstOf(prefix), lastOf(prefix)]]).minus(
+      unavailableIn(prefix, { addresses: fixed, spans: own.map(spanOf) }),
+    );
+    hints.set(id, { cidr: row.cidr, policy: row.allocation, windowSeconds, outsidePools, neverInPool });
+    for (const i of group.indexes) {
+      const request = requests[i]!;
+      try {
+        let wanted: bigint | undefined;
+        if (request.ip !== undefined) {
+          const ip = checkAddress('ip', request.ip, prefix.family);
+          if (!contains(prefix, ip)) {
+            throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${formatIp(ip)} is not in ${row.cidr}`);
+          }
+          wanted = ip.value;
+        }
+        group.wants.push({
+          available: request.within === undefined ? outsidePools : request.within.minus(neverInPool),
+          policy: request.policy ?? row.allocation,
+          wanted,
+          acceptObserved: request.acceptObserved === true,
+          candidate: ahead ? drawn.get(i) : undefined,
+        });
+        group.wantOf.push(i);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        results[i] = error;
+      }
+    }
+    group.picker = new BatchPicker(group.view, group.wants, random);
   }
 
-  const view = new SubnetView<Seen>(firstOf(prefix), lastOf(prefix));
-  const picker = new BatchPicker(view, wants, random);
+  // Round trip 3, rarely needed: what the pickers still ask for, every subnet's reads at once.
+  const deciding = [...groups.values()].filter((g) => g.picker !== undefined);
   for (let round = 0; ; round++) {
-    const reads = picker.step();
-    if (reads.from.length + reads.around.length === 0) break;
+    const asking = deciding
+      .map((group) => ({ group, reads: group.picker!.step() }))
+      .filter(({ reads }) => reads.from.length + reads.around.length > 0);
+    if (asking.length === 0) break;
     if (round === MAX_ROUNDS) {
-      picker.exhaust();
+      for (const { group } of asking) group.picker!.exhaust();
       break;
     }
-    await read(tx, subnet, prefix.family, settings.observationWindowSeconds, view, reads);
+    const reads = asking.map(({ group, reads }) => read(tx, group.id, group.prefix!, windowSeconds, reads));
+    for (const [j, learn] of (await pipelined(reads)).entries()) learn(asking[j]!.group.view!);
   }
 
-  const text = (value: bigint) => formatIp({ family: prefix.family, value });
-  const chosen: { index: number; ip: string }[] = [];
-  for (const [k, outcome] of (picker.outcomes as Outcome<Seen>[]).entries()) {
-    const i = wantOf[k]!;
-    if (outcome.outcome === 'allocated') chosen.push({ index: i, ip: text(outcome.value) });
-    else results[i] = refusal(outcome, subnet, requests[i]!, wants[k]!.wanted, text);
+  const chosen: { index: number; group: Group; ip: string }[] = [];
+  const runs: { removed: { subnetId: string; lo: string }[]; added: { subnetId: string; lo: string; hi: string }[] } = {
+    removed: [],
+    added: [],
+  };
+  for (const group of deciding) {
+    const family = group.prefix!.family;
+    const text = (value: bigint) => formatIp({ family, value });
+    for (const [k, outcome] of (group.picker!.outcomes as Outcome<Seen>[]).entries()) {
+      const i = group.wantOf[k]!;
+      const row = subnetRows.get(group.id)!;
+      if (outcome.outcome === 'allocated') chosen.push({ index: i, group, ip: text(outcome.value) });
+      else results[i] = refusal(outcome, row.cidr, requests[i]!, group.wants[k]!.wanted, text);
+    }
+    const changes = group.view!.runChanges();
+    for (const lo of changes.removed) runs.removed.push({ subnetId: group.id, lo: text(lo) });
+    for (const [lo, hi] of changes.added) runs.added.push({ subnetId: group.id, lo: text(lo), hi: text(hi) });
   }
   if (chosen.length > 0) {
-    const written = await write(
-      tx,
-      subnet.id,
-      chosen.map(({ index, ip }) => ({ ip, ...requests[index]!.row })),
-      view.runChanges(),
-      text,
-    );
-    for (const { index, ip } of chosen) results[index] = { ...written.get(ip)!, ip, subnet };
-  }
+    const rows = chosen.map(({ index, group, ip }) => ({ subnetId: group.id, ip, ...requests[index]!.row }));
+    const written = await write(tx, rows, runs, commit);
+    for (const { index, group, ip } of chosen) {
+      results[index] = {
+        ...written.get(`${group.id} ${ip}`)!,
+        ip,
+        subnetId: group.id,
+        cidr: subnetRows.get(group.id)!.cidr,
+      };
+    }
+  } else if (commit !== undefined) await rowsOf(tx, commit);
   return results as Result[];
 }
 
 function refusal(
   outcome: Exclude<Outcome<Seen>, { outcome: 'allocated' }>,
-  subnet: Subnet,
+  cidr: string,
   request: AllocationRequest,
   wanted: bigint | undefined,
   text: (value: bigint) => string,
@@ -290,7 +473,7 @@ function refusal(
         ErrorCode.IP_UNAVAILABLE,
         'ip',
         request.within === undefined
-          ? `${ip} is never handed out in ${subnet.cidr}: the network or broadcast address, the gateway, a DNS server, or in a range`
+          ? `${ip} is never handed out in ${cidr}: the network or broadcast address, the gateway, a DNS server, or in a range`
           : `${ip} is outside the pool's range or excluded from it`,
       );
     case 'taken':
@@ -302,82 +485,8 @@ function refusal(
         `${ip} was seen in use by ${outcome.seen.mac} at ${outcome.seen.lastSeen.toISOString()}; an admin may force it`,
       );
     default:
-      return new ApiError(ErrorCode.SUBNET_EXHAUSTED, `no address of ${subnet.cidr} is free`);
+      return new ApiError(ErrorCode.SUBNET_EXHAUSTED, `no address of ${cidr} is free`);
   }
-}
-
-/** One round of the reads the picker asked for, all pipelined. */
-async function read(
-  tx: Tx,
-  subnet: Subnet,
-  family: 4 | 6,
-  windowSeconds: number,
-  view: SubnetView<Seen>,
-  reads: Reads,
-): Promise<void> {
-  const text = (value: bigint) => formatIp({ family, value });
-  const [first, last] = [firstOf(checkPrefix('cidr', subnet.cidr)), lastOf(checkPrefix('cidr', subnet.cidr))];
-  const below = (v: bigint) => (v > first ? v - 1n : v);
-  const above = (v: bigint) => (v < last ? v + 1n : v);
-  const recent = sql`last_seen > now() - make_interval(secs => ${windowSeconds})`;
-  const seenRow = (r: SeenRow) => [ipValue(r.ip), { mac: r.mac, lastSeen: new Date(r.lastSeen) }] as const;
-  const runRow = (r: RunRow) => [ipValue(r.lo), ipValue(r.hi)] as const;
-
-  const windows = reads.from.map(async (from) => {
-    const [runs, seen] = await pipelined([
-      // Every run meeting [from - 1, …]: the one before `from` is needed to join runs up.
-      rowsOf<RunRow>(
-        tx,
-        sql`select host(lo) as "lo", host(hi) as "hi" from taken_runs
-            where subnet_id = ${subnet.id} and hi >= ${text(below(from))}::inet
-            order by taken_runs.hi limit ${WINDOW_ROWS}`,
-      ),
-      rowsOf<SeenRow>(
-        tx,
-        sql`select host(ip) as "ip", mac::text as "mac", last_seen as "lastSeen" from bindings
-            where ip >= ${text(from)}::inet and ip <= ${text(last)}::inet and ${recent}
-            order by bindings.ip, bindings.last_seen desc limit ${WINDOW_ROWS}`,
-      ),
-    ]);
-    // A full window knows up to its last row; a short one, to the end of the subnet.
-    view.learnRuns(below(from), runs.length === WINDOW_ROWS ? ipValue(runs.at(-1)!.hi) : last, runs.map(runRow));
-    view.learnSeen(from, seen.length === WINDOW_ROWS ? ipValue(seen.at(-1)!.ip) : last, seen.map(seenRow));
-  });
-
-  const points = async () => {
-    if (reads.around.length === 0) return;
-    const around = JSON.stringify(reads.around.map((v) => ({ lo: text(below(v)), hi: text(above(v)), ip: text(v) })));
-    const [runs, seen] = await pipelined([
-      // At most two runs meet [v - 1, v + 1] without one holding v: runs never touch.
-      rowsOf<RunRow>(
-        tx,
-        sql`select distinct host(r.lo) as "lo", host(r.hi) as "hi"
-            from json_to_recordset(${around}::json) as v(lo inet, hi inet, ip inet)
-            cross join lateral (
-              select lo, hi from taken_runs
-              where subnet_id = ${subnet.id} and taken_runs.hi >= v.lo order by taken_runs.hi limit 2) as r
-            where r.lo <= v.hi`,
-      ),
-      rowsOf<SeenRow>(
-        tx,
-        sql`select distinct on (bindings.ip) host(ip) as "ip", mac::text as "mac", last_seen as "lastSeen" from bindings
-            where ip in (select v.ip from json_to_recordset(${around}::json) as v(ip inet)) and ${recent}
-            order by bindings.ip, bindings.last_seen desc`,
-      ),
-    ]);
-    const runs_ = runs.map(runRow);
-    for (const v of reads.around) {
-      view.learnRuns(
-        below(v),
-        above(v),
-        runs_.filter(([lo, hi]) => hi >= below(v) && lo <= above(v)),
-      );
-    }
-    const seen_ = new Map(seen.map(seenRow));
-    for (const v of reads.around) view.learnSeen(v, v, seen_.has(v) ? [[v, seen_.get(v)!]] : []);
-  };
-
-  await pipelined([...windows, points()]);
 }
 
 interface RunRow {
@@ -390,54 +499,150 @@ interface SeenRow {
   lastSeen: string | Date;
 }
 
+const date = (value: string | Date) => (value instanceof Date ? value : new Date(value));
+
 /**
- * The batch's rows, and its runs joined up, pipelined in one round trip: each table's rows as one
- * JSON parameter (fixed SQL text, prepared once per connection). What each address was last seen
- * as comes back with it.
+ * Sends the statements of one subnet's reads (in the order made, so behind whatever was sent
+ * before them); resolves to what to teach the subnet's view. A window from an address reads the
+ * runs and sightings from there on; an address "around" reads the runs meeting it and its
+ * neighbours, and its own sightings.
+ */
+function read(
+  tx: Tx,
+  subnetId: string,
+  prefix: Prefix,
+  windowSeconds: number,
+  reads: Reads,
+): Promise<(view: SubnetView<Seen>) => void> {
+  const family: Family = prefix.family;
+  const text = (value: bigint) => formatIp({ family, value });
+  const [first, last] = [firstOf(prefix), lastOf(prefix)];
+  const below = (v: bigint) => (v > first ? v - 1n : v);
+  const above = (v: bigint) => (v < last ? v + 1n : v);
+  const recent = sql`last_seen > now() - make_interval(secs => ${windowSeconds})`;
+  const seenRow = (r: SeenRow) => [ipValue(r.ip), { mac: r.mac, lastSeen: date(r.lastSeen) }] as const;
+  const runRow = (r: RunRow) => [ipValue(r.lo), ipValue(r.hi)] as const;
+  const statements: Promise<(view: SubnetView<Seen>) => void>[] = [];
+
+  for (const from of reads.from) {
+    // Every run meeting [from - 1, …]: the one before `from` is needed to join runs up. (The
+    // columns are named in ORDER BY: the output names, being text, would sort 10.0.0.99 after
+    // 10.0.0.199.)
+    const runs = rowsOf<RunRow>(
+      tx,
+      sql`select host(lo) as "lo", host(hi) as "hi" from taken_runs
+          where subnet_id = ${subnetId} and hi >= ${text(below(from))}::inet
+          order by taken_runs.hi limit ${WINDOW_ROWS}`,
+    );
+    const seen = rowsOf<SeenRow>(
+      tx,
+      sql`select host(ip) as "ip", mac::text as "mac", last_seen as "lastSeen" from bindings
+          where ip >= ${text(from)}::inet and ip <= ${text(last)}::inet and ${recent}
+          order by bindings.ip, bindings.last_seen desc limit ${WINDOW_ROWS}`,
+    );
+    statements.push(
+      (async () => {
+        const [runRows, seenRows] = await pipelined([runs, seen]);
+        // A full window knows up to its last row; a short one, to the end of the subnet.
+        const runsTo = runRows.length === WINDOW_ROWS ? ipValue(runRows.at(-1)!.hi) : last;
+        const seenTo = seenRows.length === WINDOW_ROWS ? ipValue(seenRows.at(-1)!.ip) : last;
+        return (view: SubnetView<Seen>) => {
+          view.learnRuns(below(from), runsTo, runRows.map(runRow));
+          view.learnSeen(from, seenTo, seenRows.map(seenRow));
+        };
+      })(),
+    );
+  }
+
+  if (reads.around.length > 0) {
+    const around = json(reads.around.map((v) => ({ lo: text(below(v)), hi: text(above(v)), ip: text(v) })));
+    // At most two runs meet [v - 1, v + 1] without one holding v: runs never touch.
+    const runs = rowsOf<RunRow>(
+      tx,
+      sql`select distinct host(r.lo) as "lo", host(r.hi) as "hi"
+          from json_to_recordset(${around}::json) as v(lo inet, hi inet, ip inet)
+          cross join lateral (
+            select lo, hi from taken_runs
+            where subnet_id = ${subnetId} and taken_runs.hi >= v.lo order by taken_runs.hi limit 2) as r
+          where r.lo <= v.hi`,
+    );
+    const seen = rowsOf<SeenRow>(
+      tx,
+      sql`select distinct on (bindings.ip) host(ip) as "ip", mac::text as "mac", last_seen as "lastSeen" from bindings
+          where ip in (select v.ip from json_to_recordset(${around}::json) as v(ip inet)) and ${recent}
+          order by bindings.ip, bindings.last_seen desc`,
+    );
+    statements.push(
+      (async () => {
+        const [runRows, seenRows] = await pipelined([runs, seen]);
+        const found = runRows.map(runRow);
+        const seenBy = new Map(seenRows.map(seenRow));
+        return (view: SubnetView<Seen>) => {
+          for (const v of reads.around) {
+            view.learnRuns(
+              below(v),
+              above(v),
+              found.filter(([lo, hi]) => hi >= below(v) && lo <= above(v)),
+            );
+            view.learnSeen(v, v, seenBy.has(v) ? [[v, seenBy.get(v)!]] : []);
+          }
+        };
+      })(),
+    );
+  }
+
+  return pipelined(statements).then((learners) => (view: SubnetView<Seen>) => {
+    for (const learn of learners) learn(view);
+  });
+}
+
+/**
+ * The batch's rows and its runs joined up, pipelined in one round trip: each table's rows as one
+ * JSON parameter (fixed SQL texts, prepared once per connection). What each address was last
+ * seen as comes back with it, keyed by "<subnet id> <ip>".
  */
 async function write(
   tx: Tx,
-  subnetId: string,
-  rows: ({ ip: string } & AddressRow)[],
-  runs: { removed: bigint[]; added: [bigint, bigint][] },
-  text: (value: bigint) => string,
-): Promise<Map<string, Omit<Allocated, 'ip' | 'subnet'>>> {
-  const json = (value: unknown) => JSON.stringify(value);
-  const [inserted] = await pipelined([
-    rowsOf<{ ip: string; createdAt: string | Date; seenMac: string | null; lastSeen: string | Date | null }>(
-      tx,
-      sql`with inserted as (
-            insert into addresses (subnet_id, ip, kind, mac, hostname, node_id, pool_id, claim, owner_id, comment)
-            select ${subnetId}::uuid, r.ip::inet, r."kind", r.mac::macaddr, r.hostname, r."nodeId"::uuid, r."poolId"::uuid,
-                   r.claim, r."ownerId"::uuid, r.comment
-            from json_to_recordset(${json(rows)}::json) as r(
-              ip text, "kind" text, mac text, hostname text, "nodeId" text, "poolId" text, claim text, "ownerId" text, comment text)
-            returning ip, created_at)
-          select host(i.ip) as "ip", i.created_at as "createdAt", seen.mac::text as "seenMac", seen.last_seen as "lastSeen"
-          from inserted i left join lateral (
-            select mac, last_seen from bindings b where b.ip = i.ip order by last_seen desc limit 1) as seen on true`,
-    ),
-    runs.removed.length === 0
-      ? undefined
-      : tx.execute(
-          sql`delete from taken_runs where subnet_id = ${subnetId}
-              and lo in (select (value #>> '{}')::inet from json_array_elements(${json(runs.removed.map(text))}::json))`,
-        ),
-    tx.execute(
-      sql`insert into taken_runs (subnet_id, lo, hi)
-          select ${subnetId}::uuid, r.lo::inet, r.hi::inet
-          from json_to_recordset(${json(runs.added.map(([lo, hi]) => ({ lo: text(lo), hi: text(hi) })))}::json) as r(lo text, hi text)`,
-    ),
-  ]);
-  const date = (value: string | Date) => (value instanceof Date ? value : new Date(value));
+  rows: ({ subnetId: string; ip: string } & AddressRow)[],
+  runs: { removed: { subnetId: string; lo: string }[]; added: { subnetId: string; lo: string; hi: string }[] },
+  commit?: SQL,
+): Promise<Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>> {
+  const inserted = rowsOf<{
+    subnetId: string;
+    ip: string;
+    createdAt: string | Date;
+    seenMac: string | null;
+    lastSeen: string | Date | null;
+  }>(
+    tx,
+    sql`with inserted as (
+          insert into addresses (subnet_id, ip, kind, mac, hostname, node_id, pool_id, claim, owner_id, comment)
+          select r."subnetId", r.ip, r."kind", r.mac, r.hostname, r."nodeId", r."poolId", r.claim, r."ownerId", r.comment
+          from json_to_recordset(${json(rows)}::json) as r(
+            "subnetId" uuid, ip inet, "kind" text, mac macaddr, hostname text, "nodeId" uuid, "poolId" uuid, claim text,
+            "ownerId" uuid, comment text)
+          returning subnet_id, ip, created_at)
+        select i.subnet_id::text as "subnetId", host(i.ip) as "ip", i.created_at as "createdAt",
+               seen.mac::text as "seenMac", seen.last_seen as "lastSeen"
+        from inserted i left join lateral (
+          select mac, last_seen from bindings b where b.ip = i.ip order by last_seen desc limit 1) as seen on true`,
+  );
+  const removed = rowsOf(
+    tx,
+    sql`delete from taken_runs t using json_to_recordset(${json(runs.removed)}::json) as r("subnetId" uuid, lo inet)
+        where t.subnet_id = r."subnetId" and t.lo = r.lo`,
+  );
+  const added = rowsOf(
+    tx,
+    sql`insert into taken_runs (subnet_id, lo, hi)
+        select r."subnetId", r.lo, r.hi from json_to_recordset(${json(runs.added)}::json) as r("subnetId" uuid, lo inet, hi inet)`,
+  );
+  const ended = commit === undefined ? undefined : rowsOf(tx, commit);
+  const [insertedRows] = await pipelined([inserted, removed, added, ended]);
   return new Map(
-    inserted.map((r) => [
-      formatIp(checkAddress('ip', r.ip)),
-      {
-        createdAt: date(r.createdAt),
-        seenMac: r.seenMac,
-        lastSeen: r.lastSeen === null ? null : date(r.lastSeen),
-      },
+    insertedRows.map((r) => [
+      `${r.subnetId} ${formatIp(checkAddress('ip', r.ip))}`,
+      { createdAt: date(r.createdAt), seenMac: r.seenMac, lastSeen: r.lastSeen === null ? null : date(r.lastSeen) },
     ]),
   );
 }

@@ -117,6 +117,8 @@ export interface Want {
   wanted?: bigint;
   /** Hand out an address observed in use (an admin's force, an import). */
   acceptObserved?: boolean;
+  /** A random draw made ahead (and read around while the subnet was being locked): tried first. */
+  candidate?: bigint;
 }
 
 export type Outcome<Seen> =
@@ -156,7 +158,10 @@ export class BatchPicker<Seen = unknown> {
     this.#wants = wants;
     this.#random = random;
     this.outcomes = wants.map(() => undefined);
-    this.#draws = wants.map(() => ({ refused: 0 }));
+    this.#draws = wants.map((want) => ({
+      candidate: want.candidate !== undefined && want.available.has(want.candidate) ? want.candidate : undefined,
+      refused: 0,
+    }));
   }
 
   get done(): boolean {
