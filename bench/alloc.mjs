@@ -17,9 +17,9 @@
  *     fd00:64::/64     random allocation (the IPv6 default), 100,000 random addresses allocated
  * - Latency: one client, sequential `POST /api/v1/addresses {subnet: <id>, kind: "reserved"}`,
  *   BENCH_SAMPLES (200; the /24 holds 253, the full /16 655) per subnet after 200 warm-up
- *   allocations in a subnet of their own; each request timed from fetch to body read. Every
- *   address handed out must be the one expected: for the IPv4 subnets (lowest policy) the
- *   lowest free one, for the /64 one inside it, never twice.
+ *   allocations in a subnet of their own; each request (node:http, keep-alive) timed from its
+ *   start to its body read. Every address handed out must be the one expected: for the IPv4
+ *   subnets (lowest policy) the lowest free one, for the /64 one inside it, never twice.
  * - Throughput: BENCH_CLIENTS (32) concurrent clients allocate for BENCH_SECONDS (10; a first
  *   second of warm-up not counted) from one subnet (100.64.0.0/11) — allocations in one subnet
  *   take turns on its row lock, by design — and then each from a subnet of its own

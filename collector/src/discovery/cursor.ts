@@ -13,7 +13,12 @@ export function encodeCursor(key: readonly (string | number)[]): string {
  * number for an integer from 0 to that number — a forged cursor must not reach the database
  * with a value its column cannot hold.
  */
-export function decodeCursor(cursor: string, types: readonly ('string' | number)[]): (string | number)[] {
+export function decodeCursor(
+  cursor: string,
+  types: readonly ('string' | number)[],
+  /** What the list's columns must hold of it beyond its types: an address that parses, a uuid. */
+  valid: (key: (string | number)[]) => boolean = () => true,
+): (string | number)[] {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -25,13 +30,28 @@ export function decodeCursor(cursor: string, types: readonly ('string' | number)
     key.length !== types.length ||
     key.some((part, i) => {
       const type = types[i]!;
-      if (type === 'string') return typeof part !== 'string' || part.length > 64;
+      if (type === 'string') return typeof part !== 'string' || part.length > 253;
       return typeof part !== 'number' || !Number.isSafeInteger(part) || part < 0 || part > type;
-    })
+    }) ||
+    !valid(key as (string | number)[])
   ) {
     throw new ApiError(ErrorCode.VALIDATION_FAILED, 'cursor is not one this server gave out', [
       { field: 'cursor', message: 'not a cursor of this list' },
     ]);
   }
   return key as (string | number)[];
+}
+
+/**
+ * One page of a list sorted by `keyOf`: the first `limit` of the `limit + 1` items asked for,
+ * and the cursor to the page after it (null on the last).
+ */
+export function pageOf<T>(
+  items: readonly T[],
+  limit: number,
+  keyOf: (item: T) => (string | number)[],
+): { items: T[]; nextCursor: string | null } {
+  const page = items.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page, nextCursor: items.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null };
 }

@@ -1,4 +1,5 @@
 /** Schema pieces shared by the routes. */
+import { parseIp, parsePrefix } from '@ipwarden/ipam';
 import { Type } from '@sinclair/typebox';
 
 /** Items per page: 100 unless asked, at most 1000. */
@@ -19,3 +20,8 @@ export const Uuid = Type.String({
 });
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+/** Checks of a cursor's parts before they reach a column of that type. */
+export const isUuid = (part: unknown) => typeof part === 'string' && new RegExp(Uuid.pattern!).test(part);
+export const isAddress = (part: unknown) => typeof part === 'string' && parseIp(part) !== undefined;
+export const isPrefix = (part: unknown) => typeof part === 'string' && parsePrefix(part).ok;

@@ -4,17 +4,19 @@
  * through it (its row, FOR NO KEY UPDATE, in id order) and the database's unique (subnet, ip)
  * constraint behind it. A subnet is in one batch at a time; batches of other subnets run beside
  * it (up to MAX_IN_FLIGHT), so no subnet holds up another. The requests that arrive while a batch
- * commits share the next one: a busy collector pays one commit for many allocations (group
- * commit), and a lone request a handful of statements in four round trips:
+ * runs share the next one: a busy collector pays one commit for many allocations (group commit).
+ * On PostgreSQL a lone request costs two round trips:
  *
- * 1. BEGIN;
- * 2. the subnets locked and read, their ranges and pools' ranges, the observation window, and —
- *    from what the subnet's last batch learned — a window of its runs and sightings from its
- *    first address (lowest free) and the addresses asked for with their neighbours, pipelined
- *    behind the lock so that they see what the lock's last holder committed;
- * 3. more reads only where packages/ipam's BatchPicker still asks (a window further on, a random
- *    draw's neighbourhood): through indexes, never walking a subnet's addresses;
- * 4. the rows inserted and the runs joined up, pipelined; then COMMIT.
+ * 1. BEGIN, the subnets locked and read, their ranges and pools' ranges, the observation window,
+ *    and — from what the subnet's last batch found — a window of its runs and sightings from its
+ *    first address (lowest free), the addresses asked for and random draws, each with its
+ *    neighbours: all pipelined, and behind the lock, so that they see what the lock's last
+ *    holder committed;
+ * 2. the rows inserted, the runs joined up, and COMMIT, pipelined.
+ *
+ * In between, more reads only where packages/ipam's BatchPicker still asks (a window further
+ * on, another random draw): through indexes, never walking a subnet's addresses. (PGlite runs in
+ * this process: drizzle's own transaction, with no round trips to save.)
  *
  * A batch decides each subnet's requests in arrival order, each as if after the ones before it.
  * A batch that fails on a lost race (another collector's claim, a unique violation) is retried

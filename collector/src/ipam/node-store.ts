@@ -4,7 +4,7 @@
  * addresses freed, virtual interfaces forgotten, sticky kept); deleting a node frees everything
  * it held.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database } from '../db/database.js';
 import { addresses, nodeInterfaces, nodes } from '../db/schema/index.js';
@@ -56,8 +56,14 @@ export async function findNode(db: Database, id: string): Promise<Node> {
   };
 }
 
-export async function listNodes(db: Database): Promise<Node[]> {
-  const rows = await db.select({ id: nodes.id }).from(nodes).orderBy(asc(nodes.hostname));
+/** Nodes by hostname; `after` (a page's last hostname) and `limit` for keyset pagination. */
+export async function listNodes(db: Database, page: { limit?: number; after?: string } = {}): Promise<Node[]> {
+  const rows = await db
+    .select({ id: nodes.id })
+    .from(nodes)
+    .where(page.after === undefined ? undefined : gt(nodes.hostname, page.after))
+    .orderBy(asc(nodes.hostname))
+    .limit(page.limit ?? 1000);
   return Promise.all(rows.map((row) => findNode(db, row.id)));
 }
 

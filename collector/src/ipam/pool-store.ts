@@ -7,7 +7,7 @@
  * a pool with its claims to another collector without changing an address.
  */
 import { contains, firstOf, formatIp, formatPrefix, IntervalSet, lastOf, parseExclusion } from '@ipwarden/ipam';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database, Tx } from '../db/database.js';
 import { poolRanges, pools, subnets } from '../db/schema/index.js';
@@ -285,8 +285,14 @@ export async function findPool(db: Database, ref: string): Promise<Pool> {
   };
 }
 
-export async function listPools(db: Database): Promise<Pool[]> {
-  const rows = await db.select({ id: pools.id }).from(pools).orderBy(asc(pools.name));
+/** Pools by name; `after` (a page's last name) and `limit` for keyset pagination. */
+export async function listPools(db: Database, page: { limit?: number; after?: string } = {}): Promise<Pool[]> {
+  const rows = await db
+    .select({ id: pools.id })
+    .from(pools)
+    .where(page.after === undefined ? undefined : gt(pools.name, page.after))
+    .orderBy(asc(pools.name))
+    .limit(page.limit ?? 1000);
   return Promise.all(rows.map((r) => findPool(db, r.id)));
 }
 

@@ -171,12 +171,24 @@ export async function createSubnet(db: Database, input: SubnetInput): Promise<Su
   });
 }
 
-export async function listSubnets(db: Database, filter: { vlan?: number } = {}): Promise<Subnet[]> {
+/** Subnets by VLAN and CIDR; `after` (a page's last) and `limit` for keyset pagination. */
+export async function listSubnets(
+  db: Database,
+  filter: { vlan?: number; limit?: number; after?: { vlan: number; cidr: string } } = {},
+): Promise<Subnet[]> {
   const rows = await db
     .select()
     .from(subnets)
-    .where(filter.vlan === undefined ? undefined : eq(subnets.vlan, filter.vlan))
-    .orderBy(asc(subnets.vlan), asc(subnets.cidr));
+    .where(
+      and(
+        filter.vlan === undefined ? undefined : eq(subnets.vlan, filter.vlan),
+        filter.after === undefined
+          ? undefined
+          : sql`(${subnets.vlan}, ${subnets.cidr}) > (${filter.after.vlan}, ${filter.after.cidr}::cidr)`,
+      ),
+    )
+    .orderBy(asc(subnets.vlan), asc(subnets.cidr))
+    .limit(filter.limit ?? 1000);
   return rows.map(subnetView);
 }
 
@@ -306,9 +318,24 @@ export async function createRange(db: Database, ref: string, input: RangeInput):
   });
 }
 
-export async function listRanges(db: Database, ref: string): Promise<Range[]> {
+/** A subnet's ranges by start; `after` (a page's last start) and `limit` for keyset pagination. */
+export async function listRanges(
+  db: Database,
+  ref: string,
+  page: { limit?: number; after?: string } = {},
+): Promise<Range[]> {
   const subnet = await findSubnet(db, ref);
-  const rows = await db.select().from(ranges).where(eq(ranges.subnetId, subnet.id)).orderBy(asc(ranges.start));
+  const rows = await db
+    .select()
+    .from(ranges)
+    .where(
+      and(
+        eq(ranges.subnetId, subnet.id),
+        page.after === undefined ? undefined : sql`${ranges.start} > ${page.after}::inet`,
+      ),
+    )
+    .orderBy(asc(ranges.start))
+    .limit(page.limit ?? 1000);
   return rows.map(rangeView);
 }
 

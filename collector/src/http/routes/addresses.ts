@@ -1,7 +1,7 @@
 /** Addresses, the allocations table (API.md): allocate, list, change and release. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { decodeCursor, encodeCursor } from '../../discovery/cursor.js';
+import { decodeCursor, pageOf } from '../../discovery/cursor.js';
 import {
   allocateAddress,
   findAddress,
@@ -11,7 +11,7 @@ import {
 } from '../../ipam/address-store.js';
 import { READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { Limit, PageQuery, Uuid } from '../schemas.js';
+import { isAddress, isUuid, Limit, PageQuery, Uuid } from '../schemas.js';
 
 const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 const Kind = Type.Union([
@@ -81,15 +81,16 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator, princ
     { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default, ...filter } = request.query;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string', 'string']);
+      const after =
+        cursor === undefined
+          ? undefined
+          : decodeCursor(cursor, ['string', 'string'], ([ip, id]) => isAddress(ip) && isUuid(id));
       const items = await listAddresses(db, {
         ...filter,
         limit: limit + 1,
         cursor: after === undefined ? undefined : { ip: after[0] as string, subnetId: after[1] as string },
       });
-      const page = items.slice(0, limit);
-      const last = page.at(-1);
-      return { items: page, nextCursor: items.length > limit && last ? encodeCursor([last.ip, last.subnet]) : null };
+      return pageOf(items, limit, (a) => [a.ip, a.subnet]);
     },
   );
 

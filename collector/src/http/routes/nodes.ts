@@ -1,10 +1,13 @@
 /** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { decodeCursor, pageOf } from '../../discovery/cursor.js';
 import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { IdParams } from '../schemas.js';
+import { IdParams, Limit, PageQuery } from '../schemas.js';
+
+const ListQuery = Type.Partial(Type.Object(PageQuery), { additionalProperties: false });
 
 const NewNode = Type.Object(
   {
@@ -35,10 +38,16 @@ export async function nodeRoutes(app: FastifyInstance, { db, allocator, principa
     async (request, reply) => reply.code(201).send(await createNode(db, request.body)),
   );
 
-  app.get('/nodes', { onRequest: requireRole(principals, READ) }, async () => ({
-    items: await listNodes(db),
-    nextCursor: null,
-  }));
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/nodes',
+    { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
+    async (request) => {
+      const { cursor, limit = Limit.default } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string']);
+      const items = await listNodes(db, { limit: limit + 1, after: after?.[0] as string | undefined });
+      return pageOf(items, limit, (n) => [n.hostname]);
+    },
+  );
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/nodes/:id',

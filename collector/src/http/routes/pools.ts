@@ -1,6 +1,7 @@
 /** Pools and claims (API.md, Metal3-style): admins shape pools; users and admins claim. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { decodeCursor, pageOf } from '../../discovery/cursor.js';
 import {
   claimAddress,
   createPool,
@@ -14,7 +15,9 @@ import {
 } from '../../ipam/pool-store.js';
 import { ADMIN, READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { Name } from '../schemas.js';
+import { Limit, Name, PageQuery } from '../schemas.js';
+
+const ListQuery = Type.Partial(Type.Object(PageQuery), { additionalProperties: false });
 
 const Address = Type.String({ minLength: 1, maxLength: 64 });
 const Prefix = Type.Integer({ minimum: 0, maximum: 128 });
@@ -91,10 +94,16 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
     async (request, reply) => reply.code(201).send(await createPool(db, request.body)),
   );
 
-  app.get('/pools', { onRequest: requireRole(principals, READ) }, async () => ({
-    items: await listPools(db),
-    nextCursor: null,
-  }));
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/pools',
+    { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
+    async (request) => {
+      const { cursor, limit = Limit.default } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string']);
+      const items = await listPools(db, { limit: limit + 1, after: after?.[0] as string | undefined });
+      return pageOf(items, limit, (p) => [p.name]);
+    },
+  );
 
   app.get<{ Params: Static<typeof PoolParams> }>(
     '/pools/:pool',

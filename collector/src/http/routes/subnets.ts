@@ -1,6 +1,7 @@
 /** Subnets and ranges (API.md): admins create and change them; every role reads them. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { decodeCursor, pageOf } from '../../discovery/cursor.js';
 import {
   createRange,
   createSubnet,
@@ -14,7 +15,7 @@ import {
 import { subnetUtilization } from '../../ipam/utilization.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { IdParams } from '../schemas.js';
+import { IdParams, isAddress, isPrefix, Limit, PageQuery } from '../schemas.js';
 
 /** Addresses arrive as text and are checked by packages/ipam, which says what is wrong. */
 const Address = Type.String({ minLength: 1, maxLength: 64 });
@@ -48,9 +49,10 @@ const SubnetParams = Type.Object(
   { subnet: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
 );
-const SubnetQuery = Type.Partial(Type.Object({ vlan: Type.Integer({ minimum: 0, maximum: 4095 }) }), {
+const SubnetQuery = Type.Partial(Type.Object({ ...PageQuery, vlan: Type.Integer({ minimum: 0, maximum: 4095 }) }), {
   additionalProperties: false,
 });
+const RangeQuery = Type.Partial(Type.Object(PageQuery), { additionalProperties: false });
 const DeleteQuery = Type.Partial(Type.Object({ force: Type.Boolean() }), { additionalProperties: false });
 const NewRange = Type.Object(
   {
@@ -72,7 +74,16 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
   app.get<{ Querystring: Static<typeof SubnetQuery> }>(
     '/subnets',
     { schema: { querystring: SubnetQuery }, onRequest: requireRole(principals, READ) },
-    async (request) => ({ items: await listSubnets(db, request.query), nextCursor: null }),
+    async (request) => {
+      const { cursor, limit = Limit.default, vlan } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, [4095, 'string'], ([, c]) => isPrefix(c));
+      const items = await listSubnets(db, {
+        vlan,
+        limit: limit + 1,
+        after: after === undefined ? undefined : { vlan: after[0] as number, cidr: after[1] as string },
+      });
+      return pageOf(items, limit, (s) => [s.vlan, s.cidr]);
+    },
   );
 
   app.get<{ Params: Static<typeof SubnetParams> }>(
@@ -108,10 +119,18 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
     async (request, reply) => reply.code(201).send(await createRange(db, request.params.subnet, request.body)),
   );
 
-  app.get<{ Params: Static<typeof SubnetParams> }>(
+  app.get<{ Params: Static<typeof SubnetParams>; Querystring: Static<typeof RangeQuery> }>(
     '/subnets/:subnet/ranges',
-    { schema: { params: SubnetParams }, onRequest: requireRole(principals, READ) },
-    async (request) => ({ items: await listRanges(db, request.params.subnet), nextCursor: null }),
+    { schema: { params: SubnetParams, querystring: RangeQuery }, onRequest: requireRole(principals, READ) },
+    async (request) => {
+      const { cursor, limit = Limit.default } = request.query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string'], ([s]) => isAddress(s));
+      const items = await listRanges(db, request.params.subnet, {
+        limit: limit + 1,
+        after: after?.[0] as string | undefined,
+      });
+      return pageOf(items, limit, (r) => [r.start]);
+    },
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>(
