@@ -6,7 +6,18 @@
  * A pool's ranges are off limits to every other allocation (allocator.ts). Export and import carry
  * a pool with its claims to another collector without changing an address.
  */
-import { contains, firstOf, formatIp, formatPrefix, IntervalSet, lastOf, parseExclusion } from '@ipwarden/ipam';
+import { randomBytes } from 'node:crypto';
+import {
+  contains,
+  drawOrder,
+  firstOf,
+  formatIp,
+  formatPrefix,
+  IntervalSet,
+  lastOf,
+  parseExclusion,
+  randomBelowFrom,
+} from '@ipwarden/ipam';
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database, Tx } from '../db/database.js';
@@ -44,6 +55,8 @@ export interface PoolInput {
   exclusions?: string[];
   allocation?: 'sequential' | 'random';
 }
+
+const random = randomBelowFrom((length) => randomBytes(length));
 
 export interface PoolRange {
   start: string;
@@ -346,14 +359,18 @@ export async function claimAddress(
   );
   for (const [claim, ip] of Object.entries(pool.preAllocations))
     if (claim !== claimName) excluded.add(ipValue(ip), ipValue(ip));
-  // Ranges in their order; within each, the lowest free address or one drawn at random.
-  const candidates =
-    wanted === undefined
-      ? pool.ranges
-      : pool.ranges.filter((r) => ipValue(r.start) <= ipValue(wanted) && ipValue(wanted) <= ipValue(r.end));
+  const inside = (r: PoolRange) => ipValue(r.start) <= ipValue(wanted!) && ipValue(wanted!) <= ipValue(r.end);
+  const candidates = wanted === undefined ? pool.ranges : pool.ranges.filter(inside);
   if (candidates.length === 0)
     throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, 'ip', `${wanted} is in none of the pool's ranges`);
-  for (const range of candidates) {
+  // Sequential: the ranges in their order, the lowest free address of each. Random: the ranges
+  // drawn with odds by their size, an address drawn within each — any address of the pool about
+  // as likely as any other, wherever it lies.
+  const order =
+    pool.allocation === 'random'
+      ? drawOrder(candidates, (r) => ipValue(r.end) - ipValue(r.start) + 1n, random)
+      : candidates;
+  for (const range of order) {
     try {
       const got = await allocator.allocate({
         subnetId: range.subnet,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { freeIn, parseExclusion, pickFree, randomBelowFrom, unavailableIn } from './allocation.js';
+import { drawOrder, freeIn, parseExclusion, pickFree, randomBelowFrom, unavailableIn } from './allocation.js';
 import { IntervalSet } from './interval-set.js';
 import { formatIp, parseIp } from './ip.js';
 import { type Prefix, parsePrefix } from './prefix.js';
@@ -81,6 +81,30 @@ describe('pickFree', () => {
     const picked = pickFree(free, 'random', randomBelowFrom(seededBytes(7)))!;
     expect(picked).toBeGreaterThan(ip('2001:db8::'));
     expect(picked).toBeLessThanOrEqual(ip('2001:db8::ffff:ffff:ffff:ffff'));
+  });
+});
+
+describe('drawOrder', () => {
+  it('puts each item first with odds by its size, and every item in the order once', () => {
+    const random = randomBelowFrom(seededBytes(7));
+    const ranges = [
+      { name: 'small', size: 1n },
+      { name: 'large', size: 3n },
+      { name: 'empty', size: 0n },
+    ];
+    const firsts = { small: 0, large: 0, empty: 0 };
+    for (let i = 0; i < 4000; i++) {
+      const order = drawOrder(ranges, (r) => r.size, random);
+      expect(order.map((r) => r.name).sort()).toEqual(['empty', 'large', 'small']);
+      expect(order.at(-1)!.name).toBe('empty');
+      firsts[order[0]!.name as keyof typeof firsts]++;
+    }
+    expect(firsts.empty).toBe(0);
+    expect(firsts.large / 4000).toBeCloseTo(0.75, 1);
+  });
+
+  it('keeps the order of items that are all empty', () => {
+    expect(drawOrder(['a', 'b'], () => 0n, randomBelowFrom(seededBytes(1)))).toEqual(['a', 'b']);
   });
 });
 

@@ -45,6 +45,27 @@ export function pickFree(free: IntervalSet, policy: AllocationPolicy, random: Ra
 }
 
 /**
+ * `items` in a random order where each comes next with odds by its size: the order a random
+ * pool tries its ranges in, so that each free address of the pool is about equally likely,
+ * whichever range it lies in (ranges drawn one after another in their listed order would fill
+ * the first before any address of the second is drawn). Items of size 0 come last.
+ */
+export function drawOrder<T>(items: readonly T[], sizeOf: (item: T) => bigint, random: RandomBelow): T[] {
+  const left = items.map((item) => ({ item, size: sizeOf(item) }));
+  const order: T[] = [];
+  while (left.length > 0) {
+    const total = left.reduce((sum, entry) => sum + entry.size, 0n);
+    let at = total > 0n ? random(total) : 0n;
+    let index = 0;
+    if (total > 0n) {
+      while (at >= left[index]!.size) at -= left[index++]!.size;
+    }
+    order.push(left.splice(index, 1)[0]!.item);
+  }
+  return order;
+}
+
+/**
  * What a subnet never hands out, as one set: everything outside usableSpan, the gateway and DNS
  * servers (when inside), and the given ranges (dynamic, reserved, other pools' ranges), clipped
  * to the prefix. Addresses and spans are values of the prefix's family.

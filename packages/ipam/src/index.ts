@@ -1,5 +1,6 @@
 export {
   type AllocationPolicy,
+  drawOrder,
   freeIn,
   parseExclusion,
   pickFree,
