@@ -271,6 +271,7 @@ interface SubnetRow {
   dnsServers: string;
   managed: boolean;
   allocation: AllocationPolicy;
+  windowSeconds: number;
 }
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -302,7 +303,8 @@ async function decide(
   const lock = rowsOf<SubnetRow>(
     tx,
     sql`select id::text as "id", cidr::text as "cidr", host(gateway) as "gateway",
-               array_to_json(dns_servers)::text as "dnsServers", managed, allocation
+               array_to_json(dns_servers)::text as "dnsServers", managed, allocation,
+               (select observation_window_seconds from settings where id = 1) as "windowSeconds"
         from subnets where id in ${idsIn(ids)} order by id for no key update`,
   );
   const spans = rowsOf<{ subnetId: string; start: string; end: string; pool: boolean }>(
@@ -311,10 +313,6 @@ async function decide(
         from ranges where subnet_id in ${idsIn(ids)}
         union all
         select subnet_id::text, host(start), host("end"), true from pool_ranges where subnet_id in ${idsIn(ids)}`,
-  );
-  const settings = rowsOf<{ windowSeconds: number }>(
-    tx,
-    sql`select observation_window_seconds as "windowSeconds" from settings where id = 1`,
   );
   // Read ahead, from what the subnet's last batch found: the window a lowest-free search starts
   // with, the addresses asked for, and random draws made now — each with its neighbours.
@@ -345,9 +343,11 @@ async function decide(
     }
     return read(tx, id, prefix, hint.windowSeconds, { from: [...from], around: [...around] });
   });
-  const [lockedRows, spanRows, settingsRows, ...learned] = await pipelined([lock, spans, settings, ...readAhead]);
+  const [lockedRows, spanRows, ...learned] = await pipelined([lock, spans, ...readAhead]);
   locked();
-  const windowSeconds = settingsRows[0]?.windowSeconds ?? 86_400;
+  // Read with the lock's snapshot, which may predate a settings change committed while it
+  // waited: a window a moment old is as good.
+  const windowSeconds = lockedRows[0]?.windowSeconds ?? 86_400;
 
   const results: (Result | undefined)[] = requests.map(() => undefined);
   const subnetRows = new Map(lockedRows.map((row) => [row.id, row]));
@@ -599,9 +599,9 @@ function read(
 }
 
 /**
- * The batch's rows and its runs joined up, pipelined in one round trip: each table's rows as one
- * JSON parameter (fixed SQL texts, prepared once per connection). What each address was last
- * seen as comes back with it, keyed by "<subnet id> <ip>".
+ * The batch's rows and its runs joined up, in one statement pipelined with the COMMIT: each
+ * table's rows as one JSON parameter (a fixed SQL text, prepared once per connection). What each
+ * address was last seen as comes back with it, keyed by "<subnet id> <ip>".
  */
 async function write(
   tx: Tx,
@@ -609,6 +609,15 @@ async function write(
   runs: { removed: { subnetId: string; lo: string }[]; added: { subnetId: string; lo: string; hi: string }[] },
   commit?: SQL,
 ): Promise<Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>> {
+  // One statement: its data-modifying parts all run, whatever the select reads of them. None
+  // of them meets another's row: a run that keeps its first address is extended in place (it
+  // is the left neighbour of a chosen address), the runs deleted are right neighbours, and a
+  // run added starts at a chosen, free, address.
+  const kept = new Set(runs.added.map((r) => `${r.subnetId} ${r.lo}`));
+  const removed = runs.removed.filter((r) => !kept.has(`${r.subnetId} ${r.lo}`));
+  const wasThere = new Set(runs.removed.map((r) => `${r.subnetId} ${r.lo}`));
+  const extended = runs.added.filter((r) => wasThere.has(`${r.subnetId} ${r.lo}`));
+  const added = runs.added.filter((r) => !wasThere.has(`${r.subnetId} ${r.lo}`));
   const inserted = rowsOf<{
     subnetId: string;
     ip: string;
@@ -623,24 +632,23 @@ async function write(
           from json_to_recordset(${json(rows)}::json) as r(
             "subnetId" uuid, ip inet, "kind" text, mac macaddr, hostname text, "nodeId" uuid, "poolId" uuid, claim text,
             "ownerId" uuid, comment text)
-          returning subnet_id, ip, created_at)
+          returning subnet_id, ip, created_at),
+        removed as (
+          delete from taken_runs t using json_to_recordset(${json(removed)}::json) as r("subnetId" uuid, lo inet)
+          where t.subnet_id = r."subnetId" and t.lo = r.lo),
+        extended as (
+          update taken_runs t set hi = r.hi from json_to_recordset(${json(extended)}::json) as r("subnetId" uuid, lo inet, hi inet)
+          where t.subnet_id = r."subnetId" and t.lo = r.lo),
+        added as (
+          insert into taken_runs (subnet_id, lo, hi)
+          select r."subnetId", r.lo, r.hi from json_to_recordset(${json(added)}::json) as r("subnetId" uuid, lo inet, hi inet))
         select i.subnet_id::text as "subnetId", host(i.ip) as "ip", i.created_at as "createdAt",
                seen.mac::text as "seenMac", seen.last_seen as "lastSeen"
         from inserted i left join lateral (
           select mac, last_seen from bindings b where b.ip = i.ip order by last_seen desc limit 1) as seen on true`,
   );
-  const removed = rowsOf(
-    tx,
-    sql`delete from taken_runs t using json_to_recordset(${json(runs.removed)}::json) as r("subnetId" uuid, lo inet)
-        where t.subnet_id = r."subnetId" and t.lo = r.lo`,
-  );
-  const added = rowsOf(
-    tx,
-    sql`insert into taken_runs (subnet_id, lo, hi)
-        select r."subnetId", r.lo, r.hi from json_to_recordset(${json(runs.added)}::json) as r("subnetId" uuid, lo inet, hi inet)`,
-  );
   const ended = commit === undefined ? undefined : rowsOf(tx, commit);
-  const [insertedRows] = await pipelined([inserted, removed, added, ended]);
+  const [insertedRows] = await pipelined([inserted, ended]);
   return new Map(
     insertedRows.map((r) => [
       `${r.subnetId} ${formatIp(checkAddress('ip', r.ip))}`,
