@@ -30,6 +30,7 @@ import {
   checkAddress,
   checkPrefix,
   createSubnet,
+  deleteSubnet,
   findSubnet,
   ipValue,
   type Subnet,
@@ -138,7 +139,7 @@ async function resolveRanges(db: Database, input: PoolInput): Promise<ResolvedRa
       const prefix = checkPrefix('cidr', subnet.cidr);
       [lo, hi] = [firstOf(prefix), lastOf(prefix)];
     } else {
-      const start = canonicalIp(range.start);
+      const start = formatIp(checkAddress(`${field}.start`, range.start));
       subnet = await subnetOf(db, `${field}.start`, start, range.subnet);
       const prefix = checkPrefix('cidr', subnet.cidr);
       const [a, b] = [
@@ -161,8 +162,14 @@ async function resolveRanges(db: Database, input: PoolInput): Promise<ResolvedRa
         throw fieldError(ErrorCode.RANGE_OVERLAPS, field, 'overlaps another range of the pool');
       }
     }
-    const gateway = range.gateway === undefined ? undefined : canonicalIp(range.gateway);
+    const gateway = range.gateway === undefined ? undefined : formatIp(checkAddress(`${field}.gateway`, range.gateway));
     const dnsServers = range.dnsServers?.map((dns, j) => formatIp(checkAddress(`${field}.dnsServers[${j}]`, dns)));
+    // One family per pool: its claims' prefixes, exclusions and pre-allocations are read in it.
+    const family = checkPrefix('cidr', subnet.cidr).family;
+    const first = resolved[0] === undefined ? family : checkPrefix('cidr', resolved[0].subnet.cidr).family;
+    if (family !== first) {
+      throw fieldError(ErrorCode.INVALID_IP, field, `an IPv${family} range in a pool of IPv${first} ranges`);
+    }
     resolved.push({ subnet, lo, hi, prefix: range.prefix, gateway, dnsServers });
   }
   return resolved;
@@ -199,6 +206,8 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
     return parsed.value;
   });
   const excluded = new IntervalSet(exclusions);
+  const gateway = input.gateway === undefined ? undefined : formatIp(checkAddress('gateway', input.gateway));
+  const dnsServers = input.dnsServers?.map((dns, i) => formatIp(checkAddress(`dnsServers[${i}]`, dns)));
   const preAllocations: Record<string, string> = {};
   const claimedBy = new Map<string, string>();
   for (const [claim, ip] of Object.entries(input.preAllocations ?? {})) {
@@ -228,8 +237,8 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
         name: input.name,
         namePrefix: input.namePrefix,
         prefix: input.prefix,
-        gateway: input.gateway === undefined ? undefined : canonicalIp(input.gateway),
-        dnsServers: input.dnsServers?.map(canonicalIp),
+        gateway,
+        dnsServers,
         preAllocations,
         exclusions: input.exclusions ?? [],
         allocation: input.allocation ?? 'sequential',
@@ -392,10 +401,19 @@ export async function claimAddress(
   throw new ApiError(ErrorCode.SUBNET_EXHAUSTED, `no address of pool ${pool.name} is free`);
 }
 
-export async function releaseClaim(db: Database, poolRef: string, claimName: string): Promise<void> {
+/** Releases a claim: its owner's or an admin's to release, as a reservation is. */
+export async function releaseClaim(
+  db: Database,
+  principal: Principal,
+  poolRef: string,
+  claimName: string,
+): Promise<void> {
   const pool = await poolRow(db, poolRef);
   const [held] = await readAddresses(db, { poolId: pool.id, claim: claimName });
   if (held === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `pool ${pool.name} has no claim ${claimName}`);
+  if (principal.role !== 'admin' && held.owner !== principal.name) {
+    throw new ApiError(ErrorCode.FORBIDDEN, `claim ${claimName} of pool ${pool.name} belongs to ${held.owner}`);
+  }
   await db.transaction((tx) => freeAddresses(tx, [held]));
 }
 
@@ -436,38 +454,71 @@ export async function exportPool(db: Database, poolRef: string): Promise<PoolExp
   };
 }
 
-/** Recreates an exported pool: its subnets where missing, then every claim at its address. */
+/**
+ * Recreates an exported pool: its subnets where missing, then every claim at its address. All or
+ * nothing: the document is checked whole before anything is written, and whatever a later step's
+ * failure would leave (a pool name taken, an address in use) is undone — the pool with its
+ * claims, then the subnets the import made.
+ */
 export async function importPool(
   db: Database,
   allocator: Allocator,
   principal: Principal,
   doc: PoolExport,
 ): Promise<Pool> {
-  for (const subnet of doc.subnets) {
-    const existing = await db
-      .select({ id: subnets.id })
-      .from(subnets)
-      .where(sql`${subnets.cidr} = ${subnet.cidr}::cidr`);
-    if (existing.length === 0) {
-      await createSubnet(db, {
-        cidr: subnet.cidr,
+  const cidrs = doc.subnets.map((subnet, i) => formatPrefix(checkPrefix(`subnets[${i}].cidr`, subnet.cidr)));
+  // Ranges given as a whole subnet are known only once it is; their claims are checked on claiming.
+  const spans = doc.pool.ranges.every((range) => range.start !== undefined && range.end !== undefined)
+    ? doc.pool.ranges.map((range, i) => [
+        checkAddress(`pool.ranges[${i}].start`, range.start!).value,
+        checkAddress(`pool.ranges[${i}].end`, range.end!).value,
+      ])
+    : undefined;
+  for (const [i, claim] of doc.claims.entries()) {
+    checkClaimName(`claims[${i}].claim`, claim.claim);
+    const ip = checkAddress(`claims[${i}].ip`, claim.ip);
+    if (spans !== undefined && !spans.some(([lo, hi]) => lo! <= ip.value && ip.value <= hi!)) {
+      throw fieldError(ErrorCode.IP_NOT_IN_SUBNET, `claims[${i}].ip`, `${claim.ip} is in none of the pool's ranges`);
+    }
+    if (claim.mac !== null) checkMac(`claims[${i}].mac`, claim.mac);
+  }
+  const made: string[] = [];
+  let poolId: string | undefined;
+  try {
+    for (const [i, subnet] of doc.subnets.entries()) {
+      const [existing] = await db
+        .select({ id: subnets.id })
+        .from(subnets)
+        .where(and(sql`${subnets.cidr} = ${cidrs[i]}::cidr`, eq(subnets.vlan, subnet.vlan)));
+      if (existing !== undefined) continue;
+      const created = await createSubnet(db, {
+        cidr: cidrs[i]!,
         vlan: subnet.vlan,
         gateway: subnet.gateway,
         dnsServers: subnet.dnsServers,
       });
+      made.push(created.id);
     }
+    poolId = (await createPool(db, doc.pool)).id;
+    for (const claim of doc.claims) {
+      await claimAddress(
+        db,
+        allocator,
+        principal,
+        poolId,
+        claim.claim,
+        { ip: claim.ip, ...(claim.mac !== null && { mac: claim.mac }) },
+        { acceptObserved: true },
+      );
+    }
+    return await findPool(db, poolId);
+  } catch (error) {
+    // Undone in the reverse order of making; a failure here (the database gone) leaves the
+    // original error to answer with.
+    try {
+      if (poolId !== undefined) await deletePool(db, poolId, true);
+      for (const id of made.reverse()) await deleteSubnet(db, id, true);
+    } catch {}
+    throw error;
   }
-  const pool = await createPool(db, doc.pool);
-  for (const claim of doc.claims) {
-    await claimAddress(
-      db,
-      allocator,
-      principal,
-      pool.id,
-      claim.claim,
-      { ip: claim.ip, ...(claim.mac !== null && { mac: claim.mac }) },
-      { acceptObserved: true },
-    );
-  }
-  return findPool(db, pool.id);
 }

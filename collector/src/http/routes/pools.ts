@@ -131,7 +131,7 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
     '/pools/:pool/claims/:claim',
     { schema: { params: ClaimParams }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
-      await releaseClaim(db, request.params.pool, request.params.claim);
+      await releaseClaim(db, request.principal!, request.params.pool, request.params.claim);
       return reply.code(204).send();
     },
   );
