@@ -8,6 +8,7 @@ import { storeBatch } from '@ipwarden/collector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectProblem,
+  forgedCursor,
   type RequestOptions,
   startTestCollector,
   TARGETS,
@@ -17,8 +18,6 @@ import { host, sighting, T0 } from './support/sightings.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const iso = (ms: number) => new Date(ms).toISOString();
-/** A cursor as the API encodes one, holding whatever key a client forged. */
-const forgedCursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
 /** The status of each problem code the malformed-input cases expect (collector/src/errors.ts). */
 const STATUS = {

@@ -8,13 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiResponse,
   expectProblem,
+  forgedCursor,
   startTestCollector,
   TARGETS,
   type TestCollector,
 } from './support/collector.js';
-
-/** A cursor as the API encodes one, holding whatever key a client forged. */
-const forgedCursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
 describe.each(TARGETS)('IPAM lists on %s', (target) => {
   let c: TestCollector;

@@ -17,6 +17,9 @@ export type Target = 'PGlite' | 'PostgreSQL';
 /** Both database targets, for `describe.each`. */
 export const TARGETS: readonly Target[] = ['PGlite', 'PostgreSQL'];
 
+/** A list cursor as the API encodes one, holding whatever key a client forged. */
+export const forgedCursor = (key: unknown) => Buffer.from(JSON.stringify(key)).toString('base64url');
+
 export const ADMIN_TOKEN = 'iwu_test-admin-token-0123456789';
 export const AGENT_SECRET = 'test-enrollment-secret-0123456789';
 
