@@ -498,7 +498,7 @@ async function main() {
   line(`PostgreSQL ${version}, cluster on ${fsType}: ${settings}`);
   line(`load average before the run: ${loadBefore} (anything above ~0.5 means another workload shares the cores)`);
   line(
-    `the collector's pool: 10 connections (collector/src/db/database.ts); every request a fetch with the admin token, subnet by id`,
+    `the collector's pool: 10 connections (collector/src/db/database.ts); every request a node:http POST on a keep-alive connection, with the admin token, subnet by id`,
   );
   line(
     `big subnets filled in SQL in ${fillSeconds.toFixed(1)} s (addresses + taken_runs as the allocator writes them), then VACUUM ANALYZE`,
