@@ -58,19 +58,26 @@ export interface TestCollector {
   close(): Promise<void>;
 }
 
-export async function startTestCollector(target: Target): Promise<TestCollector> {
+/**
+ * A collector on `target`. `options.databaseUrl`: a PostgreSQL server another collector already
+ * uses — a second replica, which leaves the server to the first to stop.
+ */
+export async function startTestCollector(
+  target: Target,
+  options: { databaseUrl?: string } = {},
+): Promise<TestCollector> {
   // The collector logs through pino unless given a logger; tests want it quiet.
   process.env.IPWARDEN_LOG_LEVEL ??= 'silent';
   const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-collector-'));
   let postgres: PostgresServer | undefined;
   let collector: Collector;
   try {
-    if (target === 'PostgreSQL') postgres = startPostgres();
+    if (target === 'PostgreSQL' && options.databaseUrl === undefined) postgres = startPostgres();
     collector = await startCollector({
       host: '127.0.0.1',
       port: 0,
       dataDir,
-      databaseUrl: postgres?.url,
+      databaseUrl: options.databaseUrl ?? postgres?.url,
       adminToken: ADMIN_TOKEN,
       agentSecret: AGENT_SECRET,
     });
