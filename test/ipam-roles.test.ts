@@ -601,6 +601,14 @@ describe.each(TARGETS)('IPAM roles and bad input on %s', (target) => {
         'validation-failed',
         'cursor',
       ],
+      [
+        'a comment holding NUL, which no PostgreSQL text can',
+        'POST /addresses',
+        { json: { subnet: NET, kind: 'reserved', comment: 'a\u0000b' } },
+        400,
+        'validation-failed',
+        'comment',
+      ],
       // nodes
       ['an invalid hostname', 'POST /nodes', { json: { ...node, hostname: 'web 1' } }, 400, 'invalid-hostname'],
       [
@@ -773,6 +781,8 @@ describe.each(TARGETS)('IPAM roles and bad input on %s', (target) => {
       ['no ranges', 'POST /pools', { json: { ...pool, ranges: [] } }, 400, 'validation-failed', 'ranges'],
       ['a pool’s unknown field', 'POST /pools', { json: { ...pool, vlan: 0 } }, 400, 'validation-failed', 'vlan'],
       ['a pool name taken', 'POST /pools', { json: { ...pool, name: 'matrix' } }, 409, 'name-taken'],
+      ['a pool by a non-uuid of 36 characters', `GET /pools/${'-'.repeat(36)}`, {}, 404, 'not-found'],
+      ['a subnet a pool has ranges in', `DELETE ${path(POOL_NET)}?force=true`, {}, 409, 'subnet-in-use'],
       ['a pool body over 1 MiB', 'POST /pools', big('name'), 413, 'body-too-large'],
       ['a pool as a form', 'POST /pools', form, 415, 'unsupported-media-type'],
       ['a claim name in capitals', 'PUT /pools/matrix/claims/Web_1', { json: {} }, 400, 'validation-failed', 'claim'],

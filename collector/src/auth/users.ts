@@ -33,6 +33,8 @@ const MAX_REMEMBERED = 10_000;
 export class Principals {
   readonly #db: Database;
   readonly #known = new Map<string, { principal: Principal | undefined; until: number }>();
+  /** Counts `forget`s: a lookup that began before one is not remembered after it. */
+  #generation = 0;
 
   constructor(db: Database) {
     this.#db = db;
@@ -44,10 +46,12 @@ export class Principals {
     const now = Date.now();
     const known = this.#known.get(hash);
     if (known !== undefined && known.until > now) return known.principal;
+    const generation = this.#generation;
     const [principal] = await this.#db
       .select({ id: users.id, name: users.name, role: users.role })
       .from(users)
       .where(and(eq(users.tokenHash, hash), isNull(users.revokedAt)));
+    if (generation !== this.#generation) return principal;
     if (this.#known.size >= MAX_REMEMBERED) this.#known.clear();
     this.#known.set(hash, { principal, until: now + PRINCIPAL_TTL_MS });
     return principal;
@@ -55,6 +59,7 @@ export class Principals {
 
   /** Forgets every token: after a revocation or rotation. */
   forget(): void {
+    this.#generation++;
     this.#known.clear();
   }
 }

@@ -19,6 +19,35 @@ import * as schema from './schema/index.js';
 export type Schema = typeof schema;
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 
+/**
+ * The database is down or going away: connection failures (postgres.js, PGlite), and
+ * PostgreSQL's connection-exception (08) and operator-intervention (57, as at shutdown)
+ * classes — looked for through the wrappers (drizzle's DrizzleQueryError) to the driver's error.
+ */
+export function databaseUnavailable(error: unknown): boolean {
+  for (
+    let e = error, depth = 0;
+    e !== null && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (/^(08|57)/.test(code) || DRIVER_CONNECTION_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+const DRIVER_CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
 /** A transaction's handle, as drizzle passes it to the body of `db.transaction`. */
 export type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 

@@ -5,6 +5,7 @@
  * cause — and a bug to fix, since no input may produce one.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { databaseUnavailable } from '../db/database.js';
 import { ApiError, ErrorCode, type ErrorKind, type FieldError } from '../errors.js';
 
 export const PROBLEM_TYPE = 'application/problem+json';
@@ -48,7 +49,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     }
     const known = error.code === undefined ? undefined : FASTIFY_ERRORS[error.code];
     if (known !== undefined) return sendProblem(reply, known, error.message, undefined, request.url);
-    if (isDatabaseUnavailable(error)) {
+    if (databaseUnavailable(error)) {
       request.log.error({ err: error }, 'database unavailable');
       return sendProblem(
         reply,
@@ -71,32 +72,3 @@ export function installProblemHandlers(app: FastifyInstance): void {
     sendProblem(reply, ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`),
   );
 }
-
-/**
- * The database is down or going away: connection failures (postgres.js, PGlite), and
- * PostgreSQL's connection-exception (08) and operator-intervention (57, as at shutdown)
- * classes — looked for through the wrappers (drizzle's DrizzleQueryError) to the driver's error.
- */
-function isDatabaseUnavailable(error: unknown): boolean {
-  for (
-    let e = error, depth = 0;
-    e !== null && typeof e === 'object' && depth < 5;
-    e = (e as { cause?: unknown }).cause, depth++
-  ) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code !== 'string') continue;
-    if (/^(08|57)/.test(code) || DRIVER_CONNECTION_CODES.has(code)) return true;
-  }
-  return false;
-}
-
-const DRIVER_CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  'CONNECT_TIMEOUT',
-]);

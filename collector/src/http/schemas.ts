@@ -2,6 +2,12 @@
 import { parseIp, parsePrefix } from '@ipwarden/ipam';
 import { Type } from '@sinclair/typebox';
 
+/**
+ * Free text of at most `maxLength` characters, without NUL, which no PostgreSQL text can hold
+ * (a NUL was a 500 at the database).
+ */
+export const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength, pattern: '^[^\\u0000]*$' });
+
 /** Items per page: 100 unless asked, at most 1000. */
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
 

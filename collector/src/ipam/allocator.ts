@@ -43,7 +43,7 @@ import {
   type Want,
 } from '@ipwarden/ipam';
 import { type SQL, sql } from 'drizzle-orm';
-import { type Database, pipelined, type Reserved, rowsOf, type Tx } from '../db/database.js';
+import { type Database, databaseUnavailable, pipelined, type Reserved, rowsOf, type Tx } from '../db/database.js';
 import type { AddressKind } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
 import { checkAddress, checkPrefix, ipValue } from './subnet-store.js';
@@ -214,9 +214,12 @@ export class Allocator {
       }
       return [];
     } catch (error) {
+      // A lost race is worth another try. Any other failure of a batch of several may be one
+      // request's doing (its node deleted under it): each is tried alone before any is refused.
+      const again = retriable(error) || (batch.length > 1 && !databaseUnavailable(error));
       const retry: Pending[] = [];
       for (const pending of batch) {
-        if (retriable(error) && ++pending.attempts < MAX_ATTEMPTS) {
+        if (again && ++pending.attempts < MAX_ATTEMPTS) {
           pending.alone = true;
           retry.push(pending);
         } else {

@@ -58,6 +58,8 @@ export interface PoolInput {
 }
 
 const random = randomBelowFrom((length) => randomBytes(length));
+/** A pool's claims, every one of them: deleting or exporting it must not stop at a page. */
+const ALL = Number.MAX_SAFE_INTEGER;
 
 export interface PoolRange {
   start: string;
@@ -262,7 +264,7 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
 }
 
 async function poolRow(db: Database | Tx, ref: string) {
-  const byId = /^[0-9a-f-]{36}$/i.test(ref);
+  const byId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(ref);
   const [row] = await db
     .select()
     .from(pools)
@@ -283,7 +285,7 @@ async function rangesOf(db: Database | Tx, poolId: string) {
 export async function findPool(db: Database, ref: string): Promise<Pool> {
   const row = await poolRow(db, ref);
   const ranges = await rangesOf(db, row.id);
-  const claims = await readAddresses(db, { poolId: row.id });
+  const claims = await readAddresses(db, { poolId: row.id, limit: ALL });
   return {
     id: row.id,
     name: row.name,
@@ -419,7 +421,7 @@ export async function releaseClaim(
 
 export async function deletePool(db: Database, poolRef: string, force: boolean): Promise<void> {
   const pool = await poolRow(db, poolRef);
-  const claims = await readAddresses(db, { poolId: pool.id });
+  const claims = await readAddresses(db, { poolId: pool.id, limit: ALL });
   if (claims.length > 0 && !force) {
     throw new ApiError(
       ErrorCode.POOL_IN_USE,
@@ -443,7 +445,7 @@ export async function exportPool(db: Database, poolRef: string): Promise<PoolExp
   const { id: _, status: __, ranges, ...spec } = await findPool(db, poolRef);
   const subnetIds = [...new Set(ranges.map((r) => r.subnet))];
   const subnetList = await Promise.all(subnetIds.map((id) => findSubnet(db, id)));
-  const claims = await readAddresses(db, { poolId: _ });
+  const claims = await readAddresses(db, { poolId: _, limit: ALL });
   return {
     pool: {
       ...spec,

@@ -16,7 +16,7 @@ import {
 } from '@ipwarden/ipam';
 import { and, asc, eq, gte, lte, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { addresses, ranges, subnets } from '../db/schema/index.js';
+import { addresses, poolRanges, pools, ranges, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
 
 /** The advisory-lock class of subnet creation; the second key is the VLAN. */
@@ -236,6 +236,19 @@ export async function deleteSubnet(db: Database, ref: string, force: boolean): P
       throw new ApiError(
         ErrorCode.SUBNET_IN_USE,
         `${subnet.cidr} holds ${held!.n} addresses; release them, or delete with ?force=true`,
+      );
+    }
+    // A pool's range is the pool's: the subnet goes once no pool has a range in it.
+    const [pool] = await tx
+      .select({ name: pools.name })
+      .from(poolRanges)
+      .innerJoin(pools, eq(pools.id, poolRanges.poolId))
+      .where(eq(poolRanges.subnetId, subnet.id))
+      .limit(1);
+    if (pool !== undefined) {
+      throw new ApiError(
+        ErrorCode.SUBNET_IN_USE,
+        `${subnet.cidr} has ranges of pool ${pool.name}; delete the pool first`,
       );
     }
     await tx.delete(subnets).where(eq(subnets.id, subnet.id));

@@ -11,9 +11,8 @@ import {
 } from '../../ipam/address-store.js';
 import { READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { isAddress, isUuid, Limit, PageQuery, Uuid } from '../schemas.js';
+import { isAddress, isUuid, Limit, PageQuery, Text, Uuid } from '../schemas.js';
 
-const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 const Kind = Type.Union([
   Type.Literal('reserved'),
   Type.Literal('device'),

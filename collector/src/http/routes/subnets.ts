@@ -15,11 +15,10 @@ import {
 import { subnetUtilization } from '../../ipam/utilization.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { IdParams, isAddress, isPrefix, Limit, PageQuery } from '../schemas.js';
+import { IdParams, isAddress, isPrefix, Limit, PageQuery, Text } from '../schemas.js';
 
 /** Addresses arrive as text and are checked by packages/ipam, which says what is wrong. */
 const Address = Type.String({ minLength: 1, maxLength: 64 });
-const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(schema: T) =>
   Type.Union([schema, Type.Null()]);
 
