@@ -337,7 +337,11 @@ export async function updateAddress(
  * Frees the given addresses in one transaction: each subnet locked (in id order, so two of
  * these never wait on each other crosswise), the rows deleted and the runs split.
  */
-export async function freeAddresses(tx: Tx, freed: readonly { subnet: string; ip: string }[]): Promise<void> {
+export async function freeAddresses(
+  tx: Tx,
+  /** With `createdAt`, only that allocation: one made since in its place (freed and handed out again while the caller checked ownership) is not someone else's to free. */
+  freed: readonly { subnet: string; ip: string; createdAt?: string }[],
+): Promise<void> {
   const bySubnet = [...new Set(freed.map((a) => a.subnet))].sort();
   for (const subnetId of bySubnet) {
     await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnetId)).for('no key update');
@@ -346,7 +350,17 @@ export async function freeAddresses(tx: Tx, freed: readonly { subnet: string; ip
     const ipValue = checkAddress('ip', address.ip);
     const deleted = await tx
       .delete(addresses)
-      .where(and(eq(addresses.subnetId, address.subnet), sql`${addresses.ip} = ${address.ip}::inet`))
+      .where(
+        and(
+          eq(addresses.subnetId, address.subnet),
+          sql`${addresses.ip} = ${address.ip}::inet`,
+          address.createdAt === undefined
+            ? undefined
+            : // The API's times have milliseconds, the column microseconds.
+              sql`${addresses.createdAt} between ${address.createdAt}::timestamptz - interval '1 millisecond'
+                  and ${address.createdAt}::timestamptz + interval '1 millisecond'`,
+        ),
+      )
       .returning({ id: addresses.id });
     if (deleted.length > 0) await markFree(tx, address.subnet, ipValue.family, ipValue.value);
   }
