@@ -320,6 +320,21 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     await db.execute(sql`delete from bindings where ip << '10.98.0.0/16'::inet`);
   }, 60_000);
 
+  it('finds the lowest free address past 20,000 addresses seen in use, some by two MACs', async () => {
+    // A subnet watched long before it was managed: more sightings than 64 reads of 256 rows.
+    const subnet = (await c.api('POST', '/subnets', { json: { cidr: '10.97.0.0/16', gateway: '10.97.0.1' } })).body;
+    const { db } = c.collector.database;
+    await db.execute(sql`insert into bindings (vlan, outer_vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
+      select 0, 0, '10.97.0.0'::inet + n, mac::macaddr, gen_random_uuid(), 'eth0', '{arp}', '{}', now(), now()
+      from generate_series(2, 20001) n, (values ('02:00:00:00:00:01'), ('02:00:00:00:00:02')) as m(mac)
+      where n < 1000 or mac = '02:00:00:00:00:01'`);
+    const { status, body } = await c.api('POST', '/addresses', { json: { subnet: subnet.id, kind: 'reserved' } });
+    expect(status).toBe(201);
+    expect(body.ip).toBe('10.97.78.34'); // offset 20,002
+    expect((await c.api('DELETE', `/subnets/${subnet.id}?force=true`)).status).toBe(204);
+    await db.execute(sql`delete from bindings where ip << '10.97.0.0/16'::inet`);
+  }, 60_000);
+
   it('gives 64 clients allocating at once distinct addresses until the subnet is exactly full', async () => {
     await c.api('POST', '/subnets', { json: { cidr: '10.99.16.0/25', gateway: '10.99.16.1' } });
     const capacity = 126 - 1; // usable addresses of a /25, less the gateway

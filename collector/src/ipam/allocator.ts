@@ -52,8 +52,14 @@ import { checkAddress, checkPrefix, ipValue } from './subnet-store.js';
 const MAX_BATCH = 256;
 /** Batches under way at once (the database pool holds 10 connections). */
 const MAX_IN_FLIGHT = 4;
-/** Rows one window read takes of `taken_runs` and of `bindings` (at least 2: see SubnetView). */
+/**
+ * Rows a window read takes of `taken_runs` and of `bindings` (at least 2: see SubnetView): 256
+ * in the first round, twice as many each round after, up to MAX_WINDOW_ROWS — so that a search
+ * past many thousands of addresses seen in use (a subnet watched long before it was managed)
+ * takes a few rounds, not hundreds.
+ */
 const WINDOW_ROWS = 256;
+const MAX_WINDOW_ROWS = 65_536;
 /** Rounds of reads one batch may make before its undecided requests are answered "exhausted". */
 const MAX_ROUNDS = 64;
 /** Tries of a request whose batch lost a race. */
@@ -427,7 +433,8 @@ async function decide(
       for (const { group } of asking) group.picker!.exhaust();
       break;
     }
-    const reads = asking.map(({ group, reads }) => read(tx, group.id, group.prefix!, windowSeconds, reads));
+    const rows = Math.min(WINDOW_ROWS * 2 ** (round + 1), MAX_WINDOW_ROWS);
+    const reads = asking.map(({ group, reads }) => read(tx, group.id, group.prefix!, windowSeconds, reads, rows));
     for (const [j, learn] of (await pipelined(reads)).entries()) learn(asking[j]!.group.view!);
   }
 
@@ -518,6 +525,7 @@ function read(
   prefix: Prefix,
   windowSeconds: number,
   reads: Reads,
+  rows = WINDOW_ROWS,
 ): Promise<(view: SubnetView<Seen>) => void> {
   const family: Family = prefix.family;
   const text = (value: bigint) => formatIp({ family, value });
@@ -537,20 +545,22 @@ function read(
       tx,
       sql`select host(lo) as "lo", host(hi) as "hi" from taken_runs
           where subnet_id = ${subnetId} and hi >= ${text(below(from))}::inet
-          order by taken_runs.hi limit ${WINDOW_ROWS}`,
+          order by taken_runs.hi limit ${rows}`,
     );
     const seen = rowsOf<SeenRow>(
       tx,
-      sql`select host(ip) as "ip", mac::text as "mac", last_seen as "lastSeen" from bindings
+      // One row per address (its latest sighting): several MACs or VLANs of one address would
+      // otherwise use up the window.
+      sql`select distinct on (bindings.ip) host(ip) as "ip", mac::text as "mac", last_seen as "lastSeen" from bindings
           where ip >= ${text(from)}::inet and ip <= ${text(last)}::inet and ${recent}
-          order by bindings.ip, bindings.last_seen desc limit ${WINDOW_ROWS}`,
+          order by bindings.ip, bindings.last_seen desc limit ${rows}`,
     );
     statements.push(
       (async () => {
         const [runRows, seenRows] = await pipelined([runs, seen]);
         // A full window knows up to its last row; a short one, to the end of the subnet.
-        const runsTo = runRows.length === WINDOW_ROWS ? ipValue(runRows.at(-1)!.hi) : last;
-        const seenTo = seenRows.length === WINDOW_ROWS ? ipValue(seenRows.at(-1)!.ip) : last;
+        const runsTo = runRows.length === rows ? ipValue(runRows.at(-1)!.hi) : last;
+        const seenTo = seenRows.length === rows ? ipValue(seenRows.at(-1)!.ip) : last;
         return (view: SubnetView<Seen>) => {
           view.learnRuns(below(from), runsTo, runRows.map(runRow));
           view.learnSeen(from, seenTo, seenRows.map(seenRow));
