@@ -49,15 +49,12 @@ import {
   api,
   cpuDelta,
   cpuSnapshot,
-  describeCluster,
   fmt,
   procStat,
-  profileDirFor,
   root,
   run,
   say,
-  startCollector,
-  startPostgres,
+  startStack,
   summarizeProfile,
   topStatements,
   undo,
@@ -389,19 +386,10 @@ async function main() {
   if (process.getuid?.() !== 0) throw new Error('run as root: PostgreSQL runs as postgres (runuser)');
   const startedAt = performance.now();
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  say('starting PostgreSQL');
-  const pg = await startPostgres({ profile: PROFILE });
-  const version = pg.psql('show server_version').replace(/ \(.*/, '');
-  const { settings, fsType } = describeCluster(pg, [
-    'fsync',
-    'synchronous_commit',
-    'shared_buffers',
-    'max_wal_size',
-    'full_page_writes',
-  ]);
-  const profileDir = profileDirFor(pg, PROFILE);
-  say('starting the collector');
-  const collector = await startCollector(pg.url, profileDir);
+  const { pg, version, settings, fsType, profileDir, collector } = await startStack({
+    profile: PROFILE,
+    settings: ['fsync', 'synchronous_commit', 'shared_buffers', 'max_wal_size', 'full_page_writes'],
+  });
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
   undo.push((urgent) => (urgent ? undefined : sql.end({ timeout: 5 })));
   undo.push(() => agent.destroy());

@@ -39,17 +39,15 @@ import {
   cpuDelta,
   cpuOf,
   cpuSnapshot,
-  describeCluster,
   fmt,
   now,
-  profileDirFor,
   root,
   run,
   say,
   sh,
   sleep,
   startCollector,
-  startPostgres,
+  startStack,
   stopper,
   summarizeProfile,
   topStatements,
@@ -568,20 +566,12 @@ function reference(pg, rows, foreignKeys) {
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('run as root: PostgreSQL runs as postgres, the lab needs namespaces');
   const startedAt = performance.now();
-  say('starting PostgreSQL');
-  const pg = await startPostgres({ profile: PROFILE });
-  const version = pg.psql('show server_version').replace(/ \(.*/, '');
-  const { settings, fsType } = describeCluster(pg, [
-    'fsync',
-    'synchronous_commit',
-    'shared_buffers',
-    'max_wal_size',
-    'wal_level',
-    'full_page_writes',
-  ]);
-  const profileDir = profileDirFor(pg, PROFILE);
-  say('starting the collector');
-  let collector = await startCollector(pg.url, profileDir);
+  const stack = await startStack({
+    profile: PROFILE,
+    settings: ['fsync', 'synchronous_commit', 'shared_buffers', 'max_wal_size', 'wal_level', 'full_page_writes'],
+  });
+  const { pg, version, settings, fsType, profileDir } = stack;
+  let { collector } = stack;
 
   say(`registering ${AGENTS} agents`);
   const agents = [];

@@ -410,3 +410,18 @@ export function profileDirFor(pg, profile) {
   pg.psql('create extension if not exists pg_stat_statements');
   return dir;
 }
+
+/**
+ * How both benchmarks begin: a throwaway PostgreSQL cluster, what it is (version and the named
+ * settings, for the report), and the collector on it, profiled when asked.
+ */
+export async function startStack({ profile, settings }) {
+  say('starting PostgreSQL');
+  const pg = await startPostgres({ profile });
+  const version = pg.psql('show server_version').replace(/ \(.*/, '');
+  const described = describeCluster(pg, settings);
+  const profileDir = profileDirFor(pg, profile);
+  say('starting the collector');
+  const collector = await startCollector(pg.url, profileDir);
+  return { pg, version, ...described, profileDir, collector };
+}

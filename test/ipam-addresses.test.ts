@@ -7,7 +7,13 @@
 import { rowsOf, storeBatch } from '@ipwarden/collector';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
+import {
+  allocateUntilExhausted,
+  expectProblem,
+  startTestCollector,
+  TARGETS,
+  type TestCollector,
+} from './support/collector.js';
 import { sighting } from './support/sightings.js';
 
 const path = (cidr: string) => `/subnets/${encodeURIComponent(cidr)}`;
@@ -338,19 +344,9 @@ describe.each(TARGETS)('addresses on %s', (target) => {
   it('gives 64 clients allocating at once distinct addresses until the subnet is exactly full', async () => {
     await c.api('POST', '/subnets', { json: { cidr: '10.99.16.0/25', gateway: '10.99.16.1' } });
     const capacity = 126 - 1; // usable addresses of a /25, less the gateway
-    const clients = Array.from({ length: 64 }, async () => {
-      const mine: string[] = [];
-      for (;;) {
-        const { status, body } = await c.api('POST', '/addresses', {
-          json: { subnet: '10.99.16.0/25', kind: 'reserved' },
-          token: alice,
-        });
-        if (status === 201) mine.push(body.ip);
-        else if (body.code === 'subnet-exhausted') return mine;
-        else throw new Error(`unexpected ${status}: ${JSON.stringify(body)}`);
-      }
-    });
-    const all = (await Promise.all(clients)).flat();
+    const all = await allocateUntilExhausted(64, () =>
+      c.api('POST', '/addresses', { json: { subnet: '10.99.16.0/25', kind: 'reserved' }, token: alice }),
+    );
     expect(all).toHaveLength(capacity);
     expect(new Set(all).size).toBe(capacity);
     const listed = (await c.api('GET', '/addresses?subnet=10.99.16.0%2F25&limit=1000')).body.items;

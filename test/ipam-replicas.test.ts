@@ -6,7 +6,7 @@
  * never stale).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCollector, type TestCollector } from './support/collector.js';
+import { allocateUntilExhausted, startTestCollector, type TestCollector } from './support/collector.js';
 
 describe('two collectors on one PostgreSQL server', () => {
   let a: TestCollector;
@@ -25,19 +25,10 @@ describe('two collectors on one PostgreSQL server', () => {
   it('fills a subnet exactly from clients of both, never giving an address twice', async () => {
     await a.api('POST', '/subnets', { json: { cidr: '10.99.20.0/25', gateway: '10.99.20.1' } });
     const capacity = 126 - 1; // usable addresses of a /25, less the gateway
-    const clients = Array.from({ length: 32 }, async (_, i) => {
-      const replica = i % 2 === 0 ? a : b;
-      const mine: string[] = [];
-      for (;;) {
-        const { status, body } = await replica.api('POST', '/addresses', {
-          json: { subnet: '10.99.20.0/25', kind: 'reserved' },
-        });
-        if (status === 201) mine.push(body.ip);
-        else if (body.code === 'subnet-exhausted') return mine;
-        else throw new Error(`unexpected ${status}: ${JSON.stringify(body)}`);
-      }
-    });
-    const all = (await Promise.all(clients)).flat();
+    // Clients of both replicas, turn about.
+    const all = await allocateUntilExhausted(32, (i) =>
+      (i % 2 === 0 ? a : b).api('POST', '/addresses', { json: { subnet: '10.99.20.0/25', kind: 'reserved' } }),
+    );
     expect(all).toHaveLength(capacity);
     expect(new Set(all).size).toBe(capacity);
     expect((await b.api('GET', '/addresses?subnet=10.99.20.0%2F25&limit=1000')).body.items).toHaveLength(capacity);

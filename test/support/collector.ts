@@ -132,6 +132,26 @@ export async function startTestCollector(
 }
 
 /** Polls `check` until it holds, for state that settles after an event (a socket closing). */
+/**
+ * `clients` loops at once, client i allocating through `allocate(i)` until it answers
+ * `subnet-exhausted`: every address handed out, in the order each client got them.
+ */
+export async function allocateUntilExhausted(
+  clients: number,
+  allocate: (client: number) => Promise<ApiResponse>,
+): Promise<string[]> {
+  const got = Array.from({ length: clients }, async (_, i) => {
+    const mine: string[] = [];
+    for (;;) {
+      const { status, body } = await allocate(i);
+      if (status === 201) mine.push(body.ip);
+      else if (body.code === 'subnet-exhausted') return mine;
+      else throw new Error(`unexpected ${status}: ${JSON.stringify(body)}`);
+    }
+  });
+  return (await Promise.all(got)).flat();
+}
+
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {

@@ -17,8 +17,8 @@ export function decodeCursor(
   cursor: string,
   types: readonly ('string' | number)[],
   /** What the list's columns must hold of it beyond its types: an address that parses, a uuid. */
-  valid: (key: (string | number)[]) => boolean = () => true,
-): (string | number)[] {
+  valid: (key: Key) => boolean = () => true,
+): Key {
   let key: unknown;
   try {
     key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -42,16 +42,23 @@ export function decodeCursor(
   return key as (string | number)[];
 }
 
+/** The sort key of a list's item, as a cursor holds it. */
+export type Key = (string | number)[];
+
 /**
- * One page of a list sorted by `keyOf`: the first `limit` of the `limit + 1` items asked for,
- * and the cursor to the page after it (null on the last).
+ * One page of a list sorted by a key (API.md, "Lists"): the cursor checked as `decodeCursor`
+ * does, `limit + 1` items loaded after its key, and the cursor to the page after this one
+ * (null on the last).
  */
-export function pageOf<T>(
-  items: readonly T[],
+export async function paged<T>(
+  cursor: string | undefined,
   limit: number,
-  keyOf: (item: T) => (string | number)[],
-): { items: T[]; nextCursor: string | null } {
+  load: (limit: number, after: Key | undefined) => Promise<T[]>,
+  key: { types: readonly ('string' | number)[]; valid?: (key: Key) => boolean; of: (item: NoInfer<T>) => Key },
+): Promise<{ items: T[]; nextCursor: string | null }> {
+  const after = cursor === undefined ? undefined : decodeCursor(cursor, key.types, key.valid);
+  const items = await load(limit + 1, after);
   const page = items.slice(0, limit);
   const last = page.at(-1);
-  return { items: page, nextCursor: items.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null };
+  return { items: page, nextCursor: items.length > limit && last !== undefined ? encodeCursor(key.of(last)) : null };
 }

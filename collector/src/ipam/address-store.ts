@@ -4,7 +4,7 @@
  * allocator's (allocator.ts); freeing them here keeps its `taken_runs` bookkeeping in step.
  */
 import { formatIp, formatPrefix } from '@ipwarden/ipam';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database, Tx } from '../db/database.js';
 import {
@@ -227,22 +227,20 @@ export async function readAddresses(tx: Tx | Database, query: AddressQuery): Pro
       ? undefined
       : sql`(${addresses.ip}, ${addresses.subnetId}) > (${query.after.ip}::inet, ${query.after.subnetId}::uuid)`,
   ];
+  // The address's latest sighting, if any: one index lookup per address.
+  const seen = tx
+    .select({ mac: bindings.mac, lastSeen: bindings.lastSeen })
+    .from(bindings)
+    .where(eq(bindings.ip, addresses.ip))
+    .orderBy(desc(bindings.lastSeen))
+    .limit(1)
+    .as('seen');
   const rows = await tx
-    .select({
-      address: addresses,
-      cidr: subnets.cidr,
-      owner: users.name,
-      lastSeen:
-        sql<Date | null>`(select max(${bindings.lastSeen}) from ${bindings} where ${bindings.ip} = ${addresses.ip})`.mapWith(
-          (value: string | Date | null) => (value === null ? null : new Date(value)),
-        ),
-      seenMac: sql<
-        string | null
-      >`(select ${bindings.mac}::text from ${bindings} where ${bindings.ip} = ${addresses.ip} order by ${bindings.lastSeen} desc limit 1)`,
-    })
+    .select({ address: addresses, cidr: subnets.cidr, owner: users.name, lastSeen: seen.lastSeen, seenMac: seen.mac })
     .from(addresses)
     .innerJoin(subnets, eq(subnets.id, addresses.subnetId))
     .innerJoin(users, eq(users.id, addresses.ownerId))
+    .leftJoinLateral(seen, sql`true`)
     .where(and(...where))
     .orderBy(asc(addresses.ip), asc(addresses.subnetId))
     .limit(query.limit ?? 1000);

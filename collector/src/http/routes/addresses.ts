@@ -1,7 +1,7 @@
 /** Addresses, the allocations table (API.md): allocate, list, change and release. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { decodeCursor, pageOf } from '../../discovery/cursor.js';
+import { type Key, paged } from '../../discovery/cursor.js';
 import {
   allocateAddress,
   findAddress,
@@ -80,16 +80,18 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator, princ
     { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default, ...filter } = request.query;
-      const after =
-        cursor === undefined
-          ? undefined
-          : decodeCursor(cursor, ['string', 'string'], ([ip, id]) => isAddress(ip) && isUuid(id));
-      const items = await listAddresses(db, {
-        ...filter,
-        limit: limit + 1,
-        cursor: after === undefined ? undefined : { ip: after[0] as string, subnetId: after[1] as string },
-      });
-      return pageOf(items, limit, (a) => [a.ip, a.subnet]);
+      const key = { types: ['string', 'string'], valid: ([ip, id]: Key) => isAddress(ip) && isUuid(id) } as const;
+      return paged(
+        cursor,
+        limit,
+        (rows, after) =>
+          listAddresses(db, {
+            ...filter,
+            limit: rows,
+            cursor: after === undefined ? undefined : { ip: after[0] as string, subnetId: after[1] as string },
+          }),
+        { ...key, of: (a) => [a.ip, a.subnet] },
+      );
     },
   );
 

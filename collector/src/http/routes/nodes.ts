@@ -1,7 +1,7 @@
 /** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { decodeCursor, pageOf } from '../../discovery/cursor.js';
+import { paged } from '../../discovery/cursor.js';
 import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
@@ -43,9 +43,12 @@ export async function nodeRoutes(app: FastifyInstance, { db, allocator, principa
     { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default } = request.query;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string']);
-      const items = await listNodes(db, { limit: limit + 1, after: after?.[0] as string | undefined });
-      return pageOf(items, limit, (n) => [n.hostname]);
+      return paged(
+        cursor,
+        limit,
+        (rows, after) => listNodes(db, { limit: rows, after: after?.[0] as string | undefined }),
+        { types: ['string'], of: (n) => [n.hostname] },
+      );
     },
   );
 

@@ -1,7 +1,7 @@
 /** Pools and claims (API.md, Metal3-style): admins shape pools; users and admins claim. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { decodeCursor, pageOf } from '../../discovery/cursor.js';
+import { paged } from '../../discovery/cursor.js';
 import {
   claimAddress,
   createPool,
@@ -99,9 +99,12 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
     { schema: { querystring: ListQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default } = request.query;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string']);
-      const items = await listPools(db, { limit: limit + 1, after: after?.[0] as string | undefined });
-      return pageOf(items, limit, (p) => [p.name]);
+      return paged(
+        cursor,
+        limit,
+        (rows, after) => listPools(db, { limit: rows, after: after?.[0] as string | undefined }),
+        { types: ['string'], of: (p) => [p.name] },
+      );
     },
   );
 

@@ -1,7 +1,7 @@
 /** Subnets and ranges (API.md): admins create and change them; every role reads them. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { decodeCursor, pageOf } from '../../discovery/cursor.js';
+import { type Key, paged } from '../../discovery/cursor.js';
 import {
   createRange,
   createSubnet,
@@ -75,13 +75,18 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
     { schema: { querystring: SubnetQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default, vlan } = request.query;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, [4095, 'string'], ([, c]) => isPrefix(c));
-      const items = await listSubnets(db, {
-        vlan,
-        limit: limit + 1,
-        after: after === undefined ? undefined : { vlan: after[0] as number, cidr: after[1] as string },
-      });
-      return pageOf(items, limit, (s) => [s.vlan, s.cidr]);
+      const key = { types: [4095, 'string'], valid: ([, cidr]: Key) => isPrefix(cidr) } as const;
+      return paged(
+        cursor,
+        limit,
+        (rows, after) =>
+          listSubnets(db, {
+            vlan,
+            limit: rows,
+            after: after === undefined ? undefined : { vlan: after[0] as number, cidr: after[1] as string },
+          }),
+        { ...key, of: (s) => [s.vlan, s.cidr] },
+      );
     },
   );
 
@@ -123,12 +128,14 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
     { schema: { params: SubnetParams, querystring: RangeQuery }, onRequest: requireRole(principals, READ) },
     async (request) => {
       const { cursor, limit = Limit.default } = request.query;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor, ['string'], ([s]) => isAddress(s));
-      const items = await listRanges(db, request.params.subnet, {
-        limit: limit + 1,
-        after: after?.[0] as string | undefined,
-      });
-      return pageOf(items, limit, (r) => [r.start]);
+      const key = { types: ['string'], valid: ([start]: Key) => isAddress(start) } as const;
+      return paged(
+        cursor,
+        limit,
+        (rows, after) =>
+          listRanges(db, request.params.subnet, { limit: rows, after: after?.[0] as string | undefined }),
+        { ...key, of: (r) => [r.start] },
+      );
     },
   );
 
