@@ -223,7 +223,8 @@ describe('Outbox under SIGKILL', () => {
     });
     await new Promise((r) => setTimeout(r, 400));
     writer.kill('SIGKILL');
-    await new Promise((r) => writer.once('exit', r));
+    // 'close', not 'exit': what it printed before it died may still be in the pipe at exit.
+    await new Promise((r) => writer.once('close', r));
     const confirmed = printed.trim().split('\n').map(Number);
     const last = confirmed.at(-1)!;
     expect(last).toBeGreaterThan(20);
