@@ -46,6 +46,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly allocationBatches = new Counter({
+    name: 'ipwarden_allocation_batches_total',
+    help: 'Allocation batches, by how they were decided: "ahead" from what the last batch left, or after a "read"',
+    labelNames: ['decided'] as const,
+    registers: [this.registry],
+  });
+  readonly allocationsHeldBack = new Counter({
+    name: 'ipwarden_allocation_subnets_held_back_total',
+    help: 'Subnets of a batch that wrote nothing, having changed since the batch decided (decided again)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ipwarden_' });
   }

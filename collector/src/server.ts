@@ -65,7 +65,14 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       }
     };
     const app = buildApp(
-      { db, allocator: new Allocator(db, database.reserve), principals: new Principals(db), gateway, metrics, ready },
+      {
+        db,
+        allocator: new Allocator(db, database.reserve, metrics),
+        principals: new Principals(db),
+        gateway,
+        metrics,
+        ready,
+      },
       { logger, https },
     );
     app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));

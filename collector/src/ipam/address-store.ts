@@ -19,7 +19,7 @@ import {
 } from '../db/schema/index.js';
 import { ApiError, ErrorCode, type ErrorKind, fieldError } from '../errors.js';
 import type { Allocator } from './allocator.js';
-import { canonicalIp, checkAddress, checkPrefix, findSubnet, subnetIdOf } from './subnet-store.js';
+import { canonicalIp, checkAddress, checkPrefix, findSubnet, subnetIdOf, touchSubnets } from './subnet-store.js';
 
 /** Kinds made through POST /addresses, and who may make them (the others come with nodes and pools). */
 const KINDS: Partial<Record<AddressKind, { adminOnly: boolean; macRequired: boolean; nodeRequired?: boolean }>> = {
@@ -332,18 +332,18 @@ export async function updateAddress(
 }
 
 /**
- * Frees the given addresses in one transaction: each subnet locked (in id order, so two of
- * these never wait on each other crosswise), the rows deleted and the runs split.
+ * Frees the given addresses in one transaction: each subnet locked and touched (touchSubnets),
+ * the rows deleted and the runs split.
  */
 export async function freeAddresses(
   tx: Tx,
   /** With `createdAt`, only that allocation: one made since in its place (freed and handed out again while the caller checked ownership) is not someone else's to free. */
   freed: readonly { subnet: string; ip: string; createdAt?: string }[],
 ): Promise<void> {
-  const bySubnet = [...new Set(freed.map((a) => a.subnet))].sort();
-  for (const subnetId of bySubnet) {
-    await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnetId)).for('no key update');
-  }
+  await touchSubnets(
+    tx,
+    freed.map((a) => a.subnet),
+  );
   for (const address of freed) {
     const ipValue = checkAddress('ip', address.ip);
     const deleted = await tx

@@ -2,27 +2,35 @@
  * The allocator (API.md, "Addresses"; issue 4's allocation rules). Requests for addresses queue
  * and are decided in batches, one transaction each, with every subnet of the batch locked
  * through it (its row, FOR NO KEY UPDATE, in id order) and the database's unique (subnet, ip)
- * constraint behind it. A subnet is in one batch at a time; batches of other subnets run beside
- * it (up to MAX_IN_FLIGHT), so no subnet holds up another. The requests that arrive while a batch
- * runs share the next one: a busy collector pays one commit for many allocations (group commit).
- * On PostgreSQL a lone request costs two round trips:
+ * constraint behind it. Batches of different subnets run side by side (up to MAX_IN_FLIGHT); the
+ * requests that arrive while a subnet's batch is under way share its next one: a busy collector
+ * pays one commit for many allocations (group commit).
  *
- * 1. BEGIN, the subnets locked and read, their ranges and pools' ranges, the observation window,
- *    and — from what the subnet's last batch found — a window of its runs and sightings from its
- *    first address (lowest free), the addresses asked for and random draws, each with its
- *    neighbours: all pipelined, and behind the lock, so that they see what the lock's last
- *    holder committed;
- * 2. the rows inserted, the runs joined up, and COMMIT, pipelined.
+ * A batch is decided one of two ways (on PostgreSQL; PGlite runs in this process, in drizzle's
+ * own transaction, with no round trips to save):
  *
- * In between, more reads only where packages/ipam's BatchPicker still asks (a window further
- * on, another random draw): through indexes, never walking a subnet's addresses. (PGlite runs in
- * this process: drizzle's own transaction, with no round trips to save.)
+ * - Read, then written — two round trips. (1) BEGIN, the subnets locked and read: their ranges
+ *   and pools' ranges, the observation window, and — from what the subnet's last batch found —
+ *   a window of its runs and sightings from its first address (lowest free), the addresses asked
+ *   for and random draws, each with its neighbours; all pipelined behind the lock, so that they
+ *   see what the lock's last holder committed. (2) The rows inserted, the runs joined up, COMMIT.
+ *   In between, more reads only where packages/ipam's BatchPicker still asks (a window further
+ *   on, another random draw): through indexes, never walking a subnet's addresses.
+ * - Decided ahead — one round trip. The collector keeps what it knew of a subnet after its last
+ *   batch (`Carried`: the view, with that batch's addresses in it) and decides the next batch
+ *   from it before locking anything, if it can without a read: BEGIN, the lock, the write and
+ *   COMMIT go out at once, and the subnet's lock is held for no round trip at all. The write
+ *   checks, under the lock, that the subnet's `alloc_stamp` is the one the view was carried
+ *   to — every other change to the subnet, by any collector, sets a new one (`touchSubnets`) — and
+ *   that no address chosen was seen in use since; if not, it writes nothing, and the batch is
+ *   decided again the first way. So the next batch of a subnet is sent as soon as the last has
+ *   sent its write, and waits on the lock in the database, not in the collector.
  *
  * A batch decides each subnet's requests in arrival order, each as if after the ones before it.
  * A batch that fails on a lost race (another collector's claim, a unique violation) is retried
  * with each request alone, so that one request's conflict does not fail the others.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type AllocationPolicy,
   BatchPicker,
@@ -42,16 +50,19 @@ import {
   unavailableIn,
   type Want,
 } from '@ipwarden/ipam';
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Database, databaseUnavailable, pipelined, type Reserved, rowsOf, type Tx } from '../db/database.js';
-import type { AddressKind } from '../db/schema/index.js';
+import { type AddressKind, DEFAULT_OBSERVATION_WINDOW_SECONDS } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import { checkAddress, checkPrefix, ipValue } from './subnet-store.js';
 
 /** Requests decided in one transaction at most. */
 const MAX_BATCH = 256;
 /** Batches under way at once (the database pool holds 10 connections). */
 const MAX_IN_FLIGHT = 4;
+/** Batches of one subnet under way at once: one holding its lock, the next waiting for it. */
+const MAX_AHEAD = 2;
 /**
  * Rows a window read takes of `taken_runs` and of `bindings` (at least 2: see SubnetView): 256
  * in the first round, twice as many each round after, up to MAX_WINDOW_ROWS — so that a search
@@ -64,6 +75,15 @@ const MAX_WINDOW_ROWS = 65_536;
 const MAX_ROUNDS = 64;
 /** Tries of a request whose batch lost a race. */
 const MAX_ATTEMPTS = 3;
+/**
+ * How long what a batch read of a subnet is carried to decide later batches ahead, before the
+ * subnet is read afresh: sightings age out of the observation window, and an address that did
+ * is free again. (Changes to the subnet are never written over, however young the view: see
+ * `alloc_stamp`.)
+ */
+const CARRY_MS = 1_000;
+/** Subnets whose views are kept before the stale ones are let go. */
+const MAX_CARRIED = 256;
 
 /** The row an allocation writes, beside its subnet and address. */
 export interface AddressRow {
@@ -110,6 +130,8 @@ interface Pending {
   attempts: number;
   /** After a lost race: decided in a batch of its own. */
   alone: boolean;
+  /** After a batch decided ahead wrote nothing: decided on what the database says now. */
+  fresh: boolean;
 }
 
 /** Who saw an address in use. */
@@ -128,6 +150,38 @@ interface Hint {
   neverInPool: IntervalSet;
 }
 
+/** What the collector knows of a subnet after its last batch: enough to decide the next one ahead. */
+interface Carried {
+  /** The batch that read it: a failure drops the view only if it is still that read's. */
+  epoch: number;
+  /**
+   * The subnet's `alloc_stamp` once the batches sent so far have committed: each sets a new one
+   * of its own, so that a batch decided on one that did not write cannot write either.
+   */
+  stamp: string;
+  /** Exact where read, with every batch's addresses since settled in. */
+  view: SubnetView<Seen>;
+  readAt: number;
+}
+
+/** What the allocator remembers of subnets from one batch to the next, and where it counts its batches. */
+interface Memory {
+  hints: Map<string, Hint>;
+  carried: Map<string, Carried>;
+  epochs: number;
+  metrics?: AllocatorMetrics;
+}
+
+export type AllocatorMetrics = Pick<Metrics, 'allocationBatches' | 'allocationsHeldBack'>;
+
+/** Forgets the subnet's view if it is the one `epoch` read: a batch built on it failed. */
+function drop(memory: Memory, subnetId: string, epoch: number): void {
+  if (memory.carried.get(subnetId)?.epoch === epoch) memory.carried.delete(subnetId);
+}
+
+/** A request whose batch wrote nothing for its subnet (decided on a view no longer true): decide it again. */
+const AGAIN = Symbol('again');
+
 /** PostgreSQL's unique_violation and serialization_failure: a race lost, worth one more try. */
 export function retriable(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Object && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
@@ -137,55 +191,99 @@ export function retriable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * A connection kept for a chain of batches (PostgreSQL): each sends its BEGIN after the last
+ * one's COMMIT, so a subnet's batches reach the database in the order they were decided in, and
+ * one decided ahead never overtakes the one it was decided after.
+ */
+interface Lane {
+  connection: Promise<Reserved>;
+  /** Batches on it not yet answered. */
+  batches: number;
+  /** A batch on it has not sent its COMMIT: no other may begin behind it yet. */
+  open: boolean;
+}
+
+/** What ends a batch's transaction, pipelined with its last statements; sent once. */
+export type Commit = () => Promise<unknown>;
+
 export class Allocator {
   readonly #db: Database;
   readonly #random = randomBelowFrom((length) => randomBytes(length));
   /** Requests not yet in a batch, oldest first. */
   #queue: Pending[] = [];
-  /** Subnets in a batch under way. */
+  /** Subnets in a batch that has not sent its write yet. */
   readonly #busy = new Set<string>();
+  /** Batches under way per subnet, written or not. */
+  readonly #outstanding = new Map<string, number>();
+  /** The lane of each subnet with batches under way. */
+  readonly #lanes = new Map<string, Lane>();
   #inFlight = 0;
-  readonly #hints = new Map<string, Hint>();
+  readonly #memory: Memory;
 
   readonly #reserve: (() => Promise<Reserved>) | undefined;
 
   /** `reserve` (PostgreSQL): connections on which a batch pipelines its own BEGIN and COMMIT. */
-  constructor(db: Database, reserve?: () => Promise<Reserved>) {
+  constructor(db: Database, reserve?: () => Promise<Reserved>, metrics?: AllocatorMetrics) {
     this.#db = db;
     this.#reserve = reserve;
+    this.#memory = { hints: new Map(), carried: new Map(), epochs: 0, metrics };
   }
 
   /** An address for the request; rejects with an ApiError when there is none to give. */
   allocate(request: AllocationRequest): Promise<Allocated> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request, resolve, reject, attempts: 0, alone: false });
+      this.#queue.push({ request, resolve, reject, attempts: 0, alone: false, fresh: false });
       this.#pump();
     });
   }
 
   /**
-   * Starts batches while there are requests for idle subnets and room for another batch. A
-   * subnet is idle again as soon as its batch holds its lock: the next batch of it is sent at
-   * once and waits on that lock in the database, which hands it over the moment the first
-   * commits. The two batches' round trips overlap; only the database's own work on them is in
-   * series.
+   * Starts batches while there are requests for subnets that can take one and room for another
+   * batch. A subnet can as soon as its last batch has sent its write (up to MAX_AHEAD under
+   * way): the next is decided ahead from what that one chose, sent on the same lane at once,
+   * and waits on the subnet's lock in the database, which hands it over the moment the first
+   * commits.
    */
   #pump(): void {
     while (this.#inFlight < MAX_IN_FLIGHT) {
-      const batch = this.#take();
+      const { batch, lane } = this.#take();
       if (batch.length === 0) return;
       const held = new Set(batch.map((p) => p.request.subnetId));
-      for (const id of held) this.#busy.add(id);
+      for (const id of held) {
+        this.#busy.add(id);
+        this.#outstanding.set(id, (this.#outstanding.get(id) ?? 0) + 1);
+        if (lane !== undefined) this.#lanes.set(id, lane);
+      }
+      if (lane !== undefined) {
+        lane.batches++;
+        lane.open = true;
+      }
       this.#inFlight++;
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
+        if (lane !== undefined) lane.open = false;
         for (const id of held) this.#busy.delete(id);
         this.#pump();
       };
-      void this.#run(batch, release).then((retry) => {
+      void this.#run(batch, lane, release).then((retry) => {
         this.#inFlight--;
+        for (const id of held) {
+          const n = this.#outstanding.get(id)! - 1;
+          if (n > 0) this.#outstanding.set(id, n);
+          else {
+            this.#outstanding.delete(id);
+            this.#lanes.delete(id);
+          }
+        }
+        if (lane !== undefined && --lane.batches === 0) {
+          lane.connection.then(
+            (connection) => connection.release(),
+            () => {},
+          );
+        }
         this.#queue.unshift(...retry);
         release();
         this.#pump();
@@ -193,32 +291,62 @@ export class Allocator {
     }
   }
 
-  /** The oldest requests of subnets no batch holds, up to MAX_BATCH; a retried request alone. */
-  #take(): Pending[] {
+  /**
+   * The oldest requests of subnets that can take a batch, up to MAX_BATCH, all of one lane (a
+   * new one for subnets with none); a retried request alone.
+   */
+  #take(): { batch: Pending[]; lane?: Lane } {
     const batch: Pending[] = [];
     const rest: Pending[] = [];
+    let lane: Lane | undefined;
+    const ready = (id: string) => {
+      if (this.#busy.has(id) || (this.#outstanding.get(id) ?? 0) >= MAX_AHEAD) return false;
+      const own = this.#lanes.get(id);
+      if (own?.open) return false;
+      return batch.length === 0 || own === undefined || own === lane;
+    };
     for (const pending of this.#queue) {
-      const open = batch.length < MAX_BATCH && !batch[0]?.alone && !this.#busy.has(pending.request.subnetId);
-      if (open && (!pending.alone || batch.length === 0)) batch.push(pending);
-      else rest.push(pending);
+      const open = batch.length < MAX_BATCH && !batch[0]?.alone && ready(pending.request.subnetId);
+      if (open && (!pending.alone || batch.length === 0)) {
+        if (batch.length === 0) lane = this.#lanes.get(pending.request.subnetId);
+        batch.push(pending);
+      } else rest.push(pending);
     }
     this.#queue = rest;
-    return batch;
+    if (batch.length > 0 && lane === undefined && this.#reserve !== undefined) {
+      const connection = this.#reserve();
+      connection.catch(() => {}); // the batch's transaction reports it
+      lane = { connection, batches: 0, open: false };
+    }
+    return { batch, lane };
   }
 
   /** Decides and settles one batch; the requests to try again. Never throws. */
-  async #run(batch: Pending[], locked: () => void): Promise<Pending[]> {
+  async #run(batch: Pending[], lane: Lane | undefined, sent: () => void): Promise<Pending[]> {
     try {
       const requests = batch.map((p) => p.request);
-      const results = await this.#transaction((tx, commit) =>
-        decide(tx, requests, this.#random, this.#hints, locked, commit),
+      const ahead = lane !== undefined && !batch.some((p) => p.fresh);
+      const results = await this.#transaction(lane, (tx, commit) =>
+        decide(tx, requests, this.#random, this.#memory, ahead, sent, commit),
       );
+      const retry: Pending[] = [];
       for (const [i, pending] of batch.entries()) {
         const result = results[i]!;
-        if (result instanceof Error) pending.reject(result);
+        if (result === AGAIN) {
+          // A view carried ahead is dropped when found wrong: the next try reads afresh, and
+          // only a change made between its read and its write (a sighting) costs an attempt.
+          if (pending.fresh && ++pending.attempts >= MAX_ATTEMPTS) {
+            pending.reject(
+              new ApiError(ErrorCode.UNAVAILABLE, 'the subnet kept changing during the allocation; try again'),
+            );
+          } else {
+            pending.fresh = true;
+            retry.push(pending);
+          }
+        } else if (result instanceof Error) pending.reject(result);
         else pending.resolve(result);
       }
-      return [];
+      return retry;
     } catch (error) {
       // A lost race is worth another try. Any other failure of a batch of several may be one
       // request's doing (its node deleted under it): each is tried alone before any is refused.
@@ -227,6 +355,7 @@ export class Allocator {
       for (const pending of batch) {
         if (again && ++pending.attempts < MAX_ATTEMPTS) {
           pending.alone = true;
+          pending.fresh = true;
           retry.push(pending);
         } else {
           pending.reject(error);
@@ -237,29 +366,32 @@ export class Allocator {
   }
 
   /**
-   * A transaction for `body`. On PostgreSQL its BEGIN goes out with the first statements and its
-   * COMMIT with the last (`commit`, for the body to pipeline): two round trips fewer per batch,
-   * and the subnets' locks are let go a round trip sooner. A failed statement aborts the
-   * transaction, which turns the pipelined COMMIT into a ROLLBACK.
+   * A transaction for `body`. On a lane (PostgreSQL) its BEGIN goes out with the first
+   * statements and its COMMIT with the last (`commit`, for the body to pipeline): two round trips
+   * fewer per batch, and the subnets' locks are let go a round trip sooner. A failed statement
+   * aborts the transaction, which turns the pipelined COMMIT into a ROLLBACK.
    */
-  async #transaction<T>(body: (tx: Tx, commit?: SQL) => Promise<T>): Promise<T> {
-    if (this.#reserve === undefined) return this.#db.transaction((tx) => body(tx));
-    const connection = await this.#reserve();
-    const tx = connection.db as unknown as Tx;
+  async #transaction<T>(lane: Lane | undefined, body: (tx: Tx, commit?: Commit) => Promise<T>): Promise<T> {
+    if (lane === undefined) return this.#db.transaction((tx) => body(tx));
+    const tx = (await lane.connection).db as unknown as Tx;
+    let ended = false;
+    const commit = () => {
+      ended = true;
+      return rowsOf(tx, sql`commit`);
+    };
     try {
-      const [, result] = await pipelined([rowsOf(tx, sql`begin`), body(tx, sql`commit`)]);
+      const [, result] = await pipelined([rowsOf(tx, sql`begin`), body(tx, commit)]);
       return result;
     } catch (error) {
-      await rowsOf(tx, sql`rollback`).catch(() => {}); // nothing to roll back once COMMIT ran
+      // Until its COMMIT is sent no other batch is on the lane; after, the next one may be.
+      if (!ended) await rowsOf(tx, sql`rollback`).catch(() => {});
       throw error;
-    } finally {
-      connection.release();
     }
   }
 }
 
-/** The request's answer, or the ApiError that refuses it. */
-type Result = Allocated | ApiError;
+/** The request's answer, the ApiError that refuses it, or AGAIN. */
+type Result = Allocated | ApiError | typeof AGAIN;
 
 /** One subnet's part of a batch. */
 interface Group {
@@ -271,6 +403,8 @@ interface Group {
   wants: Want[];
   /** For each want, the request it came from. */
   wantOf: number[];
+  /** The view carried from the subnet's last batch, or made by this one, and so its stamp. */
+  carried?: Carried;
 }
 
 interface SubnetRow {
@@ -280,42 +414,228 @@ interface SubnetRow {
   dnsServers: string;
   managed: boolean;
   allocation: AllocationPolicy;
+  stamp: string;
   windowSeconds: number;
 }
 
 const json = (value: unknown) => JSON.stringify(value);
 /** A JSON array of ids as a set of uuids, in SQL. */
 const idsIn = (ids: string[]) => sql`(select (value #>> '{}')::uuid from json_array_elements(${json(ids)}::json))`;
+/** The observation window in force (settings.ts), in SQL. */
+const WINDOW_SECONDS = sql`coalesce((select observation_window_seconds from settings where id = 1), ${DEFAULT_OBSERVATION_WINDOW_SECONDS})`;
 
-async function decide(
-  tx: Tx,
-  requests: readonly AllocationRequest[],
-  random: (bound: bigint) => bigint,
-  hints: Map<string, Hint>,
-  /** Called once the batch holds its subnets' locks. */
-  locked: () => void,
-  /** The statement that ends the transaction, pipelined with the batch's last round trip. */
-  commit?: SQL,
-): Promise<Result[]> {
+/** The batch's requests by subnet. */
+function groupsOf(requests: readonly AllocationRequest[]): Map<string, Group> {
   const groups = new Map<string, Group>();
   for (const [i, request] of requests.entries()) {
     const group = groups.get(request.subnetId) ?? { id: request.subnetId, indexes: [], wants: [], wantOf: [] };
     group.indexes.push(i);
     groups.set(request.subnetId, group);
   }
-  const ids = [...groups.keys()].sort();
+  return groups;
+}
 
-  // Round trip 2: statements sent in the order made here (each through rowsOf, the same path), and
+/** What a request of a subnet may be given, as the picker takes it. */
+function wantOf(request: AllocationRequest, hint: Hint, wanted?: bigint, candidate?: bigint): Want {
+  return {
+    available: request.within === undefined ? hint.outsidePools : request.within.minus(hint.neverInPool),
+    policy: request.policy ?? hint.policy,
+    wanted,
+    acceptObserved: request.acceptObserved === true,
+    candidate,
+  };
+}
+
+/** One batch, decided ahead if it can be (PostgreSQL), else read and then written. */
+async function decide(
+  tx: Tx,
+  requests: readonly AllocationRequest[],
+  random: (bound: bigint) => bigint,
+  memory: Memory,
+  /** May the batch be decided ahead, from what the subnets' last batches left? */
+  ahead: boolean,
+  /** Called once the batch has sent its write (or knows it has none). */
+  sent: () => void,
+  /** The statement that ends the transaction, pipelined with the batch's last round trip. */
+  commit?: Commit,
+): Promise<Result[]> {
+  const ids = [...groupsOf(requests).keys()].sort();
+  // The subnets locked in id order (two batches never wait on each other crosswise); NO KEY:
+  // rows referencing them are not held up.
+  const lock = () =>
+    rowsOf<SubnetRow>(
+      tx,
+      sql`select id::text as "id", cidr::text as "cidr", host(gateway) as "gateway",
+                 array_to_json(dns_servers)::text as "dnsServers", managed, allocation, alloc_stamp::text as "stamp",
+                 ${WINDOW_SECONDS} as "windowSeconds"
+          from subnets where id in ${idsIn(ids)} order by id for no key update`,
+    );
+  const planned = ahead ? planAhead(requests, ids, memory, random) : undefined;
+  memory.metrics?.allocationBatches.inc({ decided: planned === undefined ? 'read' : 'ahead' });
+  if (planned !== undefined) return decideAhead(tx, requests, planned, memory, lock(), sent, commit);
+
+  try {
+    return await decideRead(tx, requests, groupsOf(requests), ids, random, memory, lock(), sent, commit);
+  } catch (error) {
+    // Whatever failed, the batches decided ahead on what this one chose fail with it.
+    for (const id of ids) memory.carried.delete(id);
+    throw error;
+  }
+}
+
+/**
+ * The batch decided from the views its subnets' last batches left, with no read — or undefined
+ * (nothing chosen) when some subnet has no view young enough, or a request needs a read or would
+ * be refused: refusals are answered from what the database says.
+ */
+function planAhead(
+  requests: readonly AllocationRequest[],
+  ids: readonly string[],
+  memory: Memory,
+  random: (bound: bigint) => bigint,
+): Group[] | undefined {
+  const groups = groupsOf(requests);
+  const planned: Group[] = [];
+  const giveUp = () => {
+    for (const group of planned) group.view!.discard();
+    return undefined;
+  };
+  const now = performance.now();
+  for (const id of ids) {
+    const group = groups.get(id)!;
+    const carried = memory.carried.get(id);
+    const hint = memory.hints.get(id);
+    if (carried === undefined || hint === undefined) return giveUp();
+    if (now - carried.readAt > CARRY_MS) {
+      memory.carried.delete(id);
+      return giveUp();
+    }
+    const prefix = checkPrefix('cidr', hint.cidr);
+    Object.assign(group, { prefix, view: carried.view, carried });
+    for (const i of group.indexes) {
+      const request = requests[i]!;
+      let wanted: bigint | undefined;
+      if (request.ip !== undefined) {
+        const ip = parseIp(request.ip);
+        if (ip === undefined || ip.family !== prefix.family || !contains(prefix, ip)) return giveUp();
+        wanted = ip.value;
+      }
+      group.wants.push(wantOf(request, hint, wanted));
+      group.wantOf.push(i);
+    }
+    planned.push(group);
+    group.picker = new BatchPicker(carried.view, group.wants, random);
+    const reads = group.picker.step();
+    if (reads.from.length + reads.around.length > 0) return giveUp();
+    if (group.picker.outcomes.some((o) => o?.outcome !== 'allocated')) return giveUp();
+  }
+  return planned;
+}
+
+/** One round trip: the lock, the write (which checks the views still hold) and COMMIT. */
+async function decideAhead(
+  tx: Tx,
+  requests: readonly AllocationRequest[],
+  planned: Group[],
+  memory: Memory,
+  locking: Promise<SubnetRow[]>,
+  sent: () => void,
+  commit?: Commit,
+): Promise<Result[]> {
+  const { chosen, runs } = chosenIn(planned);
+  const guards = planned.map((g) => ({ subnetId: g.id, stamp: g.carried!.stamp, next: randomUUID() }));
+  const windowSeconds = memory.hints.get(planned[0]!.id)!.windowSeconds;
+  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit);
+  for (const [k, group] of planned.entries()) {
+    group.view!.settle();
+    group.carried!.stamp = guards[k]!.next;
+  }
+  sent();
+  let written: Awaited<typeof writing>;
+  try {
+    [, written] = await pipelined([locking, writing]);
+  } catch (error) {
+    for (const group of planned) drop(memory, group.id, group.carried!.epoch);
+    throw error;
+  }
+  return answers(requests, chosen, written, memory, (id) => memory.hints.get(id)!.cidr);
+}
+
+/** What the batch's pickers chose, and the runs to write back for it. */
+function chosenIn(groups: readonly Group[]) {
+  const chosen: Chosen[] = [];
+  const runs: RunChanges = { removed: [], added: [] };
+  for (const group of groups) {
+    const family = group.prefix!.family;
+    const text = (value: bigint) => formatIp({ family, value });
+    for (const [k, outcome] of (group.picker!.outcomes as Outcome<Seen>[]).entries()) {
+      if (outcome.outcome === 'allocated') chosen.push({ index: group.wantOf[k]!, group, ip: text(outcome.value) });
+    }
+    const changes = group.view!.runChanges();
+    for (const lo of changes.removed) runs.removed.push({ subnetId: group.id, lo: text(lo) });
+    for (const [lo, hi] of changes.added) runs.added.push({ subnetId: group.id, lo: text(lo), hi: text(hi) });
+  }
+  return { chosen, runs };
+}
+
+/**
+ * The answers to the chosen requests: what was written, or — for a subnet whose write was held
+ * back (its view no longer true) — AGAIN, with the view dropped.
+ */
+function answers(
+  requests: readonly AllocationRequest[],
+  chosen: readonly Chosen[],
+  written: Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>,
+  memory: Memory,
+  cidrOf: (subnetId: string) => string,
+): Result[] {
+  const results: Result[] = requests.map(() => AGAIN);
+  const heldBack = new Set<Group>();
+  for (const { group, ip } of chosen) if (!written.has(`${group.id} ${ip}`)) heldBack.add(group);
+  for (const group of heldBack) drop(memory, group.id, group.carried!.epoch);
+  if (heldBack.size > 0) memory.metrics?.allocationsHeldBack.inc(heldBack.size);
+  for (const { index, group, ip } of chosen) {
+    if (heldBack.has(group)) continue;
+    results[index] = { ...written.get(`${group.id} ${ip}`)!, ip, subnetId: group.id, cidr: cidrOf(group.id) };
+  }
+  return results;
+}
+
+interface Chosen {
+  index: number;
+  group: Group;
+  ip: string;
+}
+
+/** The rows to insert for the chosen addresses. */
+function rowsFor(requests: readonly AllocationRequest[], chosen: readonly Chosen[]): WrittenRow[] {
+  return chosen.map(({ index, group, ip }) => {
+    const request = requests[index]!;
+    return { subnetId: group.id, ip, acceptObserved: request.acceptObserved === true, ...request.row };
+  });
+}
+
+interface RunChanges {
+  removed: { subnetId: string; lo: string }[];
+  added: { subnetId: string; lo: string; hi: string }[];
+}
+
+/** Two round trips (or more, where the pickers ask): the subnets locked and read, then written. */
+async function decideRead(
+  tx: Tx,
+  requests: readonly AllocationRequest[],
+  groups: Map<string, Group>,
+  ids: string[],
+  random: (bound: bigint) => bigint,
+  memory: Memory,
+  lock: Promise<SubnetRow[]>,
+  sent: () => void,
+  commit?: Commit,
+): Promise<Result[]> {
+  const { hints } = memory;
+  // Round trip 1: statements sent in the order made here (each through rowsOf, the same path), and
   // run in that order, each with its own snapshot — so every one after the lock sees what the
-  // lock's last holder committed. The subnets are locked in id order: two batches never wait on
-  // each other crosswise. NO KEY: rows referencing the subnets are not held up.
-  const lock = rowsOf<SubnetRow>(
-    tx,
-    sql`select id::text as "id", cidr::text as "cidr", host(gateway) as "gateway",
-               array_to_json(dns_servers)::text as "dnsServers", managed, allocation,
-               (select observation_window_seconds from settings where id = 1) as "windowSeconds"
-        from subnets where id in ${idsIn(ids)} order by id for no key update`,
-  );
+  // lock's last holder committed.
   const spans = rowsOf<{ subnetId: string; start: string; end: string; pool: boolean }>(
     tx,
     sql`select subnet_id::text as "subnetId", host(start) as "start", host("end") as "end", false as "pool"
@@ -353,10 +673,10 @@ async function decide(
     return read(tx, id, prefix, hint.windowSeconds, { from: [...from], around: [...around] });
   });
   const [lockedRows, spanRows, ...learned] = await pipelined([lock, spans, ...readAhead]);
-  locked();
+  const readAt = performance.now();
   // Read with the lock's snapshot, which may predate a settings change committed while it
-  // waited: a window a moment old is as good.
-  const windowSeconds = lockedRows[0]?.windowSeconds ?? 86_400;
+  // waited: a window a moment old is as good (and the write checks it).
+  const windowSeconds = lockedRows[0]?.windowSeconds ?? DEFAULT_OBSERVATION_WINDOW_SECONDS;
 
   const results: (Result | undefined)[] = requests.map(() => undefined);
   const subnetRows = new Map(lockedRows.map((row) => [row.id, row]));
@@ -369,10 +689,12 @@ async function decide(
     if (row === undefined) {
       refuseAll(new ApiError(ErrorCode.NOT_FOUND, `no subnet ${id}`));
       hints.delete(id);
+      memory.carried.delete(id);
       continue;
     }
     if (!row.managed) {
       refuseAll(new ApiError(ErrorCode.SUBNET_UNMANAGED, `${row.cidr} is watched, not allocated from`));
+      memory.carried.delete(id);
       continue;
     }
     const hint = hints.get(id);
@@ -380,8 +702,8 @@ async function decide(
     group.prefix = prefix;
     group.view = new SubnetView<Seen>(firstOf(prefix), lastOf(prefix));
     // What was read ahead holds if the subnet and the window are still those it was read for.
-    const ahead = hint !== undefined && hint.cidr === row.cidr && hint.windowSeconds === windowSeconds;
-    if (ahead) learned[k]?.(group.view);
+    const readFor = hint !== undefined && hint.cidr === row.cidr && hint.windowSeconds === windowSeconds;
+    if (readFor) learned[k]?.(group.view);
 
     const fixed = [row.gateway, ...(JSON.parse(row.dnsServers) as string[])]
       .filter((a): a is string => a !== null)
@@ -394,7 +716,8 @@ async function decide(
     const outsidePools = new IntervalSet([[firstOf(prefix), lastOf(prefix)]]).minus(
       unavailableIn(prefix, { addresses: fixed, spans: own.map(spanOf) }),
     );
-    hints.set(id, { cidr: row.cidr, policy: row.allocation, windowSeconds, outsidePools, neverInPool });
+    const fresh: Hint = { cidr: row.cidr, policy: row.allocation, windowSeconds, outsidePools, neverInPool };
+    hints.set(id, fresh);
     for (const i of group.indexes) {
       const request = requests[i]!;
       try {
@@ -406,13 +729,7 @@ async function decide(
           }
           wanted = ip.value;
         }
-        group.wants.push({
-          available: request.within === undefined ? outsidePools : request.within.minus(neverInPool),
-          policy: request.policy ?? row.allocation,
-          wanted,
-          acceptObserved: request.acceptObserved === true,
-          candidate: ahead ? drawn.get(i) : undefined,
-        });
+        group.wants.push(wantOf(request, fresh, wanted, readFor ? drawn.get(i) : undefined));
         group.wantOf.push(i);
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
@@ -420,6 +737,7 @@ async function decide(
       }
     }
     group.picker = new BatchPicker(group.view, group.wants, random);
+    group.carried = { epoch: ++memory.epochs, stamp: row.stamp, view: group.view, readAt };
   }
 
   // Round trip 3, rarely needed: what the pickers still ask for, every subnet's reads at once.
@@ -438,37 +756,45 @@ async function decide(
     for (const [j, learn] of (await pipelined(reads)).entries()) learn(asking[j]!.group.view!);
   }
 
-  const chosen: { index: number; group: Group; ip: string }[] = [];
-  const runs: { removed: { subnetId: string; lo: string }[]; added: { subnetId: string; lo: string; hi: string }[] } = {
-    removed: [],
-    added: [],
-  };
   for (const group of deciding) {
-    const family = group.prefix!.family;
-    const text = (value: bigint) => formatIp({ family, value });
+    const text = (value: bigint) => formatIp({ family: group.prefix!.family, value });
     for (const [k, outcome] of (group.picker!.outcomes as Outcome<Seen>[]).entries()) {
       const i = group.wantOf[k]!;
-      const row = subnetRows.get(group.id)!;
-      if (outcome.outcome === 'allocated') chosen.push({ index: i, group, ip: text(outcome.value) });
-      else results[i] = refusal(outcome, row.cidr, requests[i]!, group.wants[k]!.wanted, text);
+      if (outcome.outcome !== 'allocated') {
+        results[i] = refusal(outcome, subnetRows.get(group.id)!.cidr, requests[i]!, group.wants[k]!.wanted, text);
+      }
     }
-    const changes = group.view!.runChanges();
-    for (const lo of changes.removed) runs.removed.push({ subnetId: group.id, lo: text(lo) });
-    for (const [lo, hi] of changes.added) runs.added.push({ subnetId: group.id, lo: text(lo), hi: text(hi) });
   }
-  if (chosen.length > 0) {
-    const rows = chosen.map(({ index, group, ip }) => ({ subnetId: group.id, ip, ...requests[index]!.row }));
-    const written = await write(tx, rows, runs, commit);
-    for (const { index, group, ip } of chosen) {
-      results[index] = {
-        ...written.get(`${group.id} ${ip}`)!,
-        ip,
-        subnetId: group.id,
-        cidr: subnetRows.get(group.id)!.cidr,
-      };
-    }
-  } else if (commit !== undefined) await rowsOf(tx, commit);
-  return results as Result[];
+  const { chosen, runs } = chosenIn(deciding);
+  // The views go on to the subnets' next batches, which may be decided ahead as soon as this
+  // one's write is sent.
+  const guards = [...new Set(chosen.map((c) => c.group))].map((group) => {
+    const guard = { subnetId: group.id, stamp: group.carried!.stamp, next: randomUUID() };
+    group.carried!.stamp = guard.next;
+    return guard;
+  });
+  for (const group of deciding) {
+    group.view!.settle();
+    memory.carried.set(group.id, group.carried!);
+  }
+  forgetStale(memory);
+  if (chosen.length === 0) {
+    const ending = commit?.();
+    sent();
+    await ending;
+    return results.map((r) => r ?? AGAIN);
+  }
+  const written = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit);
+  sent();
+  const answered = answers(requests, chosen, await written, memory, (id) => subnetRows.get(id)!.cidr);
+  return results.map((r, i) => r ?? answered[i]!);
+}
+
+/** Lets go of views past their age once there are many. */
+function forgetStale(memory: Memory): void {
+  if (memory.carried.size <= MAX_CARRIED) return;
+  const now = performance.now();
+  for (const [id, carried] of memory.carried) if (now - carried.readAt > CARRY_MS) memory.carried.delete(id);
 }
 
 function refusal(
@@ -611,26 +937,38 @@ function read(
   });
 }
 
+/** An address row to insert, and whether it may be one observed in use. */
+type WrittenRow = { subnetId: string; ip: string; acceptObserved: boolean } & AddressRow;
+
 /**
  * The batch's rows and its runs joined up, in one statement pipelined with the COMMIT: each
  * table's rows as one JSON parameter (a fixed SQL text, prepared once per connection). What each
  * address was last seen as comes back with it, keyed by "<subnet id> <ip>".
+ *
+ * Each subnet's part is written only if the subnet is as the batch decided it (`guards`: its
+ * `alloc_stamp`; the observation window) and no address chosen for it was seen in use since it
+ * was read, unless the request accepts that; it then gets the guard's next stamp. A subnet held
+ * back writes nothing, and its addresses are missing from the answer.
  */
 async function write(
   tx: Tx,
-  rows: ({ subnetId: string; ip: string } & AddressRow)[],
-  runs: { removed: { subnetId: string; lo: string }[]; added: { subnetId: string; lo: string; hi: string }[] },
-  commit?: SQL,
+  rows: WrittenRow[],
+  runs: RunChanges,
+  guards: { subnetId: string; stamp: string; next: string }[],
+  windowSeconds: number,
+  commit?: Commit,
 ): Promise<Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>> {
   // One statement: its data-modifying parts all run, whatever the select reads of them. None
   // of them meets another's row: a run that keeps its first address is extended in place (it
   // is the left neighbour of a chosen address), the runs deleted are right neighbours, and a
-  // run added starts at a chosen, free, address.
+  // run added starts at a chosen, free, address. Every part reads `ok`, whose snapshot — the
+  // statement's, taken after the lock was granted — is the one the checks were made in.
   const kept = new Set(runs.added.map((r) => `${r.subnetId} ${r.lo}`));
   const removed = runs.removed.filter((r) => !kept.has(`${r.subnetId} ${r.lo}`));
   const wasThere = new Set(runs.removed.map((r) => `${r.subnetId} ${r.lo}`));
   const extended = runs.added.filter((r) => wasThere.has(`${r.subnetId} ${r.lo}`));
   const added = runs.added.filter((r) => !wasThere.has(`${r.subnetId} ${r.lo}`));
+  const rowsJson = json(rows);
   const inserted = rowsOf<{
     subnetId: string;
     ip: string;
@@ -639,28 +977,42 @@ async function write(
     lastSeen: string | Date | null;
   }>(
     tx,
-    sql`with inserted as (
+    sql`with ok as (
+          select g."subnetId" as id, g.next
+          from json_to_recordset(${json(guards)}::json) as g("subnetId" uuid, stamp uuid, next uuid)
+          join subnets s on s.id = g."subnetId" and s.alloc_stamp = g.stamp
+          where ${WINDOW_SECONDS} = ${windowSeconds}
+            and not exists (
+              select 1 from json_to_recordset(${rowsJson}::json) as r("subnetId" uuid, ip inet, "acceptObserved" boolean)
+              join bindings b on b.ip = r.ip
+              where r."subnetId" = g."subnetId" and not r."acceptObserved"
+                and b.last_seen > now() - make_interval(secs => ${windowSeconds}))),
+        bumped as (
+          update subnets s set alloc_stamp = ok.next from ok where s.id = ok.id),
+        inserted as (
           insert into addresses (subnet_id, ip, kind, mac, hostname, node_id, pool_id, claim, owner_id, comment)
           select r."subnetId", r.ip, r."kind", r.mac, r.hostname, r."nodeId", r."poolId", r.claim, r."ownerId", r.comment
-          from json_to_recordset(${json(rows)}::json) as r(
+          from json_to_recordset(${rowsJson}::json) as r(
             "subnetId" uuid, ip inet, "kind" text, mac macaddr, hostname text, "nodeId" uuid, "poolId" uuid, claim text,
             "ownerId" uuid, comment text)
+          where r."subnetId" in (select id from ok)
           returning subnet_id, ip, created_at),
         removed as (
           delete from taken_runs t using json_to_recordset(${json(removed)}::json) as r("subnetId" uuid, lo inet)
-          where t.subnet_id = r."subnetId" and t.lo = r.lo),
+          where t.subnet_id = r."subnetId" and t.lo = r.lo and r."subnetId" in (select id from ok)),
         extended as (
           update taken_runs t set hi = r.hi from json_to_recordset(${json(extended)}::json) as r("subnetId" uuid, lo inet, hi inet)
-          where t.subnet_id = r."subnetId" and t.lo = r.lo),
+          where t.subnet_id = r."subnetId" and t.lo = r.lo and r."subnetId" in (select id from ok)),
         added as (
           insert into taken_runs (subnet_id, lo, hi)
-          select r."subnetId", r.lo, r.hi from json_to_recordset(${json(added)}::json) as r("subnetId" uuid, lo inet, hi inet))
+          select r."subnetId", r.lo, r.hi from json_to_recordset(${json(added)}::json) as r("subnetId" uuid, lo inet, hi inet)
+          where r."subnetId" in (select id from ok))
         select i.subnet_id::text as "subnetId", host(i.ip) as "ip", i.created_at as "createdAt",
                seen.mac::text as "seenMac", seen.last_seen as "lastSeen"
         from inserted i left join lateral (
           select mac, last_seen from bindings b where b.ip = i.ip order by last_seen desc limit 1) as seen on true`,
   );
-  const ended = commit === undefined ? undefined : rowsOf(tx, commit);
+  const ended = commit?.();
   const [insertedRows] = await pipelined([inserted, ended]);
   return new Map(
     insertedRows.map((r) => [

@@ -34,6 +34,7 @@ import {
   findSubnet,
   ipValue,
   type Subnet,
+  touchSubnets,
 } from './subnet-store.js';
 
 export interface PoolRangeInput {
@@ -230,6 +231,11 @@ export async function createPool(db: Database, input: PoolInput): Promise<Pool> 
   }
   const id = await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${0x69_70_77_02})`); // "ipw" 2: pool ranges
+    // What the pools' subnets hand out outside pools changes with the pool.
+    await touchSubnets(
+      tx,
+      ranges.map((r) => r.subnet.id),
+    );
     const [taken] = await tx.select({ id: pools.id }).from(pools).where(eq(pools.name, input.name));
     if (taken !== undefined) throw new ApiError(ErrorCode.NAME_TAKEN, `a pool named "${input.name}" exists`);
     await checkAgainstOtherPools(tx, ranges);
@@ -430,6 +436,11 @@ export async function deletePool(db: Database, poolRef: string, force: boolean):
   }
   await db.transaction(async (tx) => {
     await freeAddresses(tx, claims);
+    // The pool's ranges go with it.
+    await touchSubnets(
+      tx,
+      (await rangesOf(tx, pool.id)).map(({ range }) => range.subnetId),
+    );
     await tx.delete(pools).where(eq(pools.id, pool.id));
   });
 }

@@ -15,9 +15,28 @@ import {
   parsePrefix,
 } from '@ipwarden/ipam';
 import { and, asc, eq, gte, lte, sql } from 'drizzle-orm';
-import type { Database } from '../db/database.js';
+import type { Database, Tx } from '../db/database.js';
 import { addresses, poolRanges, pools, ranges, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
+
+/**
+ * Locks the subnets (in id order, so that two callers never wait on each other crosswise) and
+ * gives them a new `alloc_stamp`: every transaction that changes what the allocator decides
+ * from — a subnet's row, its ranges or pools' ranges, its addresses — goes through here, so that
+ * a batch the allocator decided ahead writes nothing over it (allocator.ts). The ids that exist.
+ */
+export async function touchSubnets(tx: Tx | Database, ids: Iterable<string>): Promise<Set<string>> {
+  const touched = new Set<string>();
+  for (const id of [...new Set(ids)].sort()) {
+    const [row] = await tx
+      .update(subnets)
+      .set({ allocStamp: sql`gen_random_uuid()` })
+      .where(eq(subnets.id, id))
+      .returning({ id: subnets.id });
+    if (row !== undefined) touched.add(row.id);
+  }
+  return touched;
+}
 
 /** The advisory-lock class of subnet creation; the second key is the VLAN. */
 const SUBNET_LOCK = 0x69_70_77_01; // "ipw" 1
@@ -220,7 +239,11 @@ export async function updateSubnet(db: Database, ref: string, fields: SubnetFiel
   const subnet = await findSubnet(db, ref);
   const values = columns(fields, checkPrefix('cidr', subnet.cidr));
   if (Object.values(values).every((v) => v === undefined)) return subnet;
-  const [row] = await db.update(subnets).set(values).where(eq(subnets.id, subnet.id)).returning();
+  const [row] = await db
+    .update(subnets)
+    .set({ ...values, allocStamp: sql`gen_random_uuid()` })
+    .where(eq(subnets.id, subnet.id))
+    .returning();
   return subnetView(row!);
 }
 
@@ -285,8 +308,7 @@ export async function createRange(db: Database, ref: string, input: RangeInput):
   const [startText, endText] = [formatIp(start), formatIp(end)];
   return db.transaction(async (tx) => {
     // The subnet's row is the lock: concurrent ranges of one subnet are checked one at a time.
-    const [locked] = await tx.select({ id: subnets.id }).from(subnets).where(eq(subnets.id, subnet.id)).for('update');
-    if (locked === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no subnet ${ref}`);
+    if ((await touchSubnets(tx, [subnet.id])).size === 0) throw new ApiError(ErrorCode.NOT_FOUND, `no subnet ${ref}`);
     const [overlapping] = await tx
       .select()
       .from(ranges)
@@ -353,6 +375,9 @@ export async function listRanges(
 }
 
 export async function deleteRange(db: Database, id: string): Promise<void> {
-  const rows = await db.delete(ranges).where(eq(ranges.id, id)).returning({ id: ranges.id });
-  if (rows.length === 0) throw new ApiError(ErrorCode.NOT_FOUND, `no range ${id}`);
+  await db.transaction(async (tx) => {
+    const [row] = await tx.delete(ranges).where(eq(ranges.id, id)).returning({ subnetId: ranges.subnetId });
+    if (row === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no range ${id}`);
+    await touchSubnets(tx, [row.subnetId]);
+  });
 }

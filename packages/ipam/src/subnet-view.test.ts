@@ -46,8 +46,9 @@ function decide(
   wants: Want[],
   rows: number,
   seed = 1,
+  /** A view carried from earlier batches; a new one by default. */
+  view = new SubnetView<string>(FIRST, LAST),
 ): { outcomes: Outcome<string>[]; view: SubnetView<string>; rounds: number } {
-  const view = new SubnetView<string>(FIRST, LAST);
   const picker = new BatchPicker(view, wants, randomBelowFrom(seededBytes(seed)));
   let rounds = 0;
   for (;;) {
@@ -160,6 +161,43 @@ describe('BatchPicker against one request after another', () => {
     { requiredKeys: ['available', 'policy'] },
   );
 
+  /** Each outcome is what the request would get alone, after the ones before it; adds what it got to `now`. */
+  function expectInOrder(db: Stored, now: Set<bigint>, wants: Want[], outcomes: Outcome<string>[]): void {
+    for (const [i, w] of wants.entries()) {
+      const got = outcomes[i]!;
+      const free = (v: bigint) => w.available.has(v) && !now.has(v) && !db.seen.has(v);
+      if (w.wanted !== undefined) {
+        const expected: Outcome<string> = !w.available.has(w.wanted)
+          ? { outcome: 'unavailable' }
+          : now.has(w.wanted)
+            ? { outcome: 'taken' }
+            : db.seen.has(w.wanted) && !w.acceptObserved
+              ? { outcome: 'observed', seen: `seen ${w.wanted}` }
+              : { outcome: 'allocated', value: w.wanted };
+        expect(got).toEqual(expected);
+      } else if (w.policy === 'lowest') {
+        const lowest = span(FIRST, LAST).find(free);
+        expect(got).toEqual(lowest === undefined ? { outcome: 'exhausted' } : { outcome: 'allocated', value: lowest });
+      } else if (got.outcome === 'allocated') {
+        expect(free(got.value)).toBe(true);
+      } else {
+        expect(got).toEqual({ outcome: 'exhausted' });
+        expect(span(FIRST, LAST).some(free)).toBe(false);
+      }
+      if (got.outcome === 'allocated') now.add(got.value);
+    }
+  }
+
+  /** The stored runs changed as runChanges says: they must be the coalesced runs of `now`. */
+  function writeBack(db: Stored, view: SubnetView<string>, now: Set<bigint>): void {
+    const { removed, added } = view.runChanges();
+    const runs = new Map(db.runs.map(([lo, hi]) => [lo, hi]));
+    for (const lo of removed) expect(runs.delete(lo)).toBe(true);
+    for (const [lo, hi] of added) runs.set(lo, hi);
+    db.runs = [...runs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    expect(db.runs).toEqual(new IntervalSet([...now].map((v): [bigint, bigint] => [v, v])).intervals());
+  }
+
   it('decides each request as it would be decided alone, after the ones before it, and writes runs that hold exactly what is taken', () => {
     fc.assert(
       fc.property(
@@ -172,41 +210,48 @@ describe('BatchPicker against one request after another', () => {
           const db = stored(taken, seen);
           const { outcomes, view } = decide(db, wants, rows, seed);
           const now = new Set(taken);
-          for (const [i, w] of wants.entries()) {
-            const got = outcomes[i]!;
-            const free = (v: bigint) => w.available.has(v) && !now.has(v) && !db.seen.has(v);
-            if (w.wanted !== undefined) {
-              const expected: Outcome<string> = !w.available.has(w.wanted)
-                ? { outcome: 'unavailable' }
-                : now.has(w.wanted)
-                  ? { outcome: 'taken' }
-                  : db.seen.has(w.wanted) && !w.acceptObserved
-                    ? { outcome: 'observed', seen: `seen ${w.wanted}` }
-                    : { outcome: 'allocated', value: w.wanted };
-              expect(got).toEqual(expected);
-            } else if (w.policy === 'lowest') {
-              const lowest = span(FIRST, LAST).find(free);
-              expect(got).toEqual(
-                lowest === undefined ? { outcome: 'exhausted' } : { outcome: 'allocated', value: lowest },
-              );
-            } else if (got.outcome === 'allocated') {
-              expect(free(got.value)).toBe(true);
-            } else {
-              expect(got).toEqual({ outcome: 'exhausted' });
-              expect(span(FIRST, LAST).some(free)).toBe(false);
-            }
-            if (got.outcome === 'allocated') now.add(got.value);
-          }
-          // The stored runs, changed as runChanges says, are the coalesced runs of what is now taken.
-          const { removed, added } = view.runChanges();
-          const runs = new Map(db.runs.map(([lo, hi]) => [lo, hi]));
-          for (const lo of removed) expect(runs.delete(lo)).toBe(true);
-          for (const [lo, hi] of added) runs.set(lo, hi);
-          const after = [...runs.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-          expect(after).toEqual(new IntervalSet([...now].map((v): [bigint, bigint] => [v, v])).intervals());
+          expectInOrder(db, now, wants, outcomes);
+          writeBack(db, view, now);
         },
       ),
       { numRuns: 500 },
     );
+  });
+
+  it('decides batch after batch on one view carried between them (settled after each write) as one request after another', () => {
+    fc.assert(
+      fc.property(
+        values,
+        values,
+        fc.array(fc.array(want, { minLength: 1, maxLength: 5 }), { minLength: 2, maxLength: 5 }),
+        fc.integer({ min: 2, max: 5 }),
+        fc.integer(),
+        (taken, seen, batches, rows, seed) => {
+          const db = stored(taken, seen);
+          const now = new Set(taken);
+          const view = new SubnetView<string>(FIRST, LAST);
+          for (const [k, wants] of batches.entries()) {
+            const { outcomes } = decide(db, wants, rows, seed + k, view);
+            expectInOrder(db, now, wants, outcomes);
+            writeBack(db, view, now);
+            view.settle();
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('forgets what a batch chose when it is given up', () => {
+    const db = stored(span(0n, 9n));
+    const view = new SubnetView<string>(FIRST, LAST);
+    const lowest: Want = { available: all(), policy: 'lowest' };
+    expect(decide(db, [lowest, lowest], 4, 1, view).outcomes).toEqual([
+      { outcome: 'allocated', value: 10n },
+      { outcome: 'allocated', value: 11n },
+    ]);
+    view.discard();
+    expect(view.runChanges()).toEqual({ removed: [], added: [] });
+    expect(decide(db, [lowest], 4, 1, view).outcomes).toEqual([{ outcome: 'allocated', value: 10n }]);
   });
 });

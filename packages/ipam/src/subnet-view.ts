@@ -29,7 +29,7 @@ export class SubnetView<Seen = unknown> {
   readonly #seenKnown = new IntervalSet();
   readonly #seen = new IntervalSet();
   readonly #seenBy = new Map<bigint, Seen>();
-  readonly #chosen = new IntervalSet();
+  #chosen = new IntervalSet();
 
   /** The subnet's first and last address: nothing outside them is ever one of its runs. */
   constructor(first: bigint, last: bigint) {
@@ -55,6 +55,20 @@ export class SubnetView<Seen = unknown> {
   /** This batch hands `value` out. */
   choose(value: bigint): void {
     this.#chosen.add(value, value);
+  }
+
+  /**
+   * The chosen addresses are written: from now on they are runs like any other, and the view
+   * can decide the next batch (the collector carries it from one batch to the next).
+   */
+  settle(): void {
+    for (const [lo, hi] of this.#chosen.intervals()) this.#runs.add(lo, hi);
+    this.#chosen = new IntervalSet();
+  }
+
+  /** Forgets what was chosen: the batch was given up before anything was written. */
+  discard(): void {
+    this.#chosen = new IntervalSet();
   }
 
   /** The address and its neighbours: what must be known to hand it out and join its run up. */

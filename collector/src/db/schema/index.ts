@@ -12,5 +12,5 @@ export {
   subnets,
   takenRuns,
 } from './ipam.js';
-export { settings } from './settings.js';
+export { DEFAULT_OBSERVATION_WINDOW_SECONDS, settings } from './settings.js';
 export { type Role, users } from './users.js';

@@ -41,6 +41,14 @@ export const subnets = pgTable(
     /** False: only watched (discoveries, conflicts), never allocated from. */
     managed: boolean('managed').notNull().default(true),
     allocation: text('allocation').$type<'lowest' | 'random'>().notNull(),
+    /**
+     * Changes, to a value never seen before, with every change to what the allocator decides
+     * from: this row, the subnet's ranges and pools' ranges, its addresses and runs (every
+     * writer goes through subnet-store.ts `touchSubnets`; the allocator sets its own). A batch
+     * decided ahead from what the collector knew writes only if it is still the value that
+     * knowledge was carried to (allocator.ts).
+     */
+    allocStamp: uuid('alloc_stamp').notNull().defaultRandom(),
     createdAt: when('created_at').notNull().defaultNow(),
   },
   (t) => [

@@ -1,0 +1,1 @@
+ALTER TABLE "subnets" ADD COLUMN "alloc_stamp" uuid DEFAULT gen_random_uuid() NOT NULL;
