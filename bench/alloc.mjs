@@ -38,8 +38,10 @@
  *   address inside a run).
  *
  * Targets (issue 4): p50 < 5 ms at every size; allocations/s with 32 clients ≥ half the raw
- * insert rate with 32 connections — judged on the one-subnet case against the copy without
- * foreign keys (the stricter pair), the median round. Environment: BENCH_SAMPLES, BENCH_CLIENTS,
+ * insert rate with 32 connections — judged on next-free allocation in one subnet, the median
+ * round, against the copy without foreign keys (which inserts faster than the one with). The 32
+ * subnets are printed beside it, lower: each allocation there pays its subnet's lock, stamp and
+ * run alone. Environment: BENCH_SAMPLES, BENCH_CLIENTS,
  * BENCH_SECONDS, BENCH_ROUNDS, BENCH_PROFILE=1 (the collector under --cpu-prof and pg_stat_statements for the throughput
  * phases: where the time goes).
  */
