@@ -18,13 +18,14 @@
  *   on, another random draw): through indexes, never walking a subnet's addresses.
  * - Decided ahead — one round trip. The collector keeps what it knew of a subnet after its last
  *   batch (`Carried`: the view, with that batch's addresses in it) and decides the next batch
- *   from it before locking anything, if it can without a read: BEGIN, the lock, the write and
- *   COMMIT go out at once, and the subnet's lock is held for no round trip at all. The write
- *   checks, under the lock, that the subnet's `alloc_stamp` is the one the view was carried
+ *   from it before locking anything, if it can without a read: BEGIN, the write and COMMIT go
+ *   out at once, on the connection the last batch went out on (its lane, so they reach the
+ *   database in the order decided), and the subnet's lock is held for no round trip at all. The
+ *   write locks the subnet and checks that its `alloc_stamp` is the one the view was carried
  *   to — every other change to the subnet, by any collector, sets a new one (`touchSubnets`) — and
  *   that no address chosen was seen in use since; if not, it writes nothing, and the batch is
  *   decided again the first way. So the next batch of a subnet is sent as soon as the last has
- *   sent its write, and waits on the lock in the database, not in the collector.
+ *   sent its write, and waits in the database, not in the collector.
  *
  * A batch decides each subnet's requests in arrival order, each as if after the ones before it.
  * A batch that fails on a lost race (another collector's claim, a unique violation) is retried
@@ -472,7 +473,7 @@ async function decide(
     );
   const planned = ahead ? planAhead(requests, ids, memory, random) : undefined;
   memory.metrics?.allocationBatches.inc({ decided: planned === undefined ? 'read' : 'ahead' });
-  if (planned !== undefined) return decideAhead(tx, requests, planned, memory, lock(), sent, commit);
+  if (planned !== undefined) return decideAhead(tx, requests, planned, memory, sent, commit);
 
   try {
     return await decideRead(tx, requests, groupsOf(requests), ids, random, memory, lock(), sent, commit);
@@ -532,13 +533,12 @@ function planAhead(
   return planned;
 }
 
-/** One round trip: the lock, the write (which checks the views still hold) and COMMIT. */
+/** One round trip: the write (which locks the subnets and checks that the views still hold) and COMMIT. */
 async function decideAhead(
   tx: Tx,
   requests: readonly AllocationRequest[],
   planned: Group[],
   memory: Memory,
-  locking: Promise<SubnetRow[]>,
   sent: () => void,
   commit?: Commit,
 ): Promise<Result[]> {
@@ -553,7 +553,7 @@ async function decideAhead(
   sent();
   let written: Awaited<typeof writing>;
   try {
-    [, written] = await pipelined([locking, writing]);
+    written = await writing;
   } catch (error) {
     for (const group of planned) drop(memory, group.id, group.carried!.epoch);
     throw error;
@@ -948,7 +948,12 @@ type WrittenRow = { subnetId: string; ip: string; acceptObserved: boolean } & Ad
  * Each subnet's part is written only if the subnet is as the batch decided it (`guards`: its
  * `alloc_stamp`; the observation window) and no address chosen for it was seen in use since it
  * was read, unless the request accepts that; it then gets the guard's next stamp. A subnet held
- * back writes nothing, and its addresses are missing from the answer.
+ * back writes nothing, and its addresses are missing from the answer. The check is the UPDATE
+ * of the subnet's row: it waits for the row's lock if another transaction holds it, and then
+ * checks the stamp that transaction left (READ COMMITTED re-reads an updated row), so that a
+ * batch decided ahead needs no lock statement of its own. Its snapshot, taken before any such
+ * wait, is as good for the runs: a change to them since came with a new stamp, and holds the
+ * subnet back.
  */
 async function write(
   tx: Tx,
@@ -977,18 +982,26 @@ async function write(
     lastSeen: string | Date | null;
   }>(
     tx,
-    sql`with ok as (
-          select g."subnetId" as id, g.next
+    sql`with ${
+      // Several subnets are locked in id order, as everywhere (touchSubnets, the lock statement):
+      // an UPDATE of several rows takes their locks in whatever order its plan visits them.
+      guards.length > 1
+        ? sql`locked as (
+          select id from subnets where id in (select "subnetId" from json_to_recordset(${json(guards)}::json)
+            as g("subnetId" uuid)) order by id for no key update),`
+        : sql``
+    } ok as (
+          update subnets s set alloc_stamp = g.next
           from json_to_recordset(${json(guards)}::json) as g("subnetId" uuid, stamp uuid, next uuid)
-          join subnets s on s.id = g."subnetId" and s.alloc_stamp = g.stamp
-          where ${WINDOW_SECONDS} = ${windowSeconds}
+          where s.id = g."subnetId" and s.alloc_stamp = g.stamp
+            ${guards.length > 1 ? sql`and s.id in (select id from locked)` : sql``}
+            and ${WINDOW_SECONDS} = ${windowSeconds}
             and not exists (
               select 1 from json_to_recordset(${rowsJson}::json) as r("subnetId" uuid, ip inet, "acceptObserved" boolean)
               join bindings b on b.ip = r.ip
               where r."subnetId" = g."subnetId" and not r."acceptObserved"
-                and b.last_seen > now() - make_interval(secs => ${windowSeconds}))),
-        bumped as (
-          update subnets s set alloc_stamp = ok.next from ok where s.id = ok.id),
+                and b.last_seen > now() - make_interval(secs => ${windowSeconds}))
+          returning s.id),
         inserted as (
           insert into addresses (subnet_id, ip, kind, mac, hostname, node_id, pool_id, claim, owner_id, comment)
           select r."subnetId", r.ip, r."kind", r.mac, r.hostname, r."nodeId", r."poolId", r.claim, r."ownerId", r.comment
