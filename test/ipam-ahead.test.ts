@@ -30,15 +30,15 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
     return body.ip as string;
   };
   /** The subnet's runs are exactly its addresses, coalesced. */
-  const expectRunsHoldAddresses = async () => {
+  const expectRunsHoldAddresses = async (subnetId = subnet.id) => {
     const [check] = await rowsOf<{ addresses: number; covered: number; runs: number; touching: number }>(
       c.collector.database.db,
-      sql`select (select count(*)::int from addresses where subnet_id = ${subnet.id}::uuid) as addresses,
-                 (select coalesce(sum(hi - lo + 1), 0)::int from taken_runs where subnet_id = ${subnet.id}::uuid) as covered,
-                 (select count(*)::int from addresses a where subnet_id = ${subnet.id}::uuid and exists (
+      sql`select (select count(*)::int from addresses where subnet_id = ${subnetId}::uuid) as addresses,
+                 (select coalesce(sum(hi - lo + 1), 0)::int from taken_runs where subnet_id = ${subnetId}::uuid) as covered,
+                 (select count(*)::int from addresses a where subnet_id = ${subnetId}::uuid and exists (
                     select 1 from taken_runs t where t.subnet_id = a.subnet_id and a.ip between t.lo and t.hi)) as runs,
                  (select count(*)::int from taken_runs t join taken_runs u on u.subnet_id = t.subnet_id
-                    and u.lo = t.hi + 1 where t.subnet_id = ${subnet.id}::uuid) as touching`,
+                    and u.lo = t.hi + 1 where t.subnet_id = ${subnetId}::uuid) as touching`,
     );
     expect(check).toEqual({
       addresses: check!.addresses,
@@ -47,6 +47,7 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
       touching: 0,
     });
   };
+  const heldBack = () => counter(c, 'ipwarden_allocation_subnets_held_back_total');
 
   beforeAll(async () => {
     c = await startTestCollector(target);
@@ -102,7 +103,7 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
 
   it('hands out no address seen in use since, and one that aged out of a narrowed window', async () => {
     expect(await take()).toBe('10.99.30.15');
-    const heldBack = await counter(c, 'ipwarden_allocation_subnets_held_back_total');
+    const before = await heldBack();
     const { db } = c.collector.database;
     const seen = (ip: string, ago: string) =>
       db.execute(sql`insert into bindings (vlan, outer_vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
@@ -112,7 +113,7 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
     expect(await take()).toBe('10.99.30.17');
     // The view carried ahead did not know the sighting: the write was held back, and decided again.
     if (target === 'PostgreSQL') {
-      expect(await counter(c, 'ipwarden_allocation_subnets_held_back_total')).toBe(heldBack + 1);
+      expect(await heldBack()).toBe(before + 1);
     }
 
     await seen('10.99.30.18', '2 hours'); // in use within the default day
@@ -136,5 +137,49 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
     expect(await take(other)).toBe('10.99.30.23');
     expect(await take()).toBe('10.99.30.24');
     await expectRunsHoldAddresses();
+  });
+
+  it('takes addresses of a /64 it has not read to be unused, and the write checks that they are', async () => {
+    const v6 = (await c.api('POST', '/subnets', { json: { cidr: 'fd99:30::/64' } })).body;
+    expect(v6.allocation).toBe('random');
+    const mine = async (ip?: string, via = c) =>
+      via.api('POST', '/addresses', { json: { subnet: v6.id, kind: 'reserved', ...(ip && { ip }) } });
+    const before = await counter(c, 'ipwarden_allocation_batches_total{decided="ahead"}');
+    const drawn = [];
+    for (let i = 0; i < 5; i++) drawn.push((await mine()).body.ip);
+    expect(new Set(drawn).size).toBe(5);
+    for (const ip of drawn) expect(ip).toMatch(/^fd99:30::/);
+    // Random draws are never read first: after the first batch, each is decided ahead.
+    const ahead = (await counter(c, 'ipwarden_allocation_batches_total{decided="ahead"}')) - before;
+    if (target === 'PostgreSQL') expect(ahead).toBeGreaterThanOrEqual(4);
+
+    // Asked for, unread: given, and then known taken.
+    expect((await mine('fd99:30::a')).status).toBe(201);
+    expect((await mine('fd99:30::a')).body.code).toBe('ip-in-use');
+
+    // Seen in use, unread: the write finds the sighting.
+    const { db } = c.collector.database;
+    await db.execute(sql`insert into bindings (vlan, outer_vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
+      values (0, 0, 'fd99:30::b0', '02:00:00:00:30:02', gen_random_uuid(), 'eth0', '{nd}', '{}', now(), now())`);
+    const seenBefore = await heldBack();
+    expect((await mine('fd99:30::b0')).body.code).toBe('ip-in-use');
+    if (target === 'PostgreSQL') expect(await heldBack()).toBe(seenBefore + 1);
+
+    if (other !== undefined) {
+      // Next to a run this collector never read (the other one made it): the write finds the
+      // run, and the address is decided again from a read, so that the two join up.
+      expect((await mine('fd99:30::c0', other)).status).toBe(201);
+      expect((await mine()).status).toBe(201); // the stamp changed: read afresh, around another address
+      const runBefore = await heldBack();
+      expect((await mine('fd99:30::c1')).status).toBe(201);
+      expect(await heldBack()).toBe(runBefore + 1);
+      const runs = await rowsOf<{ lo: string; hi: string }>(
+        db,
+        sql`select host(lo) as lo, host(hi) as hi from taken_runs where subnet_id = ${v6.id}::uuid and lo = 'fd99:30::c0'`,
+      );
+      expect(runs).toEqual([{ lo: 'fd99:30::c0', hi: 'fd99:30::c1' }]);
+    }
+    await db.execute(sql`delete from bindings where ip << 'fd99:30::/64'::inet`);
+    await expectRunsHoldAddresses(v6.id);
   });
 });

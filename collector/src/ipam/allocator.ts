@@ -18,7 +18,9 @@
  *   on, another random draw): through indexes, never walking a subnet's addresses.
  * - Decided ahead — one round trip. The collector keeps what it knew of a subnet after its last
  *   batch (`Carried`: the view, with that batch's addresses in it) and decides the next batch
- *   from it before locking anything, if it can without a read: BEGIN, the write and COMMIT go
+ *   from it before locking anything, if it can without reading a window (an address asked for
+ *   or drawn at random that it has not read is taken to be unused, and the write checks that it
+ *   is: what makes random allocation in a /64 one round trip): BEGIN, the write and COMMIT go
  *   out at once, on the connection the last batch went out on (its lane, so they reach the
  *   database in the order decided), and the subnet's lock is held for no round trip at all. The
  *   write locks the subnet and checks that its `alloc_stamp` is the one the view was carried
@@ -83,6 +85,8 @@ const MAX_ATTEMPTS = 3;
  * `alloc_stamp`.)
  */
 const CARRY_MS = 1_000;
+/** Rounds of addresses a batch decided ahead may take to be unused before it is read instead. */
+const MAX_ASSUMED_ROUNDS = 4;
 /** Subnets whose views are kept before the stale ones are let go. */
 const MAX_CARRIED = 256;
 
@@ -406,6 +410,8 @@ interface Group {
   wantOf: number[];
   /** The view carried from the subnet's last batch, or made by this one, and so its stamp. */
   carried?: Carried;
+  /** Decided ahead: the addresses taken to be unused, with their neighbours, for the write to check. */
+  assumed?: bigint[];
 }
 
 interface SubnetRow {
@@ -526,8 +532,22 @@ function planAhead(
     }
     planned.push(group);
     group.picker = new BatchPicker(carried.view, group.wants, random);
-    const reads = group.picker.step();
-    if (reads.from.length + reads.around.length > 0) return giveUp();
+    group.assumed = [];
+    const [first, last] = [firstOf(prefix), lastOf(prefix)];
+    for (let round = 0; ; round++) {
+      const reads = group.picker.step();
+      if (reads.from.length + reads.around.length === 0) break;
+      // A window of runs (a lowest-free search past what is known) is read first. An address
+      // asked for, or drawn at random, with its neighbours, is taken to be unused — in a subnet
+      // too big to have been read, as a /64 is, it nearly always is — and the write checks it
+      // (holding the subnet back if not; the view then goes, assumption and all).
+      if (reads.from.length > 0 || round === MAX_ASSUMED_ROUNDS) return giveUp();
+      for (const v of reads.around) {
+        carried.view.learnRuns(v > first ? v - 1n : v, v < last ? v + 1n : v, []);
+        carried.view.learnSeen(v, v, []);
+        group.assumed.push(v);
+      }
+    }
     if (group.picker.outcomes.some((o) => o?.outcome !== 'allocated')) return giveUp();
   }
   return planned;
@@ -545,7 +565,16 @@ async function decideAhead(
   const { chosen, runs } = chosenIn(planned);
   const guards = planned.map((g) => ({ subnetId: g.id, stamp: g.carried!.stamp, next: randomUUID() }));
   const windowSeconds = memory.hints.get(planned[0]!.id)!.windowSeconds;
-  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit);
+  const assumed = planned.flatMap((group) => {
+    const [first, last] = [firstOf(group.prefix!), lastOf(group.prefix!)];
+    const text = (value: bigint) => formatIp({ family: group.prefix!.family, value });
+    return group.assumed!.map((v) => ({
+      subnetId: group.id,
+      lo: text(v > first ? v - 1n : v),
+      hi: text(v < last ? v + 1n : v),
+    }));
+  });
+  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit, assumed);
   for (const [k, group] of planned.entries()) {
     group.view!.settle();
     group.carried!.stamp = guards[k]!.next;
@@ -946,8 +975,9 @@ type WrittenRow = { subnetId: string; ip: string; acceptObserved: boolean } & Ad
  * address was last seen as comes back with it, keyed by "<subnet id> <ip>".
  *
  * Each subnet's part is written only if the subnet is as the batch decided it (`guards`: its
- * `alloc_stamp`; the observation window) and no address chosen for it was seen in use since it
- * was read, unless the request accepts that; it then gets the guard's next stamp. A subnet held
+ * `alloc_stamp`; the observation window), no address chosen for it was seen in use since it was
+ * read, unless the request accepts that, and no run meets one it took to be unused, or its
+ * neighbours (`assumed`); it then gets the guard's next stamp. A subnet held
  * back writes nothing, and its addresses are missing from the answer. The check is the UPDATE
  * of the subnet's row: it waits for the row's lock if another transaction holds it, and then
  * checks the stamp that transaction left (READ COMMITTED re-reads an updated row), so that a
@@ -962,6 +992,11 @@ async function write(
   guards: { subnetId: string; stamp: string; next: string }[],
   windowSeconds: number,
   commit?: Commit,
+  /**
+   * Addresses taken to be unused, with their neighbours: no run may meet [lo, hi]. (That they
+   * were not seen in use is checked with the rows: each was chosen.)
+   */
+  assumed: { subnetId: string; lo: string; hi: string }[] = [],
 ): Promise<Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>> {
   // One statement: its data-modifying parts all run, whatever the select reads of them. None
   // of them meets another's row: a run that keeps its first address is extended in place (it
@@ -1001,6 +1036,12 @@ async function write(
               join bindings b on b.ip = r.ip
               where r."subnetId" = g."subnetId" and not r."acceptObserved"
                 and b.last_seen > now() - make_interval(secs => ${windowSeconds}))
+            and not exists (
+              select 1 from json_to_recordset(${json(assumed)}::json) as a("subnetId" uuid, lo inet, hi inet)
+              cross join lateral (
+                select t.lo from taken_runs t where t.subnet_id = a."subnetId" and t.hi >= a.lo
+                order by t.hi limit 1) as r
+              where a."subnetId" = g."subnetId" and r.lo <= a.hi)
           returning s.id),
         inserted as (
           insert into addresses (subnet_id, ip, kind, mac, hostname, node_id, pool_id, claim, owner_id, comment)
