@@ -87,7 +87,9 @@ describe.each([
       .map((line) => line.split(' '))
       .map(([at, ip, mac]) => ({ at: Number(at), ip: ip!, mac: mac! }));
     const expected = sent.filter(({ at }) => at < agentKilled - EDGE_MS || at > agentBack + EDGE_MS);
-    expect(expected.length).toBeGreaterThan(200);
+    // Enough hosts to mean something, however slowly a loaded machine runs the shell loop (a
+    // busy CI run once made exactly 200).
+    expect(expected.length).toBeGreaterThan(100);
     const last = expected.at(-1)!;
     await until(
       async () => {
