@@ -89,6 +89,8 @@ const CARRY_MS = 1_000;
 const MAX_ASSUMED_ROUNDS = 4;
 /** Subnets whose views are kept before the stale ones are let go. */
 const MAX_CARRIED = 256;
+/** Subnets whose hints are kept (the most recently read). */
+const MAX_HINTS = 4_096;
 
 /** The row an allocation writes, beside its subnet and address. */
 export interface AddressRow {
@@ -746,6 +748,7 @@ async function decideRead(
       unavailableIn(prefix, { addresses: fixed, spans: own.map(spanOf) }),
     );
     const fresh: Hint = { cidr: row.cidr, policy: row.allocation, windowSeconds, outsidePools, neverInPool };
+    hints.delete(id); // to the end: the map is oldest first
     hints.set(id, fresh);
     for (const i of group.indexes) {
       const request = requests[i]!;
@@ -819,8 +822,12 @@ async function decideRead(
   return results.map((r, i) => r ?? answered[i]!);
 }
 
-/** Lets go of views past their age once there are many. */
+/** Lets go of views past their age once there are many, and of the hints read longest ago. */
 function forgetStale(memory: Memory): void {
+  for (const id of memory.hints.keys()) {
+    if (memory.hints.size <= MAX_HINTS) break;
+    memory.hints.delete(id);
+  }
   if (memory.carried.size <= MAX_CARRIED) return;
   const now = performance.now();
   for (const [id, carried] of memory.carried) if (now - carried.readAt > CARRY_MS) memory.carried.delete(id);
