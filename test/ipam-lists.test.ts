@@ -78,6 +78,37 @@ describe.each(TARGETS)('IPAM lists on %s', (target) => {
     expect(paged.map(key)).toEqual(whole.items.map(key));
   });
 
+  it('lists each node and pool as its own GET shows it, interfaces, addresses and claims included', async () => {
+    const deployOn = (await c.api('GET', '/subnets?vlan=7')).body.items.find(
+      (s: { cidr: string }) => s.cidr === '10.99.1.0/24',
+    );
+    const nodes = (await c.api('GET', '/nodes')).body.items as { id: string; hostname: string }[];
+    for (const node of nodes.slice(0, 3)) {
+      expect((await c.api('POST', `/nodes/${node.id}/deploy`, { json: { subnet: deployOn.id } })).status).toBe(200);
+    }
+    const pools = (await c.api('GET', '/pools')).body.items as { name: string }[];
+    for (const pool of pools.slice(1, 4)) {
+      for (const claim of ['one', 'two']) {
+        expect((await c.api('PUT', `/pools/${pool.name}/claims/${claim}`, { json: {} })).status).toBeLessThan(300);
+      }
+    }
+    for (const [path, items, one] of [
+      ['/nodes', nodes, (n: { id: string }) => `/nodes/${n.id}`],
+      ['/pools', pools, (p: { name: string }) => `/pools/${p.name}`],
+    ] as const) {
+      const listed = (await c.api('GET', path)).body.items;
+      expect(listed).toHaveLength(items.length);
+      // biome-ignore lint/suspicious/noExplicitAny: nodes and pools alike.
+      for (const item of listed) expect(item).toEqual((await c.api('GET', one(item as any))).body);
+    }
+    const listedNodes = (await c.api('GET', '/nodes')).body.items;
+    expect(listedNodes.filter((n: { addresses: unknown[] }) => n.addresses.length === 1)).toHaveLength(3);
+    const listedPools = (await c.api('GET', '/pools')).body.items;
+    expect(
+      listedPools.filter((p: { status: { claims: object } }) => Object.keys(p.status.claims).length === 2),
+    ).toHaveLength(3);
+  });
+
   it('keeps the subnets in VLAN and address order: 10.99.2.0 before 10.99.10.0, not after it', async () => {
     await c.api('POST', '/subnets', { json: { cidr: '10.99.10.0/24', vlan: 7 } });
     const cidrs = (await walk('/subnets?vlan=7', 2)).map((s) => (s as { cidr: string }).cidr);

@@ -4,7 +4,7 @@
  * allocator's (allocator.ts); freeing them here keeps its `taken_runs` bookkeeping in step.
  */
 import { formatIp, formatPrefix } from '@ipwarden/ipam';
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database, Tx } from '../db/database.js';
 import {
@@ -200,6 +200,9 @@ function addressOf(a: {
   };
 }
 
+/** A limit that is none: every row (claims of a pool, addresses of a page of nodes). */
+export const ALL = Number.MAX_SAFE_INTEGER;
+
 interface AddressQuery {
   subnetId?: string;
   ip?: string;
@@ -207,7 +210,11 @@ interface AddressQuery {
   ownerId?: string;
   mac?: string;
   nodeId?: string;
+  /** Any of these nodes' addresses (a page of nodes, read at once). */
+  nodeIds?: string[];
   poolId?: string;
+  /** Any of these pools' addresses. */
+  poolIds?: string[];
   claim?: string;
   limit?: number;
   after?: { ip: string; subnetId: string };
@@ -222,6 +229,8 @@ export async function readAddresses(tx: Tx | Database, query: AddressQuery): Pro
     query.mac === undefined ? undefined : sql`${addresses.mac} = ${query.mac}::macaddr`,
     query.nodeId === undefined ? undefined : eq(addresses.nodeId, query.nodeId),
     query.poolId === undefined ? undefined : eq(addresses.poolId, query.poolId),
+    query.nodeIds === undefined ? undefined : inArray(addresses.nodeId, query.nodeIds),
+    query.poolIds === undefined ? undefined : inArray(addresses.poolId, query.poolIds),
     query.claim === undefined ? undefined : eq(addresses.claim, query.claim),
     query.after === undefined
       ? undefined

@@ -11,6 +11,7 @@ import { addresses, nodeInterfaces, nodes } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import {
   type Address,
+  ALL,
   allocateAddress,
   checkHostname,
   checkMac,
@@ -40,31 +41,48 @@ export interface NodeInput {
 }
 
 export async function findNode(db: Database, id: string): Promise<Node> {
-  const [row] = await db.select().from(nodes).where(eq(nodes.id, id));
-  if (row === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no node ${id}`);
-  const interfaces = await db
-    .select({ mac: nodeInterfaces.mac, name: nodeInterfaces.name, virtual: nodeInterfaces.virtual })
-    .from(nodeInterfaces)
-    .where(eq(nodeInterfaces.nodeId, id))
-    .orderBy(asc(nodeInterfaces.position));
-  return {
-    id: row.id,
-    hostname: row.hostname,
-    interfaces,
-    addresses: await readAddresses(db, { nodeId: id }),
-    createdAt: row.createdAt.toISOString(),
-  };
+  const [node] = await nodesOf(db, await db.select().from(nodes).where(eq(nodes.id, id)));
+  if (node === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no node ${id}`);
+  return node;
 }
 
 /** Nodes by hostname; `after` (a page's last hostname) and `limit` for keyset pagination. */
 export async function listNodes(db: Database, page: { limit?: number; after?: string } = {}): Promise<Node[]> {
   const rows = await db
-    .select({ id: nodes.id })
+    .select()
     .from(nodes)
     .where(page.after === undefined ? undefined : gt(nodes.hostname, page.after))
     .orderBy(asc(nodes.hostname))
     .limit(page.limit ?? 1000);
-  return Promise.all(rows.map((row) => findNode(db, row.id)));
+  return nodesOf(db, rows);
+}
+
+/** The nodes of `rows` whole: their interfaces and addresses read for all of them at once. */
+async function nodesOf(db: Database, rows: (typeof nodes.$inferSelect)[]): Promise<Node[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.id);
+  const interfaces = await db
+    .select({
+      nodeId: nodeInterfaces.nodeId,
+      mac: nodeInterfaces.mac,
+      name: nodeInterfaces.name,
+      virtual: nodeInterfaces.virtual,
+    })
+    .from(nodeInterfaces)
+    .where(inArray(nodeInterfaces.nodeId, ids))
+    .orderBy(asc(nodeInterfaces.nodeId), asc(nodeInterfaces.position));
+  const held = await readAddresses(db, { nodeIds: ids, limit: ALL });
+  const nicsBy = new Map<string, NodeInterface[]>(ids.map((id) => [id, []]));
+  for (const { nodeId, ...nic } of interfaces) nicsBy.get(nodeId)!.push(nic);
+  const addressesBy = new Map<string, Address[]>(ids.map((id) => [id, []]));
+  for (const address of held) addressesBy.get(address.node!)!.push(address);
+  return rows.map((row) => ({
+    id: row.id,
+    hostname: row.hostname,
+    interfaces: nicsBy.get(row.id)!,
+    addresses: addressesBy.get(row.id)!,
+    createdAt: row.createdAt.toISOString(),
+  }));
 }
 
 export async function createNode(db: Database, input: NodeInput): Promise<Node> {

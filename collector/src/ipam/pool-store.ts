@@ -18,12 +18,12 @@ import {
   parseExclusion,
   randomBelowFrom,
 } from '@ipwarden/ipam';
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database, Tx } from '../db/database.js';
 import { poolRanges, pools, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode, fieldError } from '../errors.js';
-import { checkMac, freeAddresses, readAddresses } from './address-store.js';
+import { type Address, ALL, checkMac, freeAddresses, readAddresses } from './address-store.js';
 import { type Allocator, retriable } from './allocator.js';
 import {
   canonicalIp,
@@ -59,8 +59,6 @@ export interface PoolInput {
 }
 
 const random = randomBelowFrom((length) => randomBytes(length));
-/** A pool's claims, every one of them: deleting or exporting it must not stop at a page. */
-const ALL = Number.MAX_SAFE_INTEGER;
 
 export interface PoolRange {
   start: string;
@@ -280,23 +278,49 @@ async function poolRow(db: Database | Tx, ref: string) {
 }
 
 async function rangesOf(db: Database | Tx, poolId: string) {
+  return rangesOfPools(db, [poolId]);
+}
+
+/** The ranges of the pools, each with its subnet's CIDR, in pool and position order. */
+async function rangesOfPools(db: Database | Tx, poolIds: string[]) {
   return db
     .select({ range: poolRanges, cidr: subnets.cidr })
     .from(poolRanges)
     .innerJoin(subnets, eq(subnets.id, poolRanges.subnetId))
-    .where(eq(poolRanges.poolId, poolId))
-    .orderBy(asc(poolRanges.position));
+    .where(inArray(poolRanges.poolId, poolIds))
+    .orderBy(asc(poolRanges.poolId), asc(poolRanges.position));
 }
 
 export async function findPool(db: Database, ref: string): Promise<Pool> {
-  const row = await poolRow(db, ref);
-  const ranges = await rangesOf(db, row.id);
-  const claims = await readAddresses(db, { poolId: row.id, limit: ALL });
-  return {
+  const [pool] = await poolsOf(db, [await poolRow(db, ref)]);
+  return pool!;
+}
+
+/** Pools by name; `after` (a page's last name) and `limit` for keyset pagination. */
+export async function listPools(db: Database, page: { limit?: number; after?: string } = {}): Promise<Pool[]> {
+  const rows = await db
+    .select()
+    .from(pools)
+    .where(page.after === undefined ? undefined : gt(pools.name, page.after))
+    .orderBy(asc(pools.name))
+    .limit(page.limit ?? 1000);
+  return poolsOf(db, rows);
+}
+
+/** The pools of `rows` whole: their ranges and claims read for all of them at once. */
+async function poolsOf(db: Database, rows: (typeof pools.$inferSelect)[]): Promise<Pool[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.id);
+  const rangesBy = new Map<string, Awaited<ReturnType<typeof rangesOfPools>>>(ids.map((id) => [id, []]));
+  for (const r of await rangesOfPools(db, ids)) rangesBy.get(r.range.poolId)!.push(r);
+  const claimsBy = new Map<string, Address[]>(ids.map((id) => [id, []]));
+  for (const address of await readAddresses(db, { poolIds: ids, limit: ALL }))
+    claimsBy.get(address.pool!)!.push(address);
+  return rows.map((row) => ({
     id: row.id,
     name: row.name,
     namePrefix: row.namePrefix,
-    ranges: ranges.map(({ range, cidr }) => ({
+    ranges: rangesBy.get(row.id)!.map(({ range, cidr }) => ({
       start: canonicalIp(range.start),
       end: canonicalIp(range.end),
       subnet: range.subnetId,
@@ -311,19 +335,8 @@ export async function findPool(db: Database, ref: string): Promise<Pool> {
     preAllocations: row.preAllocations,
     exclusions: row.exclusions,
     allocation: row.allocation,
-    status: { claims: Object.fromEntries(claims.map((a) => [a.claim!, a.ip])) },
-  };
-}
-
-/** Pools by name; `after` (a page's last name) and `limit` for keyset pagination. */
-export async function listPools(db: Database, page: { limit?: number; after?: string } = {}): Promise<Pool[]> {
-  const rows = await db
-    .select({ id: pools.id })
-    .from(pools)
-    .where(page.after === undefined ? undefined : gt(pools.name, page.after))
-    .orderBy(asc(pools.name))
-    .limit(page.limit ?? 1000);
-  return Promise.all(rows.map((r) => findPool(db, r.id)));
+    status: { claims: Object.fromEntries(claimsBy.get(row.id)!.map((a) => [a.claim!, a.ip])) },
+  }));
 }
 
 async function claimView(
