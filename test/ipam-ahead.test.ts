@@ -165,6 +165,13 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
     expect((await mine('fd99:30::b0')).body.code).toBe('ip-in-use');
     if (target === 'PostgreSQL') expect(await heldBack()).toBe(seenBefore + 1);
 
+    // One address after another, each next to the last: only what was never read is checked.
+    const nextBefore = await heldBack();
+    expect((await mine('fd99:30::d0')).status).toBe(201);
+    expect((await mine('fd99:30::d1')).status).toBe(201);
+    expect((await mine('fd99:30::d2')).status).toBe(201);
+    expect(await heldBack()).toBe(nextBefore);
+
     if (other !== undefined) {
       // Next to a run this collector never read (the other one made it): the write finds the
       // run, and the address is decided again from a read, so that the two join up.

@@ -189,11 +189,11 @@ function drop(memory: Memory, subnetId: string, epoch: number): void {
 /** A request whose batch wrote nothing for its subnet (decided on a view no longer true): decide it again. */
 const AGAIN = Symbol('again');
 
-/** PostgreSQL's unique_violation and serialization_failure: a race lost, worth one more try. */
+/** PostgreSQL's unique_violation, serialization_failure and deadlock_detected: a race lost, worth one more try. */
 export function retriable(error: unknown): boolean {
   for (let e = error, depth = 0; e instanceof Object && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (code === '23505' || code === '40001') return true;
+    if (code === '23505' || code === '40001' || code === '40P01') return true;
   }
   return false;
 }
@@ -212,7 +212,7 @@ interface Lane {
 }
 
 /** What ends a batch's transaction, pipelined with its last statements; sent once. */
-export type Commit = () => Promise<unknown>;
+type Commit = () => Promise<unknown>;
 
 export class Allocator {
   readonly #db: Database;
@@ -275,7 +275,7 @@ export class Allocator {
         for (const id of held) this.#busy.delete(id);
         this.#pump();
       };
-      void this.#run(batch, lane, release).then((retry) => {
+      void this.#run(batch, lane, release).then(({ retry, settle }) => {
         this.#inFlight--;
         for (const id of held) {
           const n = this.#outstanding.get(id)! - 1;
@@ -294,6 +294,9 @@ export class Allocator {
         this.#queue.unshift(...retry);
         release();
         this.#pump();
+        // Answered once the next batches are on their way: the database works on them while
+        // this process writes the answers out.
+        settle();
       });
     }
   }
@@ -328,48 +331,83 @@ export class Allocator {
     return { batch, lane };
   }
 
-  /** Decides and settles one batch; the requests to try again. Never throws. */
-  async #run(batch: Pending[], lane: Lane | undefined, sent: () => void): Promise<Pending[]> {
+  /** Decides one batch: the requests to try again, and how to answer the others. Never throws. */
+  async #run(
+    batch: Pending[],
+    lane: Lane | undefined,
+    sent: () => void,
+  ): Promise<{ retry: Pending[]; settle: () => void }> {
+    const retry: Pending[] = [];
+    const answers: (() => void)[] = [];
     try {
       const requests = batch.map((p) => p.request);
-      const ahead = lane !== undefined && !batch.some((p) => p.fresh);
-      const results = await this.#transaction(lane, (tx, commit) =>
-        decide(tx, requests, this.#random, this.#memory, ahead, sent, commit),
+      const results = await this.#decide(
+        requests,
+        lane,
+        batch.some((p) => p.fresh),
+        sent,
       );
-      const retry: Pending[] = [];
       for (const [i, pending] of batch.entries()) {
         const result = results[i]!;
         if (result === AGAIN) {
           // A view carried ahead is dropped when found wrong: the next try reads afresh, and
           // only a change made between its read and its write (a sighting) costs an attempt.
           if (pending.fresh && ++pending.attempts >= MAX_ATTEMPTS) {
-            pending.reject(
-              new ApiError(ErrorCode.UNAVAILABLE, 'the subnet kept changing during the allocation; try again'),
+            const error = new ApiError(
+              ErrorCode.UNAVAILABLE,
+              'the subnet kept changing during the allocation; try again',
             );
+            answers.push(() => pending.reject(error));
           } else {
             pending.fresh = true;
             retry.push(pending);
           }
-        } else if (result instanceof Error) pending.reject(result);
-        else pending.resolve(result);
+        } else if (result instanceof Error) answers.push(() => pending.reject(result));
+        else answers.push(() => pending.resolve(result));
       }
-      return retry;
     } catch (error) {
       // A lost race is worth another try. Any other failure of a batch of several may be one
       // request's doing (its node deleted under it): each is tried alone before any is refused.
       const again = retriable(error) || (batch.length > 1 && !databaseUnavailable(error));
-      const retry: Pending[] = [];
       for (const pending of batch) {
         if (again && ++pending.attempts < MAX_ATTEMPTS) {
           pending.alone = true;
           pending.fresh = true;
           retry.push(pending);
         } else {
-          pending.reject(error);
+          answers.push(() => pending.reject(error));
         }
       }
-      return retry;
     }
+    return {
+      retry,
+      settle: () => {
+        for (const answer of answers) answer();
+      },
+    };
+  }
+
+  /**
+   * On a lane, a batch that can be decided ahead is one statement, a transaction of its own
+   * (no BEGIN or COMMIT to wait for); any other is read, then written, in a transaction.
+   */
+  async #decide(
+    requests: readonly AllocationRequest[],
+    lane: Lane | undefined,
+    fresh: boolean,
+    sent: () => void,
+  ): Promise<Result[]> {
+    const memory = this.#memory;
+    if (lane !== undefined && !fresh) {
+      const tx = (await lane.connection).db as unknown as Tx;
+      const planned = planAhead(requests, memory, this.#random);
+      if (planned !== undefined) {
+        memory.metrics?.allocationBatches.inc({ decided: 'ahead' });
+        return decideAhead(tx, requests, planned, memory, sent);
+      }
+    }
+    memory.metrics?.allocationBatches.inc({ decided: 'read' });
+    return this.#transaction(lane, (tx, commit) => decide(tx, requests, this.#random, memory, sent, commit));
   }
 
   /**
@@ -412,8 +450,8 @@ interface Group {
   wantOf: number[];
   /** The view carried from the subnet's last batch, or made by this one, and so its stamp. */
   carried?: Carried;
-  /** Decided ahead: the addresses taken to be unused, with their neighbours, for the write to check. */
-  assumed?: bigint[];
+  /** Decided ahead: the stretches taken to hold no run (unread ones, around an address), for the write to check. */
+  assumed?: [bigint, bigint][];
 }
 
 interface SubnetRow {
@@ -455,14 +493,12 @@ function wantOf(request: AllocationRequest, hint: Hint, wanted?: bigint, candida
   };
 }
 
-/** One batch, decided ahead if it can be (PostgreSQL), else read and then written. */
+/** One batch read, then written. */
 async function decide(
   tx: Tx,
   requests: readonly AllocationRequest[],
   random: (bound: bigint) => bigint,
   memory: Memory,
-  /** May the batch be decided ahead, from what the subnets' last batches left? */
-  ahead: boolean,
   /** Called once the batch has sent its write (or knows it has none). */
   sent: () => void,
   /** The statement that ends the transaction, pipelined with the batch's last round trip. */
@@ -479,10 +515,6 @@ async function decide(
                  ${WINDOW_SECONDS} as "windowSeconds"
           from subnets where id in ${idsIn(ids)} order by id for no key update`,
     );
-  const planned = ahead ? planAhead(requests, ids, memory, random) : undefined;
-  memory.metrics?.allocationBatches.inc({ decided: planned === undefined ? 'read' : 'ahead' });
-  if (planned !== undefined) return decideAhead(tx, requests, planned, memory, sent, commit);
-
   try {
     return await decideRead(tx, requests, groupsOf(requests), ids, random, memory, lock(), sent, commit);
   } catch (error) {
@@ -499,11 +531,11 @@ async function decide(
  */
 function planAhead(
   requests: readonly AllocationRequest[],
-  ids: readonly string[],
   memory: Memory,
   random: (bound: bigint) => bigint,
 ): Group[] | undefined {
   const groups = groupsOf(requests);
+  const ids = [...groups.keys()].sort();
   const planned: Group[] = [];
   const giveUp = () => {
     for (const group of planned) group.view!.discard();
@@ -545,9 +577,11 @@ function planAhead(
       // (holding the subnet back if not; the view then goes, assumption and all).
       if (reads.from.length > 0 || round === MAX_ASSUMED_ROUNDS) return giveUp();
       for (const v of reads.around) {
-        carried.view.learnRuns(v > first ? v - 1n : v, v < last ? v + 1n : v, []);
+        for (const [lo, hi] of carried.view.unreadRuns(v > first ? v - 1n : v, v < last ? v + 1n : v)) {
+          carried.view.learnRuns(lo, hi, []);
+          group.assumed.push([lo, hi]);
+        }
         carried.view.learnSeen(v, v, []);
-        group.assumed.push(v);
       }
     }
     if (group.picker.outcomes.some((o) => o?.outcome !== 'allocated')) return giveUp();
@@ -555,28 +589,27 @@ function planAhead(
   return planned;
 }
 
-/** One round trip: the write (which locks the subnets and checks that the views still hold) and COMMIT. */
+/**
+ * One statement, a transaction of its own: the write, which locks the subnets and checks that
+ * the views still hold.
+ */
 async function decideAhead(
   tx: Tx,
   requests: readonly AllocationRequest[],
   planned: Group[],
   memory: Memory,
   sent: () => void,
-  commit?: Commit,
 ): Promise<Result[]> {
   const { chosen, runs } = chosenIn(planned);
   const guards = planned.map((g) => ({ subnetId: g.id, stamp: g.carried!.stamp, next: randomUUID() }));
   const windowSeconds = memory.hints.get(planned[0]!.id)!.windowSeconds;
   const assumed = planned.flatMap((group) => {
-    const [first, last] = [firstOf(group.prefix!), lastOf(group.prefix!)];
     const text = (value: bigint) => formatIp({ family: group.prefix!.family, value });
-    return group.assumed!.map((v) => ({
-      subnetId: group.id,
-      lo: text(v > first ? v - 1n : v),
-      hi: text(v < last ? v + 1n : v),
-    }));
+    return group.assumed!.map(([lo, hi]) => ({ subnetId: group.id, lo: text(lo), hi: text(hi) }));
   });
-  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit, assumed);
+  // Each subnet's CIDR as it was decided on: the hints may be let go of while the write runs.
+  const cidrs = new Map(planned.map((group) => [group.id, memory.hints.get(group.id)!.cidr]));
+  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, undefined, assumed);
   for (const [k, group] of planned.entries()) {
     group.view!.settle();
     group.carried!.stamp = guards[k]!.next;
@@ -589,7 +622,7 @@ async function decideAhead(
     for (const group of planned) drop(memory, group.id, group.carried!.epoch);
     throw error;
   }
-  return answers(requests, chosen, written, memory, (id) => memory.hints.get(id)!.cidr);
+  return answers(requests, chosen, written, memory, (id) => cidrs.get(id)!).results;
 }
 
 /** What the batch's pickers chose, and the runs to write back for it. */
@@ -619,7 +652,7 @@ function answers(
   written: Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>,
   memory: Memory,
   cidrOf: (subnetId: string) => string,
-): Result[] {
+): { results: Result[]; heldBack: Set<Group> } {
   const results: Result[] = requests.map(() => AGAIN);
   const heldBack = new Set<Group>();
   for (const { group, ip } of chosen) if (!written.has(`${group.id} ${ip}`)) heldBack.add(group);
@@ -629,7 +662,7 @@ function answers(
     if (heldBack.has(group)) continue;
     results[index] = { ...written.get(`${group.id} ${ip}`)!, ip, subnetId: group.id, cidr: cidrOf(group.id) };
   }
-  return results;
+  return { results, heldBack };
 }
 
 interface Chosen {
@@ -819,7 +852,9 @@ async function decideRead(
   const written = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit);
   sent();
   const answered = answers(requests, chosen, await written, memory, (id) => subnetRows.get(id)!.cidr);
-  return results.map((r, i) => r ?? answered[i]!);
+  // A held-back subnet's refusals go too: one may have come of what an earlier request chose.
+  for (const group of answered.heldBack) for (const i of group.indexes) results[i] = AGAIN;
+  return results.map((r, i) => r ?? answered.results[i]!);
 }
 
 /** Lets go of views past their age once there are many, and of the hints read longest ago. */
@@ -983,8 +1018,8 @@ type WrittenRow = { subnetId: string; ip: string; acceptObserved: boolean } & Ad
  *
  * Each subnet's part is written only if the subnet is as the batch decided it (`guards`: its
  * `alloc_stamp`; the observation window), no address chosen for it was seen in use since it was
- * read, unless the request accepts that, and no run meets one it took to be unused, or its
- * neighbours (`assumed`); it then gets the guard's next stamp. A subnet held
+ * read, unless the request accepts that, and no run meets a stretch it took to hold none
+ * (`assumed`); it then gets the guard's next stamp. A subnet held
  * back writes nothing, and its addresses are missing from the answer. The check is the UPDATE
  * of the subnet's row: it waits for the row's lock if another transaction holds it, and then
  * checks the stamp that transaction left (READ COMMITTED re-reads an updated row), so that a
@@ -1000,16 +1035,17 @@ async function write(
   windowSeconds: number,
   commit?: Commit,
   /**
-   * Addresses taken to be unused, with their neighbours: no run may meet [lo, hi]. (That they
-   * were not seen in use is checked with the rows: each was chosen.)
+   * Stretches taken to hold no run, around addresses not read (asked for, or drawn at random):
+   * no run may meet [lo, hi]. (That the addresses were not seen in use is checked with the rows:
+   * each was chosen.)
    */
   assumed: { subnetId: string; lo: string; hi: string }[] = [],
 ): Promise<Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>> {
   // One statement: its data-modifying parts all run, whatever the select reads of them. None
   // of them meets another's row: a run that keeps its first address is extended in place (it
   // is the left neighbour of a chosen address), the runs deleted are right neighbours, and a
-  // run added starts at a chosen, free, address. Every part reads `ok`, whose snapshot — the
-  // statement's, taken after the lock was granted — is the one the checks were made in.
+  // run added starts at a chosen, free, address. Every part reads `ok`, and so writes only for
+  // the subnets whose checks passed (see above for the snapshot).
   const kept = new Set(runs.added.map((r) => `${r.subnetId} ${r.lo}`));
   const removed = runs.removed.filter((r) => !kept.has(`${r.subnetId} ${r.lo}`));
   const wasThere = new Set(runs.removed.map((r) => `${r.subnetId} ${r.lo}`));

@@ -448,12 +448,13 @@ export async function deletePool(db: Database, poolRef: string, force: boolean):
     );
   }
   await db.transaction(async (tx) => {
+    // Every subnet the pool has a range or a claim in, locked at once (in id order, as every
+    // writer locks them): its ranges go with it.
+    await touchSubnets(tx, [
+      ...(await rangesOf(tx, pool.id)).map(({ range }) => range.subnetId),
+      ...claims.map((claim) => claim.subnet),
+    ]);
     await freeAddresses(tx, claims);
-    // The pool's ranges go with it.
-    await touchSubnets(
-      tx,
-      (await rangesOf(tx, pool.id)).map(({ range }) => range.subnetId),
-    );
     await tx.delete(pools).where(eq(pools.id, pool.id));
   });
 }

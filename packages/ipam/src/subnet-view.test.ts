@@ -242,6 +242,17 @@ describe('BatchPicker against one request after another', () => {
     );
   });
 
+  it('says which parts of a stretch have had their runs read', () => {
+    const view = new SubnetView<string>(FIRST, LAST);
+    expect(view.unreadRuns(4n, 8n)).toEqual([[4n, 8n]]);
+    view.learnRuns(5n, 7n, [[6n, 6n]]);
+    expect(view.unreadRuns(4n, 8n)).toEqual([
+      [4n, 4n],
+      [8n, 8n],
+    ]);
+    expect(view.unreadRuns(5n, 7n)).toEqual([]);
+  });
+
   it('forgets what a batch chose when it is given up', () => {
     const db = stored(span(0n, 9n));
     const view = new SubnetView<string>(FIRST, LAST);

@@ -43,6 +43,11 @@ export class SubnetView<Seen = unknown> {
     this.#runsKnown.add(lo, hi);
   }
 
+  /** The parts of [lo, hi] whose runs have not been read. */
+  unreadRuns(lo: bigint, hi: bigint): [bigint, bigint][] {
+    return this.#runsKnown.complementWithin(lo, hi).intervals();
+  }
+
   /** The addresses read as observed in use in [lo, hi], each with what saw it. */
   learnSeen(lo: bigint, hi: bigint, seen: Iterable<readonly [bigint, Seen]>): void {
     for (const [value, by] of seen) {
