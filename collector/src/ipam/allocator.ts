@@ -20,9 +20,10 @@
  *   batch (`Carried`: the view, with that batch's addresses in it) and decides the next batch
  *   from it before locking anything, if it can without reading a window (an address asked for
  *   or drawn at random that it has not read is taken to be unused, and the write checks that it
- *   is: what makes random allocation in a /64 one round trip): BEGIN, the write and COMMIT go
- *   out at once, on the connection the last batch went out on (its lane, so they reach the
- *   database in the order decided), and the subnet's lock is held for no round trip at all. The
+ *   is: what makes random allocation in a /64 one round trip). The batch is then one statement,
+ *   a transaction of its own, sent on the connection the last batch went out on (its lane, so
+ *   that they reach the database in the order decided); the subnet's lock is held for no round
+ *   trip at all. The
  *   write locks the subnet and checks that its `alloc_stamp` is the one the view was carried
  *   to — every other change to the subnet, by any collector, sets a new one (`touchSubnets`) — and
  *   that no address chosen was seen in use since; if not, it writes nothing, and the batch is
