@@ -2,8 +2,9 @@
  * Two collectors on one PostgreSQL server, as replicas behind a load balancer would run: the
  * database, not either process, keeps allocation right. Clients of both fill a subnet exactly
  * with no address given twice; one claim asked of both at once gets one address; and what one
- * replica frees, the other hands out next (its read-ahead is read behind the subnet's lock, so
- * never stale).
+ * replica frees, the other hands out next (the free gave the subnet a new stamp, so the other's
+ * view of it, carried from its last batch, is not written from: its batch is decided again from
+ * a read behind the subnet's lock).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocateUntilExhausted, startTestCollector, type TestCollector } from './support/collector.js';
