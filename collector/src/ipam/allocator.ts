@@ -151,6 +151,7 @@ interface Seen {
 /** What a subnet's last batch found, to read ahead with in the next batch's first round trip. */
 interface Hint {
   cidr: string;
+  prefix: Prefix;
   policy: AllocationPolicy;
   windowSeconds: number;
   /** What the subnet hands out outside pools, and what it never hands out inside one. */
@@ -449,6 +450,8 @@ interface Group {
   wants: Want[];
   /** For each want, the request it came from. */
   wantOf: number[];
+  /** What the batch knows of the subnet's row: its CIDR, policy, window and what it never hands out. */
+  hint?: Hint;
   /** The view carried from the subnet's last batch, or made by this one, and so its stamp. */
   carried?: Carried;
   /** Decided ahead: the stretches taken to hold no run (unread ones, around an address), for the write to check. */
@@ -505,19 +508,10 @@ async function decide(
   /** The statement that ends the transaction, pipelined with the batch's last round trip. */
   commit?: Commit,
 ): Promise<Result[]> {
-  const ids = [...groupsOf(requests).keys()].sort();
-  // The subnets locked in id order (two batches never wait on each other crosswise); NO KEY:
-  // rows referencing them are not held up.
-  const lock = () =>
-    rowsOf<SubnetRow>(
-      tx,
-      sql`select id::text as "id", cidr::text as "cidr", host(gateway) as "gateway",
-                 array_to_json(dns_servers)::text as "dnsServers", managed, allocation, alloc_stamp::text as "stamp",
-                 ${WINDOW_SECONDS} as "windowSeconds"
-          from subnets where id in ${idsIn(ids)} order by id for no key update`,
-    );
+  const groups = groupsOf(requests);
+  const ids = [...groups.keys()].sort();
   try {
-    return await decideRead(tx, requests, groupsOf(requests), ids, random, memory, lock(), sent, commit);
+    return await decideRead(tx, requests, groups, ids, random, memory, sent, commit);
   } catch (error) {
     // Whatever failed, the batches decided ahead on what this one chose fail with it.
     for (const id of ids) memory.carried.delete(id);
@@ -552,8 +546,8 @@ function planAhead(
       memory.carried.delete(id);
       return giveUp();
     }
-    const prefix = checkPrefix('cidr', hint.cidr);
-    Object.assign(group, { prefix, view: carried.view, carried });
+    const { prefix } = hint;
+    Object.assign(group, { prefix, hint, view: carried.view, carried });
     for (const i of group.indexes) {
       const request = requests[i]!;
       let wanted: bigint | undefined;
@@ -602,19 +596,14 @@ async function decideAhead(
   sent: () => void,
 ): Promise<Result[]> {
   const { chosen, runs } = chosenIn(planned);
-  const guards = planned.map((g) => ({ subnetId: g.id, stamp: g.carried!.stamp, next: randomUUID() }));
-  const windowSeconds = memory.hints.get(planned[0]!.id)!.windowSeconds;
   const assumed = planned.flatMap((group) => {
     const text = (value: bigint) => formatIp({ family: group.prefix!.family, value });
     return group.assumed!.map(([lo, hi]) => ({ subnetId: group.id, lo: text(lo), hi: text(hi) }));
   });
-  // Each subnet's CIDR as it was decided on: the hints may be let go of while the write runs.
-  const cidrs = new Map(planned.map((group) => [group.id, memory.hints.get(group.id)!.cidr]));
-  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, undefined, assumed);
-  for (const [k, group] of planned.entries()) {
-    group.view!.settle();
-    group.carried!.stamp = guards[k]!.next;
-  }
+  const guards = advanceStamps(planned);
+  const { windowSeconds } = planned[0]!.hint!;
+  const writing = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, assumed);
+  for (const group of planned) group.view!.settle();
   sent();
   let written: Awaited<typeof writing>;
   try {
@@ -623,7 +612,7 @@ async function decideAhead(
     for (const group of planned) drop(memory, group.id, group.carried!.epoch);
     throw error;
   }
-  return answers(requests, chosen, written, memory, (id) => cidrs.get(id)!).results;
+  return answers(requests, chosen, written, memory).results;
 }
 
 /** What the batch's pickers chose, and the runs to write back for it. */
@@ -652,7 +641,6 @@ function answers(
   chosen: readonly Chosen[],
   written: Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>,
   memory: Memory,
-  cidrOf: (subnetId: string) => string,
 ): { results: Result[]; heldBack: Set<Group> } {
   const results: Result[] = requests.map(() => AGAIN);
   const heldBack = new Set<Group>();
@@ -661,9 +649,21 @@ function answers(
   if (heldBack.size > 0) memory.metrics?.allocationsHeldBack.inc(heldBack.size);
   for (const { index, group, ip } of chosen) {
     if (heldBack.has(group)) continue;
-    results[index] = { ...written.get(`${group.id} ${ip}`)!, ip, subnetId: group.id, cidr: cidrOf(group.id) };
+    results[index] = { ...written.get(`${group.id} ${ip}`)!, ip, subnetId: group.id, cidr: group.hint!.cidr };
   }
   return { results, heldBack };
+}
+
+/**
+ * The guards of the groups' writes: the stamp each subnet's view was carried to, and the new one
+ * the write sets — which the view is carried to from now on.
+ */
+function advanceStamps(groups: Iterable<Group>): { subnetId: string; stamp: string; next: string }[] {
+  return [...groups].map((group) => {
+    const guard = { subnetId: group.id, stamp: group.carried!.stamp, next: randomUUID() };
+    group.carried!.stamp = guard.next;
+    return guard;
+  });
 }
 
 interface Chosen {
@@ -693,14 +693,21 @@ async function decideRead(
   ids: string[],
   random: (bound: bigint) => bigint,
   memory: Memory,
-  lock: Promise<SubnetRow[]>,
   sent: () => void,
   commit?: Commit,
 ): Promise<Result[]> {
   const { hints } = memory;
   // Round trip 1: statements sent in the order made here (each through rowsOf, the same path), and
   // run in that order, each with its own snapshot — so every one after the lock sees what the
-  // lock's last holder committed.
+  // lock's last holder committed. The subnets are locked in id order (two batches never wait on
+  // each other crosswise); NO KEY: rows referencing them are not held up.
+  const lock = rowsOf<SubnetRow>(
+    tx,
+    sql`select id::text as "id", cidr::text as "cidr", host(gateway) as "gateway",
+               array_to_json(dns_servers)::text as "dnsServers", managed, allocation, alloc_stamp::text as "stamp",
+               ${WINDOW_SECONDS} as "windowSeconds"
+        from subnets where id in ${idsIn(ids)} order by id for no key update`,
+  );
   const spans = rowsOf<{ subnetId: string; start: string; end: string; pool: boolean }>(
     tx,
     sql`select subnet_id::text as "subnetId", host(start) as "start", host("end") as "end", false as "pool"
@@ -714,7 +721,7 @@ async function decideRead(
   const readAhead = ids.map((id) => {
     const hint = hints.get(id);
     if (hint === undefined) return undefined;
-    const prefix = checkPrefix('cidr', hint.cidr);
+    const { prefix } = hint;
     const from = new Set<bigint>();
     const around = new Set<bigint>();
     for (const i of groups.get(id)!.indexes) {
@@ -781,7 +788,8 @@ async function decideRead(
     const outsidePools = new IntervalSet([[firstOf(prefix), lastOf(prefix)]]).minus(
       unavailableIn(prefix, { addresses: fixed, spans: own.map(spanOf) }),
     );
-    const fresh: Hint = { cidr: row.cidr, policy: row.allocation, windowSeconds, outsidePools, neverInPool };
+    const fresh: Hint = { cidr: row.cidr, prefix, policy: row.allocation, windowSeconds, outsidePools, neverInPool };
+    group.hint = fresh;
     hints.delete(id); // to the end: the map is oldest first
     hints.set(id, fresh);
     for (const i of group.indexes) {
@@ -827,18 +835,14 @@ async function decideRead(
     for (const [k, outcome] of (group.picker!.outcomes as Outcome<Seen>[]).entries()) {
       const i = group.wantOf[k]!;
       if (outcome.outcome !== 'allocated') {
-        results[i] = refusal(outcome, subnetRows.get(group.id)!.cidr, requests[i]!, group.wants[k]!.wanted, text);
+        results[i] = refusal(outcome, group.hint!.cidr, requests[i]!, group.wants[k]!.wanted, text);
       }
     }
   }
   const { chosen, runs } = chosenIn(deciding);
   // The views go on to the subnets' next batches, which may be decided ahead as soon as this
   // one's write is sent.
-  const guards = [...new Set(chosen.map((c) => c.group))].map((group) => {
-    const guard = { subnetId: group.id, stamp: group.carried!.stamp, next: randomUUID() };
-    group.carried!.stamp = guard.next;
-    return guard;
-  });
+  const guards = advanceStamps(new Set(chosen.map((c) => c.group)));
   for (const group of deciding) {
     group.view!.settle();
     memory.carried.set(group.id, group.carried!);
@@ -850,9 +854,9 @@ async function decideRead(
     await ending;
     return results.map((r) => r ?? AGAIN);
   }
-  const written = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, commit);
+  const written = write(tx, rowsFor(requests, chosen), runs, guards, windowSeconds, [], commit);
   sent();
-  const answered = answers(requests, chosen, await written, memory, (id) => subnetRows.get(id)!.cidr);
+  const answered = answers(requests, chosen, await written, memory);
   // A held-back subnet's refusals go too: one may have come of what an earlier request chose.
   for (const group of answered.heldBack) for (const i of group.indexes) results[i] = AGAIN;
   return results.map((r, i) => r ?? answered.results[i]!);
@@ -1034,13 +1038,13 @@ async function write(
   runs: RunChanges,
   guards: { subnetId: string; stamp: string; next: string }[],
   windowSeconds: number,
-  commit?: Commit,
   /**
    * Stretches taken to hold no run, around addresses not read (asked for, or drawn at random):
    * no run may meet [lo, hi]. (That the addresses were not seen in use is checked with the rows:
    * each was chosen.)
    */
-  assumed: { subnetId: string; lo: string; hi: string }[] = [],
+  assumed: { subnetId: string; lo: string; hi: string }[],
+  commit?: Commit,
 ): Promise<Map<string, Pick<Allocated, 'createdAt' | 'lastSeen' | 'seenMac'>>> {
   // One statement: its data-modifying parts all run, whatever the select reads of them. None
   // of them meets another's row: a run that keeps its first address is extended in place (it

@@ -277,12 +277,8 @@ async function poolRow(db: Database | Tx, ref: string) {
   return row;
 }
 
-async function rangesOf(db: Database | Tx, poolId: string) {
-  return rangesOfPools(db, [poolId]);
-}
-
 /** The ranges of the pools, each with its subnet's CIDR, in pool and position order. */
-async function rangesOfPools(db: Database | Tx, poolIds: string[]) {
+async function rangesOf(db: Database | Tx, poolIds: string[]) {
   return db
     .select({ range: poolRanges, cidr: subnets.cidr })
     .from(poolRanges)
@@ -311,8 +307,8 @@ export async function listPools(db: Database, page: { limit?: number; after?: st
 async function poolsOf(db: Database, rows: (typeof pools.$inferSelect)[]): Promise<Pool[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((row) => row.id);
-  const rangesBy = new Map<string, Awaited<ReturnType<typeof rangesOfPools>>>(ids.map((id) => [id, []]));
-  for (const r of await rangesOfPools(db, ids)) rangesBy.get(r.range.poolId)!.push(r);
+  const rangesBy = new Map<string, Awaited<ReturnType<typeof rangesOf>>>(ids.map((id) => [id, []]));
+  for (const r of await rangesOf(db, ids)) rangesBy.get(r.range.poolId)!.push(r);
   const claimsBy = new Map<string, Address[]>(ids.map((id) => [id, []]));
   for (const address of await readAddresses(db, { poolIds: ids, limit: ALL }))
     claimsBy.get(address.pool!)!.push(address);
@@ -451,7 +447,7 @@ export async function deletePool(db: Database, poolRef: string, force: boolean):
     // Every subnet the pool has a range or a claim in, locked at once (in id order, as every
     // writer locks them): its ranges go with it.
     await touchSubnets(tx, [
-      ...(await rangesOf(tx, pool.id)).map(({ range }) => range.subnetId),
+      ...(await rangesOf(tx, [pool.id])).map(({ range }) => range.subnetId),
       ...claims.map((claim) => claim.subnet),
     ]);
     await freeAddresses(tx, claims);
