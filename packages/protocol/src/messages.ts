@@ -136,11 +136,33 @@ export const AgentMessage = Type.Union([Hello, Sightings, DhcpApplied, DhcpFaile
 
 // Collector → agent
 
+/** Addresses watched at once, at most: every open conflict of a busy segment, with room to spare. */
+export const MAX_WATCHED = 4096;
+
+/**
+ * Addresses under conflict, which the agent reports at `refreshSeconds` (shorter than its usual
+ * refresh interval) while they are on the wire: a steady binding is otherwise reported once per
+ * refresh interval, and the collector could not tell an offender still there from one gone
+ * (DESIGN.md, "Conflicts"). Each entry covers every binding and event (probe, DHCP server) of
+ * that IP on that segment. Sent whole: a new list replaces the last.
+ */
+export const Watch = Type.Object(
+  {
+    refreshSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+    addresses: Type.Array(
+      Type.Object({ vlan: Vlan, outerVlan: Type.Optional(Vlan), ip: Ip }, { additionalProperties: false }),
+      { maxItems: MAX_WATCHED },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const AgentConfig = Type.Object(
   {
     discovery: Type.Boolean({ description: 'capture on or off' }),
     interfaces: Type.Optional(Type.Array(Name(64), { maxItems: 256 })),
     refreshSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+    watch: Type.Optional(Watch),
   },
   { additionalProperties: false },
 );
@@ -209,6 +231,7 @@ export type DhcpFailed = Static<typeof DhcpFailed>;
 export type Stats = Static<typeof Stats>;
 export type AgentMessage = Static<typeof AgentMessage>;
 export type AgentConfig = Static<typeof AgentConfig>;
+export type Watch = Static<typeof Watch>;
 export type Welcome = Static<typeof Welcome>;
 export type Ack = Static<typeof Ack>;
 export type DhcpHost = Static<typeof DhcpHost>;
