@@ -9,6 +9,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { bootstrapAdmin, Principals } from './auth/users.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { EventHub } from './events/event-hub.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
 import { buildApp } from './http/app.js';
 import { Allocator } from './ipam/allocator.js';
@@ -55,6 +56,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const bootstrap = await bootstrapAdmin(db, { adminToken: options.adminToken, dataDir: options.dataDir });
     await readSettings(db);
     const metrics = new Metrics();
+    const eventHub = await EventHub.start(database);
     const gateway = new AgentGateway({ db, agentSecret: options.agentSecret, log: logger, metrics });
     const ready = async () => {
       try {
@@ -70,6 +72,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         allocator: new Allocator(db, database.reserve, metrics),
         principals: new Principals(db),
         gateway,
+        eventHub,
         metrics,
         ready,
       },
@@ -96,6 +99,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         } finally {
           clearTimeout(grace);
         }
+        await eventHub.close();
         await database.close();
       },
     };

@@ -89,6 +89,11 @@ export interface DatabaseHandle {
   kind: 'pglite' | 'postgres';
   /** PostgreSQL only: on PGlite, in the same process, there are no round trips to save. */
   reserve?: () => Promise<Reserved>;
+  /**
+   * Calls `onNotify` for each NOTIFY on `channel` (from any collector on the same PostgreSQL
+   * server; on PGlite, from this process); resolves to a function that stops listening.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -151,7 +156,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       });
       return { db: drizzlePostgres(shared) as unknown as Database, release: () => connection.release() };
     };
-    return { db: db as unknown as Database, kind: 'postgres', reserve, close: () => client.end({ timeout: 5 }) };
+    const listen = async (channel: string, onNotify: (payload: string) => void) => {
+      // postgres.js keeps one connection of its own for LISTEN, and listens again after it reconnects.
+      const { unlisten } = await client.listen(channel, onNotify);
+      return unlisten;
+    };
+    return {
+      db: db as unknown as Database,
+      kind: 'postgres',
+      reserve,
+      listen,
+      close: () => client.end({ timeout: 5 }),
+    };
   }
   let client: PGlite;
   if (options.dataDir !== undefined) {
@@ -168,5 +184,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     await client.close();
     throw error;
   }
-  return { db: db as unknown as Database, kind: 'pglite', close: () => client.close() };
+  const listen = async (channel: string, onNotify: (payload: string) => void) => {
+    const unlisten = await client.listen(channel, onNotify);
+    return () => unlisten();
+  };
+  return { db: db as unknown as Database, kind: 'pglite', listen, close: () => client.close() };
 }

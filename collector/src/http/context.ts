@@ -1,5 +1,6 @@
 import type { Principals } from '../auth/users.js';
 import type { Database } from '../db/database.js';
+import type { EventHub } from '../events/event-hub.js';
 import type { AgentGateway } from '../gateway/agent-gateway.js';
 import type { Allocator } from '../ipam/allocator.js';
 import type { Metrics } from '../metrics.js';
@@ -11,6 +12,8 @@ export interface AppContext {
   /** Who each bearer token is. */
   principals: Principals;
   gateway: AgentGateway;
+  /** Wakes followers of the event log when events are committed. */
+  eventHub: EventHub;
   metrics: Metrics;
   /** True once the database answered and its migrations are applied. */
   ready: () => Promise<boolean>;

@@ -1,5 +1,15 @@
 // The one home of the collector's database schema; drizzle-kit generates ../../../drizzle from it.
 export { type AgentInterface, type AgentStats, agents } from './agents.js';
+export {
+  type ConflictEvidence,
+  type ConflictKind,
+  type ConflictStatus,
+  conflictExemptions,
+  conflicts,
+  dhcpServers,
+  events,
+  webhooks,
+} from './conflicts.js';
 export { bindings, sightingEvents } from './discoveries.js';
 export {
   type AddressKind,

@@ -38,6 +38,8 @@ export const subnets = pgTable(
     leaseSeconds: integer('lease_seconds'),
     nextServer: inet('next_server'),
     bootFile: text('boot_file'),
+    /** DHCP servers known to serve this subnet: an OFFER or ACK from one of them is not rogue. */
+    dhcpServers: inet('dhcp_servers').array().notNull().default(sql`'{}'`),
     /** False: only watched (discoveries, conflicts), never allocated from. */
     managed: boolean('managed').notNull().default(true),
     allocation: text('allocation').$type<'lowest' | 'random'>().notNull(),
@@ -169,6 +171,13 @@ export const addresses = pgTable(
       .notNull()
       .references(() => users.id),
     comment: text('comment'),
+    /**
+     * The MAC this address had before its last change through the API, and when: for a while
+     * the old host may still say its last words (a gratuitous ARP, a cached reply), which is
+     * not a conflict (conflict-rules.ts, MAC_CHANGE_GRACE_MS).
+     */
+    previousMac: macaddr('previous_mac'),
+    macChangedAt: when('mac_changed_at'),
     createdAt: when('created_at').notNull().defaultNow(),
   },
   (t) => [
