@@ -8,7 +8,7 @@ import type { Database } from '../db/database.js';
 import { addresses, agents, bindings, sightingEvents, subnets } from '../db/schema/index.js';
 import { ErrorCode, fieldError } from '../errors.js';
 import { checkMac as checkMacAs } from '../ipam/address-store.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor } from '../paging.js';
 import { vendorOf } from './vendors.js';
 
 export interface DiscoveryFilter {

@@ -37,13 +37,13 @@ import {
 } from '../agents/agent-store.js';
 import { bearerToken, sameSecret } from '../auth/tokens.js';
 import type { Database } from '../db/database.js';
-import { AGENT_NAME_PATTERN } from '../http/schemas.js';
 import { storeBatch } from '../ingest/store-batch.js';
 import type { Metrics } from '../metrics.js';
+import { NAME_PATTERN } from '../names.js';
 import { readSettings } from '../settings.js';
 
-/** The API's rule for agent names (http/schemas.ts), applied to names agents enroll under. */
-const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN);
+/** The API's rule for names (names.ts), applied to names agents enroll under. */
+const AGENT_NAME = new RegExp(NAME_PATTERN);
 
 /**
  * Frames past the protocol's limit but under this one get the catalogue's `message-too-large`

@@ -1,6 +1,7 @@
 /** Schema pieces shared by the routes. */
 import { parseIp, parsePrefix } from '@ipwarden/ipam';
 import { Type } from '@sinclair/typebox';
+import { NAME_PATTERN } from '../names.js';
 
 /**
  * Free text of at most `maxLength` characters, without NUL, which no PostgreSQL text can hold
@@ -17,9 +18,8 @@ export const PageQuery = {
   cursor: Type.String({ minLength: 1, maxLength: 512 }),
 };
 
-/** Names of agents and users: safe in a URL, a shell and a log line. */
-export const AGENT_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
-export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: AGENT_NAME_PATTERN });
+/** Names of agents and users (names.ts). */
+export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN });
 
 export const Uuid = Type.String({
   pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',

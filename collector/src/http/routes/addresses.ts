@@ -1,7 +1,6 @@
 /** Addresses, the allocations table (API.md): allocate, list, change and release. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { type Key, paged } from '../../discovery/cursor.js';
 import {
   allocateAddress,
   findAddress,
@@ -9,6 +8,7 @@ import {
   releaseAddress,
   updateAddress,
 } from '../../ipam/address-store.js';
+import { type Key, paged } from '../../paging.js';
 import { READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { isAddress, isUuid, Limit, PageQuery, Text, Uuid } from '../schemas.js';

@@ -1,8 +1,8 @@
 /** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { paged } from '../../discovery/cursor.js';
 import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
+import { paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { IdParams, Limit, PageQuery } from '../schemas.js';

@@ -1,7 +1,6 @@
 /** Pools and claims (API.md, Metal3-style): admins shape pools; users and admins claim. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { paged } from '../../discovery/cursor.js';
 import {
   claimAddress,
   createPool,
@@ -13,6 +12,7 @@ import {
   type PoolExport,
   releaseClaim,
 } from '../../ipam/pool-store.js';
+import { paged } from '../../paging.js';
 import { ADMIN, READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { Limit, Name, PageQuery } from '../schemas.js';

@@ -1,7 +1,6 @@
 /** Subnets and ranges (API.md): admins create and change them; every role reads them. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { type Key, paged } from '../../discovery/cursor.js';
 import {
   createRange,
   createSubnet,
@@ -13,6 +12,7 @@ import {
   updateSubnet,
 } from '../../ipam/subnet-store.js';
 import { subnetUtilization } from '../../ipam/utilization.js';
+import { type Key, paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { IdParams, isAddress, isPrefix, Limit, PageQuery, Text } from '../schemas.js';

@@ -2,7 +2,7 @@
  * Opaque cursors for keyset pagination (API.md, "Lists"): the sort key of the last item of a
  * page, which the next page starts after. A cursor that does not decode is a 400, not a 500.
  */
-import { ApiError, ErrorCode } from '../errors.js';
+import { ApiError, ErrorCode } from './errors.js';
 
 export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
