@@ -8,8 +8,33 @@ export {
   randomBelowFrom,
   unavailableIn,
 } from './allocation.js';
+export {
+  type AllocationFacts,
+  type Finding,
+  type HistoryFacts,
+  type Judgement,
+  judgeBinding,
+  judgeDhcpServer,
+  MAC_CHANGE_GRACE_MS,
+  needsAllocation,
+  needsHistory,
+  type Quieted,
+  type SeenBinding,
+} from './conflict-rules.js';
 export { IntervalSet } from './interval-set.js';
 export { bitsOf, type Family, formatIp, type Ip, parseIp } from './ip.js';
+export {
+  CONFLICT_KINDS,
+  type ConflictKind,
+  isLinkLocal,
+  type Located,
+  NetworkPlan,
+  type Place,
+  type PlanAgent,
+  type PlanDhcpServer,
+  type PlanExemption,
+  type PlanSubnet,
+} from './network-plan.js';
 export {
   contains,
   firstOf,
@@ -30,3 +55,4 @@ export {
   SubnetView,
   type Want,
 } from './subnet-view.js';
+export { isVirtualRouterMac, virtualRouterProtocol } from './virtual-router.js';
