@@ -5,8 +5,8 @@
  * learn of it at once. Readers go back to the table for the events themselves: a NOTIFY only
  * says "there is more".
  */
-import { and, asc, gt, inArray, type SQL, sql } from 'drizzle-orm';
-import type { Database, Tx } from '../db/database.js';
+import { type SQL, sql } from 'drizzle-orm';
+import { type Database, rowsOf, type Tx } from '../db/database.js';
 import { events } from '../db/schema/index.js';
 
 /** The channel every collector listens on for new events. */
@@ -58,24 +58,109 @@ export function notifyEvents(): SQL {
   return sql`select pg_notify(${EVENTS_CHANNEL}, '')`;
 }
 
-/** Events after `afterId`, oldest first, of the given types (all when undefined). */
+/**
+ * Where a reader is in the log: events follow each other in (tx, id) order — by writing
+ * transaction, then by id within one. Readers see only the settled part, the events of
+ * transactions older than the oldest one still running: no event can commit into it any more,
+ * so it only grows at its end and a reader that has passed a position never misses an event
+ * before it. (A transaction that writes for long holds the events of those after it back until
+ * it ends — on PostgreSQL, one on any database of the server.)
+ */
+export interface LogPosition {
+  tx: bigint;
+  id: number;
+}
+
+/** Before every event. */
+export const LOG_START: LogPosition = { tx: 0n, id: 0 };
+
+/** An event with its place in the log. */
+export interface LoggedEvent extends StoredEvent {
+  position: LogPosition;
+}
+
+/** Whether `a` comes after `b` in the log. */
+export function isAfter(a: LogPosition, b: LogPosition): boolean {
+  return a.tx > b.tx || (a.tx === b.tx && a.id > b.id);
+}
+
+interface EventRow {
+  id: number | string;
+  tx: string;
+  type: string;
+  at: Date | string;
+  data: unknown;
+}
+
+const SETTLED = sql`${events.tx} < pg_snapshot_xmin(pg_current_snapshot())`;
+
+const logged = (row: EventRow): LoggedEvent => ({
+  id: Number(row.id),
+  type: row.type as EventType,
+  at: new Date(row.at).toISOString(),
+  data: row.data,
+  position: { tx: BigInt(row.tx), id: Number(row.id) },
+});
+
+/** Settled events after `after`, in log order. */
+export async function readLog(db: Database, after: LogPosition, limit: number): Promise<LoggedEvent[]> {
+  const rows = await rowsOf<EventRow>(
+    db,
+    sql`select ${events.id} as id, ${events.tx}::text as tx, ${events.type} as type, ${events.at} as at,
+          ${events.data} as data
+        from ${events}
+        where (${events.tx}, ${events.id}) > (${after.tx.toString()}::xid8, ${after.id}) and ${SETTLED}
+        order by ${events.tx}, ${events.id}
+        limit ${limit}`,
+  );
+  return rows.map(logged);
+}
+
+/**
+ * The position of event `id` (a webhook's cursor, an SSE client's Last-Event-ID). An id the log
+ * does not hold — 0, or one no event has — stands after every event with a smaller id.
+ */
+export async function positionOf(db: Database, id: number): Promise<LogPosition> {
+  if (id <= 0) return LOG_START;
+  const [row] = await rowsOf<{ tx: string | null }>(
+    db,
+    sql`select coalesce(
+          (select ${events.tx} from ${events} where ${events.id} = ${id}),
+          (select ${events.tx} from ${events} where ${events.id} < ${id} order by ${events.tx} desc limit 1)
+        )::text as tx`,
+  );
+  return row?.tx == null ? LOG_START : { tx: BigInt(row.tx), id };
+}
+
+/** Settled events after event `afterId`, in log order, of the given types (all when undefined). */
 export async function readEvents(
   db: Database,
   afterId: number,
   limit: number,
   types?: readonly string[],
 ): Promise<StoredEvent[]> {
-  const rows = await db
-    .select()
-    .from(events)
-    .where(and(gt(events.id, afterId), types === undefined ? undefined : inArray(events.type, [...types])))
-    .orderBy(asc(events.id))
-    .limit(limit);
-  return rows.map((row) => ({ id: row.id, type: row.type as EventType, at: row.at.toISOString(), data: row.data }));
+  const wanted = types === undefined ? undefined : new Set(types);
+  const out: StoredEvent[] = [];
+  let after = await positionOf(db, afterId);
+  for (;;) {
+    const page = await readLog(db, after, limit);
+    for (const { position, ...event } of page) if (wanted === undefined || wanted.has(event.type)) out.push(event);
+    if (page.length < limit || out.length >= limit) return out.slice(0, limit);
+    after = page.at(-1)!.position;
+  }
 }
 
-/** The id of the newest event, 0 when there is none. */
+/** The last settled event: what a reader starting "from now on" starts after (0: none). */
 export async function lastEventId(db: Database): Promise<number> {
-  const [row] = await db.select({ id: sql<number>`coalesce(max(${events.id}), 0)::bigint` }).from(events);
-  return Number(row?.id ?? 0);
+  return (await endOfLog(db)).id;
+}
+
+/** The position of the last settled event. */
+export async function endOfLog(db: Database): Promise<LogPosition> {
+  const [row] = await rowsOf<{ id: number | string; tx: string }>(
+    db,
+    sql`select ${events.id} as id, ${events.tx}::text as tx from ${events} where ${SETTLED}
+        order by ${events.tx} desc, ${events.id} desc limit 1`,
+  );
+  return row === undefined ? LOG_START : { tx: BigInt(row.tx), id: Number(row.id) };
 }

@@ -4,6 +4,7 @@ import {
   boolean,
   check,
   cidr,
+  customType,
   index,
   inet,
   integer,
@@ -120,19 +121,29 @@ export const dhcpServers = pgTable(
   (t) => [check('dhcp_servers_ip_or_mac', sql`${t.ip} is not null or ${t.mac} is not null`)],
 );
 
+/** PostgreSQL's 64-bit transaction id, read and written as its decimal text. */
+const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
+
 /**
  * The event log (DESIGN.md, "Events"): written in the transaction that causes each event, with
  * an id that only grows; webhooks and `GET /events` read it from there.
+ *
+ * Ids are drawn before commit, so concurrent transactions commit them out of order: a reader
+ * that had passed id 7 would never see a 6 committed after it. Readers therefore follow the
+ * log in (tx, id) order and only up to the oldest transaction still running (event-log.ts),
+ * a prefix that only grows at its end.
  */
 export const events = pgTable(
   'events',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** The writing transaction: the log's order across transactions (event-log.ts). */
+    tx: xid8('tx').notNull().default(sql`pg_current_xact_id()`),
     type: text('type').notNull(),
     at: when('at').notNull().defaultNow(),
     data: jsonb('data').notNull(),
   },
-  (t) => [index('events_type_idx').on(t.type, t.id)],
+  (t) => [index('events_type_idx').on(t.type, t.id), index('events_log_order_idx').on(t.tx, t.id)],
 );
 
 /**
@@ -152,6 +163,8 @@ export const webhooks = pgTable('webhooks', {
   deliveredId: bigint('delivered_id', { mode: 'number' }).notNull(),
   /** Failures of the event now being retried (0: none pending). */
   failures: integer('failures').notNull().default(0),
+  /** When the event now being retried first failed: it is dropped once retried long enough. */
+  failingSince: when('failing_since'),
   nextAttemptAt: when('next_attempt_at'),
   lastDeliveryAt: when('last_delivery_at'),
   lastStatus: integer('last_status'),
