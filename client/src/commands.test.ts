@@ -119,6 +119,34 @@ describe('parseCommandLine', () => {
     ],
     [['nodes', 'release', 'n1'], { method: 'POST', path: '/nodes/n1/release' }],
     [['nodes', 'delete', 'n1'], { method: 'DELETE', path: '/nodes/n1' }],
+    [['conflicts'], { method: 'GET', path: '/conflicts', query: {}, all: false }],
+    [
+      ['conflicts', 'list', '--status', 'open', '--kind', 'duplicate-ip', '--subnet', '10.0.0.0/24', '--limit', '20'],
+      {
+        method: 'GET',
+        path: '/conflicts',
+        query: { status: 'open', kind: 'duplicate-ip', subnet: '10.0.0.0/24', limit: '20' },
+        all: false,
+      },
+    ],
+    [
+      ['conflicts', '--ip', '10.0.0.7', '--mac', '02:00:00:00:00:01', '--cursor', 'c2'],
+      {
+        method: 'GET',
+        path: '/conflicts',
+        query: { ip: '10.0.0.7', mac: '02:00:00:00:00:01', cursor: 'c2' },
+        all: false,
+      },
+    ],
+    [['conflicts', '--all'], { method: 'GET', path: '/conflicts', query: { limit: '1000' }, all: true }],
+    [['conflicts', '--all', '--limit', '50'], { method: 'GET', path: '/conflicts', query: { limit: '50' }, all: true }],
+    [['conflicts', 'show', 'c1'], { method: 'GET', path: '/conflicts/c1' }],
+    [['conflict', 'c1'], { method: 'GET', path: '/conflicts/c1' }],
+    [['conflicts', 'acknowledge', 'c1'], { method: 'POST', path: '/conflicts/c1/acknowledge', body: {} }],
+    [
+      ['conflicts', 'resolve', 'c1', '--comment', 'moved the VM'],
+      { method: 'POST', path: '/conflicts/c1/resolve', body: { comment: 'moved the VM' } },
+    ],
     [['whoami'], { method: 'GET', path: '/me' }],
   ])('%j asks the API for what it says', (argv, expected) => {
     expect(request(...argv)).toEqual(expected);
@@ -151,6 +179,10 @@ describe('parseCommandLine', () => {
     [['addresses', '--limit', '-1'], '--limit'],
     [['nodes', 'create', 'web1', '--interface', ',eth0'], '--interface ",eth0": MAC[,NAME][,virtual]'],
     [['nodes', 'create', 'web1', '--interface', 'aa,eth0,eth1'], 'MAC[,NAME][,virtual]'],
+    [['conflicts', '--all', '--cursor', 'c2'], 'conflicts: --all starts at the first page, not --cursor'],
+    [['conflicts', '--limit', 'ten'], '--limit: a whole number, not "ten"'],
+    [['conflicts', 'show'], 'usage: ipwarden conflicts show ID'],
+    [['conflicts', 'acknowledge', 'c1', '--force'], 'conflicts acknowledge takes no --force'],
     [['whoami', '--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrow(message);
@@ -183,7 +215,17 @@ describe('parseInterface', () => {
 describe('usage', () => {
   it('names every command, option and variable, and the configuration file', () => {
     const text = usage('/home/u/.config/ipwarden/config.json');
-    for (const words of ['reserve SUBNET', 'release IP', 'claim POOL CLAIM', 'unclaim POOL CLAIM', 'whoami']) {
+    for (const words of [
+      'reserve SUBNET',
+      'release IP',
+      'claim POOL CLAIM',
+      'unclaim POOL CLAIM',
+      'whoami',
+      'conflicts [list] [--status open|acknowledged|resolved] [--kind KIND]',
+      'conflicts show ID',
+      'conflicts acknowledge ID [--comment TEXT]',
+      'conflicts resolve ID [--comment TEXT]',
+    ]) {
       expect(text).toContain(`  ${words}`);
     }
     for (const words of ['--server URL', 'IPWARDEN_SERVER', '--token TOKEN', 'IPWARDEN_TOKEN', 'IPWARDEN_CONFIG']) {

@@ -43,6 +43,8 @@ const OPTIONS = {
   purpose: { type: 'string', value: 'dynamic|reserved' },
   file: { type: 'string', value: 'FILE' },
   interface: { type: 'string', multiple: true, value: 'MAC[,NAME][,virtual]' },
+  status: { type: 'string', value: 'open|acknowledged|resolved' },
+  all: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -69,6 +71,8 @@ interface Command {
   args: string[];
   options?: OptionName[];
   required?: OptionName[];
+  /** What an option's value is in this command's synopsis, where OPTIONS does not say it. */
+  values?: Partial<Record<OptionName, string>>;
   summary: string;
   plan(args: string[], o: Values): Call;
 }
@@ -78,6 +82,10 @@ const seg = encodeURIComponent;
 
 /** What a person sees when the API answers 204 No Content. */
 const done = (text: string) => () => escapeText(text);
+
+/** The answer as `view` shows it, or `text` if the API answers 204 No Content. */
+const viewOr = (text: string, view: (answer: unknown) => string) => (answer: unknown) =>
+  answer === undefined ? escapeText(text) : view(answer);
 
 function wholeNumber(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -96,6 +104,22 @@ export function parseInterface(spec: string): { mac: string; name?: string; virt
   }
   if (mac === '') throw new UsageError(`--interface "${spec}": MAC[,NAME][,virtual]`);
   return nic;
+}
+
+/** `conflicts acknowledge|resolve ID` (admins): the same request, each to its own path. */
+function conflictAction(verb: 'acknowledge' | 'resolve', summary: string): Command {
+  return {
+    words: `conflicts ${verb}`,
+    args: ['ID'],
+    options: ['comment'],
+    summary: `${summary} (admins)`,
+    plan: ([id], o) => ({
+      method: 'POST',
+      path: `/conflicts/${seg(id!)}/${verb}`,
+      body: { comment: o.comment },
+      view: viewOr(`${verb}d conflict ${id}`, views.conflict),
+    }),
+  };
 }
 
 const COMMANDS: readonly Command[] = [
@@ -365,6 +389,35 @@ const COMMANDS: readonly Command[] = [
     plan: ([id]) => ({ method: 'DELETE', path: `/nodes/${seg(id!)}`, view: done(`deleted node ${id}`) }),
   },
   {
+    words: 'conflicts list',
+    args: [],
+    options: ['status', 'kind', 'subnet', 'ip', 'mac', 'limit', 'cursor', 'all'],
+    values: { kind: 'KIND' },
+    summary: 'what the wire says against the table: one page (--limit N from --cursor), or --all',
+    plan: (_, o) => {
+      if (o.all && o.cursor !== undefined)
+        throw new UsageError('conflicts: --all starts at the first page, not --cursor');
+      wholeNumber('limit', o.limit);
+      const { status, kind, subnet, ip, mac, cursor } = o;
+      return {
+        method: 'GET',
+        path: '/conflicts',
+        // All of them: in the largest pages the API serves (1000).
+        query: { status, kind, subnet, ip, mac, cursor, limit: o.all && o.limit === undefined ? '1000' : o.limit },
+        all: o.all === true,
+        view: views.conflicts,
+      };
+    },
+  },
+  {
+    words: 'conflicts show',
+    args: ['ID'],
+    summary: 'one conflict, with its evidence',
+    plan: ([id]) => ({ method: 'GET', path: `/conflicts/${seg(id!)}`, view: views.conflict }),
+  },
+  conflictAction('acknowledge', 'mark a conflict as known: it stays open, alerting no more until it resolves'),
+  conflictAction('resolve', 'resolve a conflict now'),
+  {
     words: 'whoami',
     args: [],
     summary: 'who the token belongs to, and its role',
@@ -373,13 +426,13 @@ const COMMANDS: readonly Command[] = [
 ];
 
 /** `address IP` reads as well as `addresses show IP`. */
-const ALIASES: Record<string, string> = { address: 'addresses show' };
+const ALIASES: Record<string, string> = { address: 'addresses show', conflict: 'conflicts show' };
 const find = (words: string) => COMMANDS.find((c) => c.words === (ALIASES[words] ?? words));
 
 function synopsis(command: Command): string {
   const options = (command.options ?? []).map((name) => {
     const spec: { type: string; value?: string; multiple?: boolean } = OPTIONS[name];
-    const text = spec.type === 'boolean' ? `--${name}` : `--${name} ${spec.value}`;
+    const text = spec.type === 'boolean' ? `--${name}` : `--${name} ${command.values?.[name] ?? spec.value}`;
     if (command.required?.includes(name)) return text;
     return spec.multiple ? `[${text}]...` : `[${text}]`;
   });
@@ -413,8 +466,11 @@ export function usage(defaultConfigFile: string): string {
   );
   return `usage: ipwarden [options] COMMAND [ARGUMENTS] [options]
 
-A resource (addresses, subnets, ranges, pools, nodes) without a verb lists; SUBNET is a CIDR or
-an id, POOL a name or an id. Table output for people; --json prints the API's answer as it is.
+A resource (addresses, subnets, ranges, pools, nodes, conflicts) without a verb lists; SUBNET is
+a CIDR or an id, POOL a name or an id, ID the whole id a list shows. A conflict's KIND is
+duplicate-ip, mac-mismatch, unallocated-in-use, reserved-range-in-use, rogue-dhcp-server or
+foreign-subnet; VLAN 100.7 is VLAN 7 inside outer (QinQ) VLAN 100. Table output for people;
+--json prints the API's answer as it is.
 
 commands:
 ${[...COMMANDS.map((c) => entry(synopsis(c), c.summary)), ...aliases].join('\n')}

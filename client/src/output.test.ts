@@ -120,4 +120,52 @@ describe('views', () => {
     expect(text).toContain('10.0.0.1  allocated  reserved');
     expect(text).not.toContain('10.0.0.2');
   });
+
+  const evidence = { agent: 'rack-1', interface: 'eth1', vlan: 7, outerVlan: 100, source: 'arp', kind: 'host' };
+  const conflict = {
+    id: '6f1c2a9e-0000-4000-8000-000000000001',
+    kind: 'duplicate-ip',
+    ip: '10.0.0.7',
+    macs: ['02:00:00:00:00:01', '02:00:00:00:00:02'],
+    vlan: 7,
+    outerVlan: 100,
+    subnet: 's1',
+    status: 'open',
+    firstSeen: '2025-03-01T10:00:00.123Z',
+    lastSeen: '2025-03-01T10:05:00.456Z',
+    evidence: [
+      { ...evidence, mac: '02:00:00:00:00:02', at: '2025-03-01T10:05:00.456Z' },
+      { ...evidence, mac: '02:00:00:00:00:01', at: '2025-03-01T10:00:00.123Z' },
+    ],
+  };
+
+  it('shows conflicts with their whole id, the segment as outer.inner, times to the second and the evidence count', () => {
+    expect(views.conflicts({ items: [conflict, { ...conflict, outerVlan: 0, evidence: [] }], nextCursor: null })).toBe(
+      [
+        'ID                                    KIND          IP        MACS                                 VLAN   STATUS  FIRST-SEEN            LAST-SEEN             EVIDENCE',
+        '6f1c2a9e-0000-4000-8000-000000000001  duplicate-ip  10.0.0.7  02:00:00:00:00:01,02:00:00:00:00:02  100.7  open    2025-03-01T10:00:00Z  2025-03-01T10:05:00Z  2',
+        '6f1c2a9e-0000-4000-8000-000000000001  duplicate-ip  10.0.0.7  02:00:00:00:00:01,02:00:00:00:00:02  7      open    2025-03-01T10:00:00Z  2025-03-01T10:05:00Z  0',
+      ].join('\n'),
+    );
+  });
+
+  it("shows a conflict's MACs whether the API lists them or maps them to when each was last seen", () => {
+    const mapped = { ...conflict, macs: { '02:00:00:00:00:01': 1, '02:00:00:00:00:02': 2 } };
+    expect(views.conflicts({ items: [mapped] })).toContain(' 02:00:00:00:00:01,02:00:00:00:00:02 ');
+    expect(views.conflict(mapped)).toMatch(/^macs: +02:00:00:00:00:01,02:00:00:00:00:02$/m);
+  });
+
+  it('shows one conflict whole, then its evidence', () => {
+    const [fields, evidence] = views.conflict({ ...conflict, resolvedBy: null }).split('\n\n');
+    expect(fields).toMatch(/^firstSeen: +2025-03-01T10:00:00\.123Z$/m);
+    expect(fields).toMatch(/^resolvedBy: +-$/m);
+    expect(fields).not.toContain('evidence');
+    expect(evidence).toBe(
+      [
+        'AGENT   INTERFACE  VLAN   SOURCE  KIND  MAC                AT',
+        'rack-1  eth1       100.7  arp     host  02:00:00:00:00:02  2025-03-01T10:05:00Z',
+        'rack-1  eth1       100.7  arp     host  02:00:00:00:00:01  2025-03-01T10:00:00Z',
+      ].join('\n'),
+    );
+  });
 });

@@ -107,6 +107,37 @@ const NODE: Columns = {
 };
 const INTERFACE: Columns = { MAC: 'mac', NAME: 'name', VIRTUAL: 'virtual' };
 
+/** A segment (DESIGN.md): `7`, or `100.7` for inner VLAN 7 in outer (QinQ) VLAN 100. */
+const segment = (row: Row) => (row.outerVlan ? `${row.outerVlan}.${row.vlan}` : row.vlan);
+
+/** An API time to the second: the milliseconds only widen a table (--json keeps them). */
+const seconds = (at: unknown) => (typeof at === 'string' ? at.replace(/(T\d\d:\d\d:\d\d)\.\d+Z$/, '$1Z') : at);
+
+/** A conflict's MACs: a list, or the keys of a map of MAC to when it was last seen. */
+const macsOf = (macs: unknown) =>
+  Array.isArray(macs) || typeof macs !== 'object' || macs === null ? macs : Object.keys(macs);
+
+const CONFLICT: Columns = {
+  ID: 'id',
+  KIND: 'kind',
+  IP: 'ip',
+  MACS: (c) => macsOf(c.macs),
+  VLAN: segment,
+  STATUS: 'status',
+  'FIRST-SEEN': (c) => seconds(c.firstSeen),
+  'LAST-SEEN': (c) => seconds(c.lastSeen),
+  EVIDENCE: (c) => rows(c.evidence).length,
+};
+const EVIDENCE: Columns = {
+  AGENT: 'agent',
+  INTERFACE: 'interface',
+  VLAN: segment,
+  SOURCE: 'source',
+  KIND: 'kind',
+  MAC: 'mac',
+  AT: (e) => seconds(e.at),
+};
+
 const blocks = (...parts: string[]) => parts.join('\n\n');
 
 /** How each answer of the API looks to a person. */
@@ -152,6 +183,11 @@ export const views = {
       table(INTERFACE, rows(node.interfaces)),
       table(ADDRESS, rows(node.addresses)),
     );
+  },
+  conflicts: (page: unknown) => table(CONFLICT, items(page)),
+  conflict: (answer: unknown) => {
+    const conflict = answer as Row;
+    return blocks(record({ ...conflict, macs: macsOf(conflict.macs) }), table(EVIDENCE, rows(conflict.evidence)));
   },
   /** A document meant for another program (a pool's export): JSON even for people. */
   document: (answer: unknown) => JSON.stringify(answer, null, 2),
