@@ -2,8 +2,11 @@
  * The flood check for ARP, which is most of what a rack network says: for each (VLAN, IP)
  * binding recently handled, its MAC and until when the same statement again changes nothing.
  * An ARP frame whose bindings are all here, with the same MACs, in time and within the binding
- * table's epoch, needs no decoding and no lookup by string: a numeric summary of the frame and
- * one cache line per binding decide it.
+ * table's table-wide epoch, needs no decoding and no lookup by string: a numeric summary of the
+ * frame and one cache line per binding decide it. A change to one binding (a move, an eviction,
+ * a probe for its address) makes the table tell {@link ArpQuietIndex.forget} that binding alone,
+ * so an address two hosts fight over costs the frames of that address the full path, not the
+ * frames of every other host.
  *
  * Entries are packed into 16 bytes so that a set of four fits one cache line and the whole
  * index (4 MiB) stays in the CPU cache with tens of thousands of hosts:
@@ -71,6 +74,20 @@ export class ArpQuietIndex {
     entries[e + 1] = (which === 0 ? frame.senderMacLow : frame.targetMacLow) | 0;
     entries[e + 2] = (which === 0 ? frame.senderMacHigh : frame.targetMacHigh) | (seconds << 16);
     entries[e + 3] = tag;
+  }
+
+  /** Forgets what is known of the binding of (vlanKey, ip): it has changed. */
+  forget(vlanKey: number, ip: number): void {
+    if (vlanKey >= 4095) return;
+    const entries = this.entries;
+    const first = this.set(vlanKey, ip) * WAYS;
+    for (let slot = first; slot < first + WAYS; slot++) {
+      const e = slot * 4;
+      if (entries[e] === (ip | 0) && (entries[e + 3]! & 0x1fff) === vlanKey + 1) {
+        entries[e + 2] = 0;
+        entries[e + 3] = 0;
+      }
+    }
   }
 
   private bindingIsQuiet(

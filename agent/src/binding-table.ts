@@ -20,49 +20,94 @@ export interface BindingTableOptions {
   refreshMs?: number;
   /** How many entries are remembered at most; the least recently reported go first (default 100 000). */
   maxEntries?: number;
+  /**
+   * Told when one binding's quiet state may have changed (a move, a rename, an eviction, a probe
+   * for it, a change of watch): caches of "this changes nothing" forget that binding alone.
+   */
+  onBindingChange?: (vlanKey: number, ip: string) => void;
+}
+
+/** An address the collector watches (protocol `Watch`): its segment and IP. */
+export interface WatchedAddress {
+  vlan: number;
+  outerVlan?: number | undefined;
+  ip: string;
 }
 
 interface Entry {
+  /** outerVlan × 4096 + vlan, and the IP: what {@link BindingTableOptions.onBindingChange} is told. */
+  vlanKey: number;
+  ip: string;
   mac: string;
   hostname: string | undefined;
   reportedAt: number;
   /** When a hostname change was last reported early (-Infinity: never). */
   renamedAt: number;
-  /** Other MACs recently seen on this address, with when each was last reported (at most MAX_OTHERS). */
-  others: Map<string, number> | undefined;
-  /** Start of the interval in which `moves` moves were reported. */
-  movesSince: number;
+  /** Start of the interval in which the moves and contested probes below were reported. */
+  windowStart: number;
   moves: number;
+  /** Probes by other MACs, and answers to probes, reported out of turn in this interval. */
+  contested: number;
+  /** On the collector's watch list: reported at the watch interval. */
+  watched: boolean;
+  /** A frame the repeat filter may hold states this binding: a change to it must move the epoch. */
+  repeatable: boolean;
 }
 
-/** Other MACs remembered per address: enough for hosts fighting over it, bounded under a MAC flood. */
-const MAX_OTHERS = 8;
-/** Moves reported per address per refresh interval: enough to raise the conflict, not a storm. */
+/** Moves reported per address per interval: enough to raise the conflict, not a storm. */
 const MAX_MOVES = 8;
+/** Probes by other MACs and probe answers reported out of turn per address per interval. */
+const MAX_CONTESTED = 8;
+/**
+ * How long after a probe the next host seen on its address by another MAC is its answer. RFC
+ * 5227 §2.1.1: a prober sends PROBE_NUM (3) probes PROBE_MIN–PROBE_MAX (1–2 s) apart and waits
+ * ANNOUNCE_WAIT (2 s) after the last for a defence before it announces; RFC 4862 §5.4 waits
+ * RetransTimer (1 s) per DAD probe. A defender answers within that.
+ */
+export const PROBE_ANSWER_MS = 2_000;
+/** Probes awaiting an answer remembered at most (the oldest go first). */
+const MAX_PENDING_PROBES = 4096;
 
 export const DEFAULT_REFRESH_MS = 600_000; // 10 min, as MAAS
 export const DEFAULT_MAX_ENTRIES = 100_000;
 
+/** The table's key of an address: `ip` untagged, `vlanKey/ip` on a VLAN. */
+function addressKey(vlanKey: number, ip: string): string {
+  return vlanKey === 0 ? ip : `${vlanKey}/${ip}`;
+}
+
 export class BindingTable {
   private refresh: number;
+  /** The interval of watched addresses, in ms (never longer than the refresh interval). */
+  private watchMs: number;
+  /** Watched addresses, by key. */
+  private watchedKeys = new Set<string>();
   readonly maxEntries: number;
+  private readonly onBindingChange: ((vlanKey: number, ip: string) => void) | undefined;
   /** Address bindings, keyed by `ip` (untagged) or `vlanKey/ip`; Map order = least recently reported first. */
   private readonly bindings = new Map<string, Entry>();
-  /** Probes, DHCP servers and clients: reported once per refresh interval each. */
+  /** Probes, DHCP servers and clients: reported once per interval each. */
   private readonly events = new Map<string, number>();
+  /** The last probe for each address, until another MAC is seen on it (oldest first out). */
+  private readonly probes = new Map<string, { mac: string; at: number }>();
   /** Hostnames announced by DHCP clients, by MAC, so the lease and later sightings carry them (oldest first out). */
   private readonly hostnames = new Map<string, string>();
   /** Entries dropped to stay within maxEntries. */
   evicted = 0;
   /** Moves not reported because an address already had MAX_MOVES in the interval. */
   suppressedMoves = 0;
+  /** Probes by other MACs and probe answers not reported because an address had MAX_CONTESTED. */
+  suppressedProbes = 0;
   /**
-   * Grows whenever an observation that changed nothing could start to change something: a
-   * binding moved to another MAC or took a new name, a DHCP client's name changed, or an
-   * entry was forgotten. Caches of "this changes nothing"
-   * (see RepeatFilter) are valid only within one epoch.
+   * Grows whenever an observation that changed nothing could start to change something, as
+   * far as a frame the repeat filter holds goes: a binding such a frame stated changed (moved,
+   * took a new name, was forgotten or probed for), a DHCP client's name changed, an event was
+   * forgotten, or an interval changed. Bindings only ever stated by ARP frames the ARP index
+   * handles change it not: they are told one by one to {@link BindingTableOptions.onBindingChange}.
    */
   epoch = 0;
+  /** Grows when every binding's quiet state may change at once: a new refresh interval. */
+  tableEpoch = 0;
   /**
    * After each {@link observe}: until when (ms) the same observation again would change
    * nothing, as far as the state of this epoch goes.
@@ -71,7 +116,9 @@ export class BindingTable {
 
   constructor(options: BindingTableOptions = {}) {
     this.refresh = options.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.watchMs = this.refresh;
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.onBindingChange = options.onBindingChange;
   }
 
   get refreshMs(): number {
@@ -80,12 +127,39 @@ export class BindingTable {
 
   /**
    * A new refresh interval, for what the table holds too: nothing is forgotten (a host is not
-   * reported as new again), and the epoch moves on, since a repeat judged quiet under the old
+   * reported as new again), and the epochs move on, since a repeat judged quiet under the old
    * interval may be due under the new one.
    */
   setRefreshMs(refreshMs: number): void {
     if (refreshMs === this.refresh) return;
     this.refresh = refreshMs;
+    this.epoch++;
+    this.tableEpoch++;
+  }
+
+  /**
+   * The addresses the collector watches (DESIGN.md, "Conflicts"): each binding and event of
+   * one is reported every `refreshMs` instead of every refresh interval, so that an offender
+   * still on the wire keeps its conflict open. A new list replaces the last; only the bindings
+   * whose interval changes are told to the caches.
+   */
+  setWatch(refreshMs: number, addresses: readonly WatchedAddress[]): void {
+    const keys = new Set<string>();
+    for (const a of addresses) keys.add(addressKey((a.outerVlan ?? 0) * 4096 + a.vlan, a.ip));
+    const intervalChanged = refreshMs !== this.watchMs;
+    const before = this.watchedKeys;
+    this.watchMs = refreshMs;
+    this.watchedKeys = keys;
+    const affected = (key: string) => {
+      const entry = this.bindings.get(key);
+      if (entry === undefined) return;
+      entry.watched = keys.has(key);
+      this.changed(entry);
+    };
+    for (const key of keys) if (intervalChanged || !before.has(key)) affected(key);
+    for (const key of before) if (!keys.has(key)) affected(key);
+    // Events (probes, DHCP servers) of these addresses have their own keys: any repeat the
+    // filter holds of one is let go.
     this.epoch++;
   }
 
@@ -93,8 +167,12 @@ export class BindingTable {
     return this.bindings.size;
   }
 
-  /** Feeds one observation made at `at` (ms); returns the sighting it causes, if any. */
-  observe(observation: Observation, at: number): Sighting | undefined {
+  /**
+   * Feeds one observation made at `at` (ms); returns the sighting it causes, if any.
+   * `repeatable`: the frame may be remembered by the repeat filter (every frame but those the
+   * ARP index handles), so a later change to its bindings must move the epoch.
+   */
+  observe(observation: Observation, at: number, repeatable = true): Sighting | undefined {
     if (observation.hostname !== undefined && observation.source === 'dhcp') {
       this.learnHostname(observation.mac, observation.hostname);
     }
@@ -104,114 +182,198 @@ export class BindingTable {
       this.quietUntil = Number.POSITIVE_INFINITY;
       return undefined;
     }
-    if (isBindingSighting(observation)) return this.observeBinding(observation, ip, at);
-    return this.observeEvent(observation, ip, at);
+    const vlanKey = (observation.outerVlan ?? 0) * 4096 + observation.vlan;
+    const key = addressKey(vlanKey, ip);
+    if (isBindingSighting(observation)) return this.observeBinding(observation, vlanKey, key, ip, at, repeatable);
+    return this.observeEvent(observation, key, ip, at);
   }
 
-  private observeBinding(observation: Observation, ip: string, at: number): Sighting | undefined {
-    const vlanKey = (observation.outerVlan ?? 0) * 4096 + observation.vlan;
-    const key = vlanKey === 0 ? ip : `${vlanKey}/${ip}`;
+  private interval(watched: boolean): number {
+    return watched ? Math.min(this.watchMs, this.refresh) : this.refresh;
+  }
+
+  private observeBinding(
+    observation: Observation,
+    vlanKey: number,
+    key: string,
+    ip: string,
+    at: number,
+    repeatable: boolean,
+  ): Sighting | undefined {
     const mac = observation.mac;
-    const entry = this.bindings.get(key);
+    // A host seen on a probed address by a MAC other than the prober's answers the probe (RFC
+    // 5227 §2.1.1, RFC 4862 §5.4.3): the evidence of a duplicate, so never kept quiet. The
+    // next such host takes the probe, answer or not, so that whether it answers depends on
+    // nothing a cache could have skipped.
+    let answers = false;
+    if (this.probes.size > 0 && observation.kind !== 'dhcp-lease') {
+      const probe = this.probes.get(key);
+      if (probe !== undefined && probe.mac !== mac) {
+        this.probes.delete(key);
+        answers = at >= probe.at && at - probe.at <= PROBE_ANSWER_MS;
+      }
+    }
+    let entry = this.bindings.get(key);
+    let out: Sighting | undefined;
     if (entry === undefined) {
       const hostname = observation.hostname ?? this.hostnames.get(mac);
-      this.remember(this.bindings, key, {
+      const watched = this.watchedKeys.size > 0 && this.watchedKeys.has(key);
+      entry = {
+        vlanKey,
+        ip,
         mac,
         hostname,
         reportedAt: at,
         renamedAt: Number.NEGATIVE_INFINITY,
-        others: undefined,
-        movesSince: at,
+        windowStart: at,
         moves: 0,
-      });
-      this.quietUntil = at + this.refreshMs;
-      return sighting(observation, ip, at, 'new', hostname);
+        contested: 0,
+        watched,
+        repeatable: false,
+      };
+      this.rememberBinding(key, entry);
+      this.quietUntil = at + this.interval(watched);
+      out = sighting(observation, ip, at, 'new', hostname);
+    } else {
+      out = this.update(entry, key, ip, observation, at, answers);
     }
-    return this.update(entry, key, ip, observation, at);
+    // Only now: a change above has let go of the repeats that stated this binding before.
+    if (repeatable) entry.repeatable = true;
+    if (answers && out !== undefined) out.detail = { ...out.detail, answersProbe: true };
+    return out;
   }
 
   /** A frame for a known binding: a refresh, a rename, a move, or nothing new. */
-  private update(entry: Entry, key: string, ip: string, observation: Observation, at: number): Sighting | undefined {
+  private update(
+    entry: Entry,
+    key: string,
+    ip: string,
+    observation: Observation,
+    at: number,
+    answers: boolean,
+  ): Sighting | undefined {
     const mac = observation.mac;
+    const interval = this.interval(entry.watched);
     if (entry.mac === mac) {
       const hostname = observation.hostname;
       // A new name is news at once, but a host announcing two names (DHCP and mDNS) must not
       // turn every frame into a report: early reports are limited to one per interval, and
       // between reports the binding keeps the name it was last reported with.
       const renamed = hostname !== undefined && hostname !== entry.hostname;
-      const due = at - entry.reportedAt >= this.refreshMs;
-      const early = renamed && at - entry.renamedAt >= this.refreshMs;
+      const due = at - entry.reportedAt >= interval;
+      const early = renamed && at - entry.renamedAt >= interval;
       if (!due && !early) {
-        this.quietUntil = (renamed ? Math.min(entry.reportedAt, entry.renamedAt) : entry.reportedAt) + this.refreshMs;
-        return undefined;
+        this.quietUntil = (renamed ? Math.min(entry.reportedAt, entry.renamedAt) : entry.reportedAt) + interval;
+        // A steady binding answering a probe is reported all the same, out of turn.
+        return answers && this.outOfTurn(entry, at, interval)
+          ? sighting(observation, ip, at, 'refresh', entry.hostname)
+          : undefined;
       }
       if (renamed) {
         entry.hostname = hostname;
-        this.epoch++;
+        this.changed(entry);
       }
       if (early) entry.renamedAt = at;
       entry.reportedAt = at;
-      this.touch(this.bindings, key, entry);
-      this.quietUntil = at + this.refreshMs;
+      this.touch(key, entry);
+      this.quietUntil = at + interval;
       return sighting(observation, ip, at, 'refresh', entry.hostname);
     }
 
-    // Another MAC on the address. Two hosts fighting over one IP would flap on every frame:
-    // each MAC's move is reported once per refresh interval, enough to raise the conflict, and
-    // a flood of MACs on one address is held to MAX_MOVES reports an interval.
+    // Another MAC on the address. Every move is reported — two hosts on one address alternate
+    // A, B, A, B, and the collector tells that duplicate from a move (A, then B for good) by
+    // the MACs it sees return — but two hosts fighting at line rate must not flood the uplink:
+    // an address has MAX_MOVES reports an interval, then its moves are counted.
     const previousMac = entry.mac;
     const hostname = observation.hostname ?? this.hostnames.get(mac);
-    entry.others ??= new Map();
-    const others = entry.others;
-    const reported = others.get(mac);
-    others.delete(mac);
-    others.set(previousMac, entry.reportedAt);
-    if (others.size > MAX_OTHERS) others.delete(others.keys().next().value!);
     entry.mac = mac;
     entry.hostname = hostname;
-    this.epoch++;
-    if (at - entry.movesSince >= this.refreshMs) {
-      entry.movesSince = at;
-      entry.moves = 0;
-    }
-    if (reported !== undefined && at - reported < this.refreshMs) {
-      entry.reportedAt = reported;
-      this.quietUntil = reported + this.refreshMs;
-      return undefined;
-    }
+    this.changed(entry);
+    this.rollWindow(entry, at, interval);
     if (entry.moves >= MAX_MOVES) {
       // Reported as a refresh once this interval is over.
-      this.suppressedMoves++;
-      entry.reportedAt = entry.movesSince;
-      this.quietUntil = entry.movesSince + this.refreshMs;
-      return undefined;
+      entry.reportedAt = entry.windowStart;
+      this.quietUntil = entry.windowStart + interval;
+      if (!answers || !this.outOfTurn(entry, at, interval)) {
+        this.suppressedMoves++;
+        return undefined;
+      }
+    } else {
+      entry.moves++;
+      entry.reportedAt = at;
+      this.touch(key, entry);
+      this.quietUntil = at + interval;
     }
-    entry.moves++;
-    entry.reportedAt = at;
-    this.touch(this.bindings, key, entry);
-    this.quietUntil = at + this.refreshMs;
     const moved = sighting(observation, ip, at, 'moved', hostname);
     moved.previousMac = previousMac;
     return moved;
   }
 
-  private observeEvent(observation: Observation, ip: string, at: number): Sighting | undefined {
-    const key = `${observation.kind}|${observation.outerVlan ?? 0}|${observation.vlan}|${ip}|${observation.mac}`;
-    const reportedAt = this.events.get(key);
-    if (reportedAt !== undefined && at - reportedAt < this.refreshMs) {
-      this.quietUntil = reportedAt + this.refreshMs;
-      return undefined;
+  private observeEvent(observation: Observation, key: string, ip: string, at: number): Sighting | undefined {
+    const mac = observation.mac;
+    const eventKey = `${observation.kind}|${key}|${mac}`;
+    const interval = this.interval(this.watchedKeys.size > 0 && this.watchedKeys.has(key));
+    const reportedAt = this.events.get(eventKey);
+    let due = reportedAt === undefined || at - reportedAt >= interval;
+    if (observation.kind === 'probe') {
+      // Each probe opens a window for its answer, so none is quiet.
+      this.armProbe(key, mac, at);
+      const entry = this.bindings.get(key);
+      // A probe for an address another MAC holds (a new DHCP client handed an address in use)
+      // is reported each time, within the address's budget.
+      if (!due && entry !== undefined && entry.mac !== mac)
+        due = this.outOfTurn(entry, at, this.interval(entry.watched));
+      this.quietUntil = at;
+    } else {
+      this.quietUntil = due ? at + interval : reportedAt! + interval;
     }
-    this.quietUntil = at + this.refreshMs;
-    this.events.delete(key);
-    this.remember(this.events, key, at);
+    if (!due) return undefined;
+    this.events.delete(eventKey);
+    this.rememberEvent(eventKey, at);
     return sighting(
       observation,
       ip,
       at,
       reportedAt === undefined ? 'new' : 'refresh',
-      observation.hostname ?? this.hostnames.get(observation.mac),
+      observation.hostname ?? this.hostnames.get(mac),
     );
+  }
+
+  /** Remembers a probe for `key` by `mac`; the address's cached quiet state no longer holds. */
+  private armProbe(key: string, mac: string, at: number): void {
+    this.probes.delete(key);
+    if (this.probes.size >= MAX_PENDING_PROBES) this.probes.delete(this.probes.keys().next().value!);
+    this.probes.set(key, { mac, at });
+    const entry = this.bindings.get(key);
+    if (entry !== undefined) this.changed(entry);
+  }
+
+  /** True, counted, when the address may have one more report out of turn this interval. */
+  private outOfTurn(entry: Entry, at: number, interval: number): boolean {
+    this.rollWindow(entry, at, interval);
+    if (entry.contested >= MAX_CONTESTED) {
+      this.suppressedProbes++;
+      return false;
+    }
+    entry.contested++;
+    return true;
+  }
+
+  private rollWindow(entry: Entry, at: number, interval: number): void {
+    if (at - entry.windowStart < interval) return;
+    entry.windowStart = at;
+    entry.moves = 0;
+    entry.contested = 0;
+  }
+
+  /** One binding's quiet state may have changed: the caches forget it. */
+  private changed(entry: Entry): void {
+    this.onBindingChange?.(entry.vlanKey, entry.ip);
+    if (entry.repeatable) {
+      // Every repeat the filter holds is let go, so this binding is stated by none of them.
+      entry.repeatable = false;
+      this.epoch++;
+    }
   }
 
   /** Remembers the name a DHCP client gave for its MAC; a changed name is a change of state. */
@@ -219,25 +381,37 @@ export class BindingTable {
     const known = this.hostnames.get(mac);
     if (known === hostname) return;
     if (known !== undefined) this.epoch++;
-    this.remember(this.hostnames, mac, hostname);
-  }
-
-  /** Inserts at the most-recent end, evicting the least recently reported entry when full. */
-  private remember<V>(map: Map<string, V>, key: string, value: V): void {
-    if (map.size >= this.maxEntries && !map.has(key)) {
-      const oldest = map.keys().next().value;
-      if (oldest !== undefined) {
-        map.delete(oldest);
-        this.evicted++;
-        this.epoch++;
-      }
+    if (this.hostnames.size >= this.maxEntries && known === undefined) {
+      this.hostnames.delete(this.hostnames.keys().next().value!);
+      this.evicted++;
+      this.epoch++;
     }
-    map.set(key, value);
+    this.hostnames.set(mac, hostname);
   }
 
-  private touch<V>(map: Map<string, V>, key: string, value: V): void {
-    map.delete(key);
-    map.set(key, value);
+  /** Inserts a new binding at the most-recent end, forgetting the least recently reported when full. */
+  private rememberBinding(key: string, entry: Entry): void {
+    if (this.bindings.size >= this.maxEntries) {
+      const [oldestKey, oldest] = this.bindings.entries().next().value!;
+      this.bindings.delete(oldestKey);
+      this.evicted++;
+      this.changed(oldest);
+    }
+    this.bindings.set(key, entry);
+  }
+
+  private rememberEvent(key: string, at: number): void {
+    if (this.events.size >= this.maxEntries) {
+      this.events.delete(this.events.keys().next().value!);
+      this.evicted++;
+      this.epoch++;
+    }
+    this.events.set(key, at);
+  }
+
+  private touch(key: string, entry: Entry): void {
+    this.bindings.delete(key);
+    this.bindings.set(key, entry);
   }
 }
 

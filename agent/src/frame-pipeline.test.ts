@@ -1,13 +1,16 @@
 import { LinkType, Malformed, observeFrame } from '@ipwarden/netcodec';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BindingTable, type Sighting } from './binding-table.js';
+import { BindingTable, type Sighting, type WatchedAddress } from './binding-table.js';
 import { FramePipeline } from './frame-pipeline.js';
 
-/** An Ethernet ARP frame (RFC 826): op 1 request, 2 reply; optional 802.1Q tag. */
+/**
+ * An Ethernet ARP frame (RFC 826): op 1 request, 2 reply; optional 802.1Q tag. Sender IP -1 is
+ * 0.0.0.0: an RFC 5227 probe.
+ */
 function arp(op: number, mac: number, ip: number, targetMac: number, targetIp: number, vlan = 0): Uint8Array {
   const macBytes = (n: number) => [0x02, 0, 0, 0, 0, n];
-  const ipBytes = (n: number) => [10, 99, 0, n];
+  const ipBytes = (n: number) => (n < 0 ? [0, 0, 0, 0] : [10, 99, 0, n]);
   // vlan > 100: QinQ, an 802.1ad service tag (vlan - 100) around an 802.1Q customer tag 7.
   const tag = vlan > 100 ? [0x88, 0xa8, 0, vlan - 100, 0x81, 0x00, 0, 7] : vlan ? [0x81, 0x00, 0, vlan] : [];
   return Uint8Array.from([
@@ -133,15 +136,19 @@ function dhcpDiscover(mac: number, hostname: string): Uint8Array {
   ]);
 }
 
+/** A frame at a time, or a new watch list (the collector's `config.watch`). */
+type Step = { frame: Uint8Array; at: number } | { watch: { refreshMs: number; addresses: WatchedAddress[] } };
+
 /** The same stream through the decoders and the binding table alone, with no repeat filter. */
-function reference(
-  frames: Array<{ frame: Uint8Array; at: number }>,
-  maxEntries: number,
-  refreshMs: number,
-): Sighting[] {
+function reference(steps: Step[], maxEntries: number, refreshMs: number): Sighting[] {
   const table = new BindingTable({ maxEntries, refreshMs });
   const out: Sighting[] = [];
-  for (const { frame, at } of frames) {
+  for (const step of steps) {
+    if ('watch' in step) {
+      table.setWatch(step.watch.refreshMs, step.watch.addresses);
+      continue;
+    }
+    const { frame, at } = step;
     const result = observeFrame(LinkType.ETHERNET, frame, 0, frame.length);
     if (result instanceof Malformed) continue;
     for (const observation of result) {
@@ -152,9 +159,23 @@ function reference(
   return out;
 }
 
+function throughPipeline(steps: Step[], maxEntries: number, refreshMs: number): Sighting[] {
+  const got: Sighting[] = [];
+  const pipeline = new FramePipeline((sighting) => got.push(sighting), { maxEntries, refreshMs });
+  for (const step of steps) {
+    if ('watch' in step) pipeline.table.setWatch(step.watch.refreshMs, step.watch.addresses);
+    else pipeline.push(LinkType.ETHERNET, step.frame, 0, step.frame.length, step.at);
+  }
+  return got;
+}
+
 const frameStream = fc.array(
   fc.record({
-    kind: fc.constantFrom('arp', 'arp', 'arp', 'mdns', 'dhcp'),
+    // 'flap': two MACs answering for one address in turn; 'probe': an RFC 5227 probe;
+    // 'watch': the collector's watch list changes; 'again': a frame sent `back` frames before,
+    // so that the caches have repeats to hold quiet.
+    kind: fc.constantFrom('arp', 'arp', 'arp', 'mdns', 'dhcp', 'flap', 'probe', 'watch', 'again', 'again'),
+    back: fc.nat(8),
     op: fc.constantFrom(1, 2),
     mac: fc.integer({ min: 1, max: 6 }),
     ip: fc.integer({ min: 1, max: 6 }),
@@ -165,6 +186,8 @@ const frameStream = fc.array(
     name: fc.constantFrom('alpha', 'beta'),
     // Time mostly moves on; now and then it steps back (merged captures, clock steps).
     step: fc.constantFrom(0, 1, 10, 400, 1000, 5000, 40_000, -700),
+    watched: fc.subarray([1, 2, 3, 4]),
+    watchMs: fc.constantFrom(50, 1000, 20_000),
   }),
   { maxLength: 300 },
 );
@@ -182,30 +205,91 @@ function frameOf(s: {
 }): Uint8Array {
   if (s.kind === 'mdns') return mdns(s.mac, s.ip === s.ip2 ? [s.ip] : [s.ip, s.ip2], s.name);
   if (s.kind === 'dhcp') return dhcpDiscover(s.mac, s.name);
+  if (s.kind === 'probe') return arp(1, s.mac, -1, 0, s.ip, s.vlan);
+  // Two MACs per address (1 and 4, 2 and 5, 3 and 6), the target's turn deciding which.
+  if (s.kind === 'flap')
+    return arp(2, ((s.ip - 1) % 3) + 1 + (s.targetMac % 2) * 3, s.ip, s.targetMac, s.targetIp, s.vlan);
   return arp(s.op, s.mac, s.ip, s.targetMac, s.targetIp, s.vlan);
 }
 
 describe('FramePipeline', () => {
-  it('reports exactly what the decoders and binding table report without the repeat filter', () => {
+  it('reports exactly what the decoders and binding table report without the caches', () => {
     fc.assert(
       fc.property(
         frameStream,
         fc.constantFrom(1, 2, 3, 5, 20),
         fc.constantFrom(100, 3000, 60_000),
-        (steps, maxEntries, refreshMs) => {
+        (draws, maxEntries, refreshMs) => {
           let at = 0;
-          const frames = steps.map((s) => {
+          const frames: Uint8Array[] = [];
+          const steps: Step[] = draws.map((s) => {
             at += s.step;
-            return { frame: frameOf(s), at };
+            if (s.kind === 'watch') {
+              const addresses = s.watched.map((n) => ({ vlan: n === 4 ? 7 : 0, ip: `10.99.0.${n}` }));
+              return { watch: { refreshMs: s.watchMs, addresses } };
+            }
+            const frame =
+              s.kind === 'again' && frames.length > 0 ? frames[Math.max(0, frames.length - 1 - s.back)]! : frameOf(s);
+            frames.push(frame);
+            return { frame, at };
           });
-          const got: Sighting[] = [];
-          const pipeline = new FramePipeline((sighting) => got.push(sighting), { maxEntries, refreshMs });
-          for (const { frame, at } of frames) pipeline.push(LinkType.ETHERNET, frame, 0, frame.length, at);
-          expect(got).toEqual(reference(frames, maxEntries, refreshMs));
+          expect(throughPipeline(steps, maxEntries, refreshMs)).toEqual(reference(steps, maxEntries, refreshMs));
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     );
+  });
+
+  it('keeps every other host quiet while two MACs fight over one address', () => {
+    const steps: Step[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const at = i * 10;
+      // Host i % 50 asks for the gateway; every other frame, the fought-over 10.99.0.200 speaks.
+      steps.push({ frame: arp(1, (i % 50) + 1, (i % 50) + 1, 0, 254), at });
+      steps.push({ frame: arp(1, i % 2 ? 210 : 211, 200, 0, 254), at });
+    }
+    const pipeline = new FramePipeline(() => {}, { refreshMs: 600_000 });
+    for (const step of steps)
+      if ('frame' in step) pipeline.push(LinkType.ETHERNET, step.frame, 0, step.frame.length, step.at);
+    // The 50 hosts' frames after their first are all repeats; the fought-over address's are none.
+    expect(pipeline.stats.repeats).toBe(4000 - 50);
+    expect(throughPipeline(steps, 100_000, 600_000)).toEqual(reference(steps, 100_000, 600_000));
+  });
+
+  it('lets through the answer to a probe that the ARP index held quiet', () => {
+    const steps: Step[] = [
+      { frame: arp(2, 2, 9, 1, 1), at: 0 },
+      { frame: arp(2, 2, 9, 1, 1), at: 10 },
+      { frame: arp(1, 3, -1, 0, 9), at: 20 },
+      { frame: arp(2, 2, 9, 1, 1), at: 30 },
+      { frame: arp(2, 2, 9, 1, 1), at: 40 },
+    ];
+    const got = throughPipeline(steps, 100, 600_000);
+    expect(got).toEqual(reference(steps, 100, 600_000));
+    expect(
+      got.map((s) => `${s.at} ${s.event} ${s.kind} ${s.ip}${s.detail?.answersProbe ? ' answersProbe' : ''}`),
+    ).toEqual([
+      '0 new host 10.99.0.9',
+      '0 new host 10.99.0.1',
+      '20 new probe 10.99.0.9',
+      '30 refresh host 10.99.0.9 answersProbe',
+    ]);
+  });
+
+  it('reports a newly watched address at the watch interval, though the ARP index held it quiet', () => {
+    const steps: Step[] = [
+      { frame: arp(1, 2, 9, 0, 1), at: 0 },
+      { frame: arp(1, 2, 9, 0, 1), at: 1500 },
+      { watch: { refreshMs: 1000, addresses: [{ vlan: 0, ip: '10.99.0.9' }] } },
+      { frame: arp(1, 2, 9, 0, 1), at: 1600 },
+      { frame: arp(1, 2, 9, 0, 1), at: 2000 },
+      { frame: arp(1, 2, 9, 0, 1), at: 2700 },
+      { watch: { refreshMs: 1000, addresses: [] } },
+      { frame: arp(1, 2, 9, 0, 1), at: 3700 },
+    ];
+    const got = throughPipeline(steps, 100, 600_000);
+    expect(got).toEqual(reference(steps, 100, 600_000));
+    expect(got.map((s) => `${s.at} ${s.event}`)).toEqual(['0 new', '1600 refresh', '2700 refresh']);
   });
 
   it('skips the repeats of a flood without decoding them, and counts their observations', () => {

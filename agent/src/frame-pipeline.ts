@@ -59,9 +59,15 @@ export class FramePipeline {
 
   constructor(
     private readonly onSighting: (sighting: Sighting) => void,
-    options: BindingTableOptions = {},
+    options: Omit<BindingTableOptions, 'onBindingChange'> = {},
   ) {
-    this.table = new BindingTable(options);
+    this.table = new BindingTable({
+      ...options,
+      onBindingChange: (vlanKey, ip) => {
+        const n = ipv4Number(ip);
+        if (n >= 0) this.arpIndex.forget(vlanKey, n);
+      },
+    });
   }
 
   /** One captured frame: bytes[offset, offset + length), captured at `at` (ms since the epoch). */
@@ -77,7 +83,7 @@ export class FramePipeline {
       summarizeArpFrame(bytes, offset, offset + length, this.arp) &&
       this.arpIndex.covers(this.arp);
     if (arp) {
-      if (this.arpIndex.isQuiet(this.arp, at, table.epoch)) {
+      if (this.arpIndex.isQuiet(this.arp, at, table.tableEpoch)) {
         stats.repeats++;
         stats.observations += this.arp.count;
         return;
@@ -94,16 +100,17 @@ export class FramePipeline {
     if (result === undefined) return;
     // A repeat is quiet until the earliest time any of its observations is due, and only while
     // nothing has changed since the first of them was handled: a later observation of this
-    // same frame may evict or move the binding of an earlier one.
+    // same frame may evict or move the binding of an earlier one (for the ARP index, the table
+    // then forgets that binding's entry, remembered just before).
     let quietUntil = Number.POSITIVE_INFINITY;
     let epoch = table.epoch;
     for (let i = 0; i < result.length; i++) {
       stats.observations++;
-      const sighting = table.observe(result[i]!, at);
+      const sighting = table.observe(result[i]!, at, !arp);
       if (i === 0) epoch = table.epoch;
       if (table.quietUntil < quietUntil) quietUntil = table.quietUntil;
       // summarizeArpFrame and observeFrame share arpStatement: observation i is binding i.
-      if (arp) this.arpIndex.remember(this.arp, i, table.quietUntil, at, table.epoch);
+      if (arp) this.arpIndex.remember(this.arp, i, table.quietUntil, at, table.tableEpoch);
       if (sighting !== undefined) {
         stats.sightings++;
         this.onSighting(sighting);
@@ -152,4 +159,24 @@ export class FramePipeline {
     this.stats.malformedByLayer[result.layer] = (this.stats.malformedByLayer[result.layer] ?? 0) + 1;
     return undefined;
   }
+}
+
+/** The 32 bits of an IPv4 address in dotted-quad text (as the decoders write it), or -1. */
+function ipv4Number(ip: string): number {
+  let n = 0;
+  let part = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + part;
+      part = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + c - 48;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 ? n * 256 + part : -1;
 }
