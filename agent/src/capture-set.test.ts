@@ -128,4 +128,32 @@ describe('CaptureSet', () => {
     expect(set.totals().captured).toBe(3);
     expect(log).toEqual(['capture opened on eth0', 'refresh interval 30 s, from the collector']);
   });
+
+  it('reports the addresses the collector watches at its interval, on every interface, until a welcome without', () => {
+    const { set, fake, items, log } = captureSet(['eth0', 'eth1'], 600);
+    set.start();
+    fake.frame('eth0', 7, 0);
+    fake.frame('eth0', 8, 0);
+    set.configure({ watch: { refreshSeconds: 10, addresses: [{ vlan: 0, ip: '10.99.0.7' }] } });
+    set.configure({ discovery: true }); // no watch: unchanged
+    fake.frame('eth1', 7, 1000);
+    for (const at of [5000, 10_000, 20_000]) {
+      fake.frame('eth0', 7, at);
+      fake.frame('eth0', 8, at);
+      fake.frame('eth1', 7, at + 10_000);
+    }
+    set.configure({ discovery: true, refreshSeconds: 600 }, true); // a welcome: no watch list any more
+    fake.frame('eth0', 7, 40_000);
+    expect(items.map((i) => `${i.interface} ${i.at} ${i.ip} ${i.event}`)).toEqual([
+      'eth0 0 10.99.0.7 new',
+      'eth0 0 10.99.0.8 new',
+      'eth1 1000 10.99.0.7 new',
+      'eth1 15000 10.99.0.7 refresh',
+      'eth0 10000 10.99.0.7 refresh',
+      'eth0 20000 10.99.0.7 refresh',
+      'eth1 30000 10.99.0.7 refresh',
+    ]);
+    expect(log).toContain('watching 1 address every 10 s, from the collector');
+    expect(log).toContain('watching 0 addresses every - s, from the collector');
+  });
 });

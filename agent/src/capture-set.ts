@@ -2,10 +2,10 @@
  * The live captures of a running agent: one libpcap session and one frame pipeline per watched
  * interface, each interface its own layer-2 segment with its own binding table. The set follows
  * what the collector says (discovery off closes every capture, on reopens them; a new refresh
- * interval applies to every table) without a restart. An interface's pipeline outlives its
+ * interval and the addresses it watches apply to every table) without a restart. An interface's pipeline outlives its
  * captures, so hosts known before discovery was switched off are not reported as new again.
  */
-import type { AgentConfig as CollectorConfig, SightingItem } from '@ipwarden/protocol';
+import type { AgentConfig as CollectorConfig, SightingItem, Watch } from '@ipwarden/protocol';
 import { FramePipeline } from './frame-pipeline.js';
 import { type LiveCapture, openLiveCapture } from './live-capture.js';
 
@@ -39,6 +39,8 @@ export class CaptureSet {
   /** Kernel drops counted by captures since closed. */
   private closedKernelDrops = 0;
   private refreshSeconds: number;
+  /** The addresses the collector watches (none until it names some). */
+  private watch: Watch | undefined;
   private discovery = true;
   private wantedNames: readonly string[];
 
@@ -70,14 +72,27 @@ export class CaptureSet {
   /**
    * The collector's configuration, whole or a change: discovery off closes every capture and
    * on reopens them; an interface list, when the collector sends one, replaces the local one;
-   * a new refresh interval applies to every binding table, keeping what they know.
+   * a new refresh interval applies to every binding table, keeping what they know, and so does
+   * a watch list, which replaces the last (`whole`: the welcome's configuration, in which no
+   * watch list means none).
    */
-  configure(change: Partial<CollectorConfig>): void {
+  configure(change: Partial<CollectorConfig>, whole = false): void {
     const { log } = this.options;
     if (change.refreshSeconds !== undefined && change.refreshSeconds !== this.refreshSeconds) {
       log(`refresh interval ${change.refreshSeconds} s, from the collector`);
       this.refreshSeconds = change.refreshSeconds;
       for (const pipeline of this.pipelines.values()) pipeline.table.setRefreshMs(change.refreshSeconds * 1000);
+    }
+    if (change.watch !== undefined || (whole && this.watch !== undefined)) {
+      const watch = change.watch;
+      const count = watch?.addresses.length ?? 0;
+      if (count > 0 || (this.watch?.addresses.length ?? 0) > 0) {
+        log(
+          `watching ${count} address${count === 1 ? '' : 'es'} every ${watch?.refreshSeconds ?? '-'} s, from the collector`,
+        );
+      }
+      this.watch = watch;
+      for (const pipeline of this.pipelines.values()) applyWatch(pipeline, watch);
     }
     if (change.interfaces !== undefined && change.interfaces.length > 0) {
       const names = [...new Set(change.interfaces)];
@@ -131,6 +146,7 @@ export class CaptureSet {
         refreshMs: this.refreshSeconds * 1000,
         maxEntries: this.options.maxBindings,
       });
+      if (this.watch !== undefined) applyWatch(pipeline, this.watch);
       this.pipelines.set(name, pipeline);
     }
     return pipeline;
@@ -152,4 +168,9 @@ export class CaptureSet {
     this.watched.delete(name);
     this.options.log(`capture closed on ${name}`);
   }
+}
+
+/** The collector's watch list (none: undefined) applied to one pipeline's binding table. */
+export function applyWatch(pipeline: FramePipeline, watch: Watch | undefined): void {
+  pipeline.table.setWatch((watch?.refreshSeconds ?? 1) * 1000, watch?.addresses ?? []);
 }

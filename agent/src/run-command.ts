@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import type { Hello } from '@ipwarden/protocol';
 import { CaptureFileError, readCaptureFile } from './capture-file.js';
-import { CaptureSet } from './capture-set.js';
+import { applyWatch, CaptureSet } from './capture-set.js';
 import type { AgentConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { FramePipeline } from './frame-pipeline.js';
@@ -173,7 +173,7 @@ async function runLive(
   const uplink = new Uplink({
     ...uplinkOptions,
     hello: () => hello(captures.wanted),
-    onConfig: (change) => captures.configure(change),
+    onConfig: (change, whole) => captures.configure(change, whole),
     onFatal: () => done.settle(1),
   });
   const captures = new CaptureSet({
@@ -224,7 +224,16 @@ async function runPcap(
   const done = exitCode();
   // The file stands for one segment; its name, within the protocol's 64 characters, for the interface.
   const name = basename(file).slice(0, 64);
-  const uplink = new Uplink({ ...uplinkOptions, hello: () => hello([name]), onFatal: () => done.settle(1) });
+  // The file is read before the uplink connects, so a watch list from the collector comes too
+  // late for it; it is applied all the same, as the live agent does, should that ever change.
+  const uplink = new Uplink({
+    ...uplinkOptions,
+    hello: () => hello([name]),
+    onConfig: (change, whole) => {
+      if (change.watch !== undefined || whole) applyWatch(pipeline, change.watch);
+    },
+    onFatal: () => done.settle(1),
+  });
   const pipeline = new FramePipeline((sighting) => uplink.submit({ ...sighting, interface: name }), {
     refreshMs: config.refreshSeconds * 1000,
     maxEntries: config.maxBindings,

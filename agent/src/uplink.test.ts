@@ -459,15 +459,19 @@ describe('Uplink', () => {
     expect(log.some((line) => line.startsWith(`invalid message from ${collectorUrl(c.origin)}`))).toBe(true);
   });
 
-  it('hands the configuration of the welcome and every change of it to onConfig', async () => {
+  it('hands the configuration of the welcome, whole, and every change of it to onConfig', async () => {
     const c = await collector();
     const configs: object[] = [];
-    agent([c.origin], { onConfig: (config) => configs.push(config) });
+    agent([c.origin], { onConfig: (config, whole) => configs.push({ config, whole }) });
     const peer = await c.peer(0);
     await peer.welcome({ config: { discovery: false, refreshSeconds: 60 } });
-    peer.send({ type: 'config', config: { discovery: true } });
+    const watch = { refreshSeconds: 30, addresses: [{ vlan: 7, ip: '10.99.0.1' }] };
+    peer.send({ type: 'config', config: { discovery: true, watch } });
     await vi.waitFor(() => expect(configs).toHaveLength(2));
-    expect(configs).toEqual([{ discovery: false, refreshSeconds: 60 }, { discovery: true }]);
+    expect(configs).toEqual([
+      { config: { discovery: false, refreshSeconds: 60 }, whole: true },
+      { config: { discovery: true, watch }, whole: false },
+    ]);
   });
 
   it('sends stats only once welcomed', async () => {

@@ -72,8 +72,11 @@ export interface UplinkOptions {
   hello: () => HelloFields;
   /** One line per event, without a timestamp. */
   log: (message: string) => void;
-  /** The collector's configuration: whole from `welcome`, the changed settings from `config`. */
-  onConfig?: (config: Partial<CollectorConfig>) => void;
+  /**
+   * The collector's configuration: whole from `welcome` (`whole` true: a setting left out, as
+   * `watch`, is unset), the changed settings from `config` (one left out is unchanged).
+   */
+  onConfig?: (config: Partial<CollectorConfig>, whole: boolean) => void;
   /** A DHCP host map for this agent; without a handler it is logged and left alone. */
   onDhcpMap?: (map: DhcpMap) => void;
   /** The outbox cannot be written: the sightings of the batch are lost, and so is durability. */
@@ -468,7 +471,7 @@ export class Uplink {
         this.acked(connection, message.seq);
         break;
       case 'config':
-        this.options.onConfig?.(message.config);
+        this.options.onConfig?.(message.config, false);
         break;
       case 'dhcpMap':
         if (this.options.onDhcpMap !== undefined) this.options.onDhcpMap(message);
@@ -506,7 +509,7 @@ export class Uplink {
       `welcomed by ${connection.url} as agent ${welcome.agentId} (stored through seq ${welcome.lastSeq}, ` +
         `${outbox.stats.depth} sightings to send)`,
     );
-    this.options.onConfig?.(welcome.config);
+    this.options.onConfig?.(welcome.config, true);
     this.pump(connection);
     this.checkIdle();
   }
