@@ -13,16 +13,34 @@ import { escapeText } from './output.js';
 
 const say = (line: string) => process.stderr.write(`ipwarden: ${line}\n`);
 
-function readJson(file: string): unknown {
+/** A file's text (`-`: standard input); one that cannot be read is the person's mistake. */
+function readText(file: string): string {
   try {
-    return JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8'));
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (error) {
     throw new UsageError(`${file}: ${(error as Error).message}`);
   }
 }
 
+function readJson(file: string): unknown {
+  const text = readText(file);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${file}: ${(error as Error).message}`);
+  }
+}
+
+/** The call's body, with what it reads from files; a file's last line break is not a secret's. */
+function bodyOf(call: Call): unknown {
+  const body = call.bodyFile === undefined ? call.body : readJson(call.bodyFile);
+  if (call.textFiles === undefined) return body;
+  const read = Object.entries(call.textFiles).map(([field, file]) => [field, readText(file).replace(/\r?\n$/, '')]);
+  return { ...(body as object), ...Object.fromEntries(read) };
+}
+
 async function send(client: ApiClient, call: Call): Promise<unknown> {
-  const request = { ...call, body: call.bodyFile === undefined ? call.body : readJson(call.bodyFile) };
+  const request = { ...call, body: bodyOf(call) };
   return call.all ? client.all(request) : client.send(request);
 }
 

@@ -147,6 +147,43 @@ describe('parseCommandLine', () => {
       ['conflicts', 'resolve', 'c1', '--comment', 'moved the VM'],
       { method: 'POST', path: '/conflicts/c1/resolve', body: { comment: 'moved the VM' } },
     ],
+    [['webhooks'], { method: 'GET', path: '/webhooks', all: true }],
+    [
+      [
+        'webhooks',
+        'create',
+        'https://hooks.example/iw',
+        '--events',
+        'conflict.opened, conflict.resolved',
+        '--secret',
+        's',
+      ],
+      {
+        method: 'POST',
+        path: '/webhooks',
+        body: { url: 'https://hooks.example/iw', events: ['conflict.opened', 'conflict.resolved'], secret: 's' },
+      },
+    ],
+    [
+      ['webhooks', 'create', 'https://hooks.example/iw', '--events', '*', '--secret-file', 'f', '--format', 'slack'],
+      {
+        method: 'POST',
+        path: '/webhooks',
+        body: { url: 'https://hooks.example/iw', events: ['*'], format: 'slack' },
+        textFiles: { secret: 'f' },
+      },
+    ],
+    [
+      ['webhooks', 'create', 'https://hooks.example/iw', '--events', '*', '--secret', '-'],
+      {
+        method: 'POST',
+        path: '/webhooks',
+        body: { url: 'https://hooks.example/iw', events: ['*'] },
+        textFiles: { secret: '-' },
+      },
+    ],
+    [['webhooks', 'delete', 'w1'], { method: 'DELETE', path: '/webhooks/w1' }],
+    [['webhooks', 'ping', 'w1'], { method: 'POST', path: '/webhooks/w1/ping' }],
     [['whoami'], { method: 'GET', path: '/me' }],
   ])('%j asks the API for what it says', (argv, expected) => {
     expect(request(...argv)).toEqual(expected);
@@ -183,6 +220,14 @@ describe('parseCommandLine', () => {
     [['conflicts', '--limit', 'ten'], '--limit: a whole number, not "ten"'],
     [['conflicts', 'show'], 'usage: ipwarden conflicts show ID'],
     [['conflicts', 'acknowledge', 'c1', '--force'], 'conflicts acknowledge takes no --force'],
+    [['webhooks', 'create', 'https://h', '--secret', 's'], 'webhooks create needs --events'],
+    [['webhooks', 'create', 'https://h', '--events', '*'], 'webhooks create needs --secret or --secret-file'],
+    [
+      ['webhooks', 'create', 'https://h', '--events', '*', '--secret', 's', '--secret-file', 'f'],
+      'webhooks create takes --secret or --secret-file, not both',
+    ],
+    [['webhooks', 'create', 'https://h', '--events', 'a,,b', '--secret', 's'], '--events "a,,b": event types'],
+    [['webhooks', 'create', '--events', '*', '--secret', 's'], 'usage: ipwarden webhooks create URL --events'],
     [['whoami', '--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrow(message);
@@ -225,6 +270,10 @@ describe('usage', () => {
       'conflicts show ID',
       'conflicts acknowledge ID [--comment TEXT]',
       'conflicts resolve ID [--comment TEXT]',
+      'webhooks [list]',
+      'webhooks create URL --events TYPE,...|* (--secret SECRET | --secret-file FILE)',
+      'webhooks delete ID',
+      'webhooks ping ID',
     ]) {
       expect(text).toContain(`  ${words}`);
     }

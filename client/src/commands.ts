@@ -18,6 +18,8 @@ export interface Call extends Request {
   all?: boolean;
   /** The JSON body is in this file (`-`: standard input). */
   bodyFile?: string;
+  /** Body fields whose text is in a file (`-`: standard input): secrets kept off the command line. */
+  textFiles?: Record<string, string>;
   /** What a person sees of the answer (undefined for 204 No Content). */
   view: (answer: unknown) => string;
 }
@@ -45,6 +47,10 @@ const OPTIONS = {
   interface: { type: 'string', multiple: true, value: 'MAC[,NAME][,virtual]' },
   status: { type: 'string', value: 'open|acknowledged|resolved' },
   all: { type: 'boolean' },
+  events: { type: 'string', value: 'TYPE,...|*' },
+  secret: { type: 'string', value: 'SECRET' },
+  'secret-file': { type: 'string', value: 'FILE' },
+  format: { type: 'string', value: 'json|slack' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -71,6 +77,8 @@ interface Command {
   args: string[];
   options?: OptionName[];
   required?: OptionName[];
+  /** Options of which exactly one is given, shown as `(--a A | --b B)`. */
+  oneOf?: OptionName[];
   /** What an option's value is in this command's synopsis, where OPTIONS does not say it. */
   values?: Partial<Record<OptionName, string>>;
   summary: string;
@@ -91,6 +99,14 @@ function wholeNumber(option: string, text: string | undefined): number | undefin
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text)) throw new UsageError(`--${option}: a whole number, not "${text}"`);
   return Number(text);
+}
+
+/** `--events a,b` as the API's list of event types. */
+function eventTypes(text: string): string[] {
+  const types = text.split(',').map((type) => type.trim());
+  if (types.some((type) => type === ''))
+    throw new UsageError(`--events "${text}": event types separated by commas (DESIGN.md, "Events"), or '*'`);
+  return types;
 }
 
 /** `--interface MAC[,NAME][,virtual]` as the API's interface. */
@@ -418,6 +434,53 @@ const COMMANDS: readonly Command[] = [
   conflictAction('acknowledge', 'mark a conflict as known: it stays open, alerting no more until it resolves'),
   conflictAction('resolve', 'resolve a conflict now'),
   {
+    words: 'webhooks list',
+    args: [],
+    summary: 'the webhooks, with their last delivery and failures',
+    plan: () => ({ method: 'GET', path: '/webhooks', all: true, view: views.webhooks }),
+  },
+  {
+    words: 'webhooks create',
+    args: ['URL'],
+    options: ['events', 'secret', 'secret-file', 'format'],
+    required: ['events'],
+    oneOf: ['secret', 'secret-file'],
+    summary:
+      "POST the events named (or every one, '*') to URL, signed with the secret (16-256 characters);\n" +
+      '      --secret-file or --secret - (standard input) keep it out of shell history (admins)',
+    plan: ([url], o) => {
+      const secretFile = o.secret === '-' ? '-' : o['secret-file'];
+      return {
+        method: 'POST',
+        path: '/webhooks',
+        body: {
+          url,
+          events: eventTypes(o.events!),
+          secret: secretFile === undefined ? o.secret : undefined,
+          format: o.format,
+        },
+        textFiles: secretFile === undefined ? undefined : { secret: secretFile },
+        view: views.webhook,
+      };
+    },
+  },
+  {
+    words: 'webhooks delete',
+    args: ['ID'],
+    summary: 'delete a webhook (admins)',
+    plan: ([id]) => ({ method: 'DELETE', path: `/webhooks/${seg(id!)}`, view: done(`deleted webhook ${id}`) }),
+  },
+  {
+    words: 'webhooks ping',
+    args: ['ID'],
+    summary: 'send a webhook a ping event now (admins)',
+    plan: ([id]) => ({
+      method: 'POST',
+      path: `/webhooks/${seg(id!)}/ping`,
+      view: viewOr(`sent a ping to webhook ${id}`, views.result),
+    }),
+  },
+  {
     words: 'whoami',
     args: [],
     summary: 'who the token belongs to, and its role',
@@ -430,11 +493,14 @@ const ALIASES: Record<string, string> = { address: 'addresses show', conflict: '
 const find = (words: string) => COMMANDS.find((c) => c.words === (ALIASES[words] ?? words));
 
 function synopsis(command: Command): string {
-  const options = (command.options ?? []).map((name) => {
-    const spec: { type: string; value?: string; multiple?: boolean } = OPTIONS[name];
-    const text = spec.type === 'boolean' ? `--${name}` : `--${name} ${command.values?.[name] ?? spec.value}`;
-    if (command.required?.includes(name)) return text;
-    return spec.multiple ? `[${text}]...` : `[${text}]`;
+  const spec = (name: OptionName): { type: string; value?: string; multiple?: boolean } => OPTIONS[name];
+  const text = (name: OptionName) =>
+    spec(name).type === 'boolean' ? `--${name}` : `--${name} ${command.values?.[name] ?? spec(name).value}`;
+  const options = (command.options ?? []).flatMap((name) => {
+    if (command.oneOf?.includes(name))
+      return command.oneOf[0] === name ? [`(${command.oneOf.map(text).join(' | ')})`] : [];
+    if (command.required?.includes(name)) return [text(name)];
+    return [spec(name).multiple ? `[${text(name)}]...` : `[${text(name)}]`];
   });
   // Wrapped for a 100-column terminal.
   const lines = [[command.words.replace(/ list$/, ' [list]'), ...command.args].join(' ')];
@@ -466,9 +532,9 @@ export function usage(defaultConfigFile: string): string {
   );
   return `usage: ipwarden [options] COMMAND [ARGUMENTS] [options]
 
-A resource (addresses, subnets, ranges, pools, nodes, conflicts) without a verb lists; SUBNET is
-a CIDR or an id, POOL a name or an id, ID the whole id a list shows. A conflict's KIND is
-duplicate-ip, mac-mismatch, unallocated-in-use, reserved-range-in-use, rogue-dhcp-server or
+A resource (addresses, subnets, ranges, pools, nodes, conflicts, webhooks) without a verb lists;
+SUBNET is a CIDR or an id, POOL a name or an id, ID the whole id a list shows. A conflict's KIND
+is duplicate-ip, mac-mismatch, unallocated-in-use, reserved-range-in-use, rogue-dhcp-server or
 foreign-subnet; VLAN 100.7 is VLAN 7 inside outer (QinQ) VLAN 100. Table output for people;
 --json prints the API's answer as it is.
 
@@ -524,6 +590,12 @@ export function parseCommandLine(argv: string[]): Invocation {
   }
   for (const name of command.required ?? []) {
     if (values[name] === undefined) throw new UsageError(`${command.words} needs --${name}`);
+  }
+  if (command.oneOf !== undefined) {
+    const given = command.oneOf.filter((name) => values[name] !== undefined).length;
+    const choice = command.oneOf.map((name) => `--${name}`).join(' or ');
+    if (given === 0) throw new UsageError(`${command.words} needs ${choice}`);
+    if (given > 1) throw new UsageError(`${command.words} takes ${choice}, not both`);
   }
   if (args.length !== command.args.length)
     throw new UsageError(`usage: ipwarden ${synopsis(command).replace(/\n\s+/g, ' ')}`);

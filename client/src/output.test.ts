@@ -168,4 +168,27 @@ describe('views', () => {
       ].join('\n'),
     );
   });
+
+  it('shows webhooks with their events, last delivery and failures, and never a secret', () => {
+    const webhook = {
+      id: 'w1',
+      url: 'https://hooks.example/iw',
+      events: ['conflict.opened', 'conflict.resolved'],
+      format: 'json',
+      enabled: true,
+      lastDeliveryAt: '2025-03-01T10:05:00.456Z',
+      lastStatus: 502,
+      lastError: 'bad gateway',
+      failures: 3,
+      dropped: 0,
+      createdAt: '2025-03-01T09:00:00.000Z',
+    };
+    expect(views.webhooks({ items: [webhook, { ...webhook, id: 'w2', lastDeliveryAt: null, lastStatus: null }] })).toBe(
+      [
+        'ID  URL                       EVENTS                             FORMAT  ENABLED  LAST-DELIVERY         LAST-STATUS  FAILURES',
+        'w1  https://hooks.example/iw  conflict.opened,conflict.resolved  json    yes      2025-03-01T10:05:00Z  502          3',
+        'w2  https://hooks.example/iw  conflict.opened,conflict.resolved  json    yes      -                     -            3',
+      ].join('\n'),
+    );
+  });
 });

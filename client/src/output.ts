@@ -137,6 +137,16 @@ const EVIDENCE: Columns = {
   MAC: 'mac',
   AT: (e) => seconds(e.at),
 };
+const WEBHOOK: Columns = {
+  ID: 'id',
+  URL: 'url',
+  EVENTS: 'events',
+  FORMAT: 'format',
+  ENABLED: 'enabled',
+  'LAST-DELIVERY': (w) => seconds(w.lastDeliveryAt),
+  'LAST-STATUS': 'lastStatus',
+  FAILURES: 'failures',
+};
 
 const blocks = (...parts: string[]) => parts.join('\n\n');
 
@@ -189,6 +199,10 @@ export const views = {
     const conflict = answer as Row;
     return blocks(record({ ...conflict, macs: macsOf(conflict.macs) }), table(EVIDENCE, rows(conflict.evidence)));
   },
+  webhooks: (page: unknown) => table(WEBHOOK, items(page)),
+  webhook: (webhook: unknown) => table(WEBHOOK, [webhook as Row]),
+  /** An answer of fields no other view knows (a webhook's ping). */
+  result: (answer: unknown) => record(answer as Row),
   /** A document meant for another program (a pool's export): JSON even for people. */
   document: (answer: unknown) => JSON.stringify(answer, null, 2),
   identity: (me: unknown) => record(me as Row),
