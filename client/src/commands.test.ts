@@ -184,6 +184,63 @@ describe('parseCommandLine', () => {
     ],
     [['webhooks', 'delete', 'w1'], { method: 'DELETE', path: '/webhooks/w1' }],
     [['webhooks', 'ping', 'w1'], { method: 'POST', path: '/webhooks/w1/ping' }],
+    [['exemptions'], { method: 'GET', path: '/conflict-exemptions', all: true }],
+    [
+      ['exemptions', 'create', '--ip', '10.0.0.1', '--comment', 'anycast gateway'],
+      { method: 'POST', path: '/conflict-exemptions', body: { ip: '10.0.0.1', comment: 'anycast gateway' } },
+    ],
+    [
+      [
+        'exemptions',
+        'create',
+        '--cidr',
+        '10.0.0.0/30',
+        '--mac',
+        '02:00:00:00:00:01',
+        '--kind',
+        'duplicate-ip',
+        '--mac',
+        '02:00:00:00:00:02',
+        '--comment',
+        'keepalived pair',
+      ],
+      {
+        method: 'POST',
+        path: '/conflict-exemptions',
+        body: {
+          cidr: '10.0.0.0/30',
+          macs: ['02:00:00:00:00:01', '02:00:00:00:00:02'],
+          kinds: ['duplicate-ip'],
+          comment: 'keepalived pair',
+        },
+      },
+    ],
+    [['exemptions', 'delete', 'x1'], { method: 'DELETE', path: '/conflict-exemptions/x1' }],
+    [['dhcp-servers'], { method: 'GET', path: '/dhcp-servers', all: true }],
+    [
+      ['dhcp-servers', 'create', '--vlan', '7', '--ip', '10.0.0.2'],
+      { method: 'POST', path: '/dhcp-servers', body: { vlan: 7, ip: '10.0.0.2' } },
+    ],
+    [
+      [
+        'dhcp-servers',
+        'create',
+        '--vlan',
+        '7',
+        '--outer-vlan',
+        '100',
+        '--mac',
+        '02:00:00:00:00:53',
+        '--comment',
+        'kea',
+      ],
+      {
+        method: 'POST',
+        path: '/dhcp-servers',
+        body: { vlan: 7, outerVlan: 100, mac: '02:00:00:00:00:53', comment: 'kea' },
+      },
+    ],
+    [['dhcp-servers', 'delete', 'd1'], { method: 'DELETE', path: '/dhcp-servers/d1' }],
     [['whoami'], { method: 'GET', path: '/me' }],
   ])('%j asks the API for what it says', (argv, expected) => {
     expect(request(...argv)).toEqual(expected);
@@ -228,6 +285,17 @@ describe('parseCommandLine', () => {
     ],
     [['webhooks', 'create', 'https://h', '--events', 'a,,b', '--secret', 's'], '--events "a,,b": event types'],
     [['webhooks', 'create', '--events', '*', '--secret', 's'], 'usage: ipwarden webhooks create URL --events'],
+    [['exemptions', 'create', '--comment', 'c'], 'exemptions create needs --ip or --cidr'],
+    [
+      ['exemptions', 'create', '--ip', '10.0.0.1', '--cidr', '10.0.0.0/30', '--comment', 'c'],
+      'exemptions create takes --ip or --cidr, not both',
+    ],
+    [['exemptions', 'create', '--ip', '10.0.0.1'], 'exemptions create needs --comment'],
+    [['dhcp-servers', 'create', '--vlan', '7'], 'dhcp-servers create needs --ip or --mac (or both)'],
+    [['dhcp-servers', 'create', '--ip', '10.0.0.2'], 'dhcp-servers create needs --vlan'],
+    [['dhcp-servers', 'create', '--vlan', '7', '--outer-vlan', 'x', '--ip', 'i'], '--outer-vlan: a whole number'],
+    [['reserve', 'lab', '--ip', '10.0.0.7', '--ip', '10.0.0.8'], 'reserve takes --ip once'],
+    [['dhcp-servers', 'create', '--vlan', '7', '--mac', 'a', '--mac', 'b'], 'dhcp-servers create takes --mac once'],
     [['whoami', '--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrow(message);
@@ -274,6 +342,12 @@ describe('usage', () => {
       'webhooks create URL --events TYPE,...|* (--secret SECRET | --secret-file FILE)',
       'webhooks delete ID',
       'webhooks ping ID',
+      'exemptions [list]',
+      'exemptions create (--ip IP | --cidr CIDR) [--mac MAC]... [--kind KIND]... --comment TEXT',
+      'exemptions delete ID',
+      'dhcp-servers [list]',
+      'dhcp-servers create --vlan VLAN [--outer-vlan VLAN] [--ip IP] [--mac MAC] [--comment TEXT]',
+      'dhcp-servers delete ID',
     ]) {
       expect(text).toContain(`  ${words}`);
     }

@@ -51,6 +51,8 @@ const OPTIONS = {
   secret: { type: 'string', value: 'SECRET' },
   'secret-file': { type: 'string', value: 'FILE' },
   format: { type: 'string', value: 'json|slack' },
+  cidr: { type: 'string', value: 'CIDR' },
+  'outer-vlan': { type: 'string', value: 'VLAN' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -61,6 +63,21 @@ type Values = {
       ? string[]
       : string;
 };
+const specOf = (name: OptionName): { type: string; value?: string; multiple?: boolean } => OPTIONS[name];
+
+/** Every value given of each option, in order. */
+type Lists = Partial<Record<OptionName, string[]>>;
+
+/**
+ * OPTIONS as parseArgs reads them: every string option as a list, so that a command can take one
+ * repeatedly and the others refuse a second value instead of silently keeping the last.
+ */
+const PARSED_OPTIONS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
+  Object.entries(OPTIONS).map(([name, spec]) => [
+    name,
+    spec.type === 'boolean' ? { type: 'boolean' as const } : { type: 'string' as const, multiple: true },
+  ]),
+);
 
 /** Options of the program rather than of a command; allowed anywhere on the line. */
 const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
@@ -77,12 +94,14 @@ interface Command {
   args: string[];
   options?: OptionName[];
   required?: OptionName[];
+  /** Options this command takes more than once: its plan finds their values in `lists`. */
+  repeat?: OptionName[];
   /** Options of which exactly one is given, shown as `(--a A | --b B)`. */
   oneOf?: OptionName[];
   /** What an option's value is in this command's synopsis, where OPTIONS does not say it. */
   values?: Partial<Record<OptionName, string>>;
   summary: string;
-  plan(args: string[], o: Values): Call;
+  plan(args: string[], o: Values, lists: Lists): Call;
 }
 
 /** A path segment: CIDRs carry a slash (`10.0.0.0%2F24`), IPv6 addresses colons. */
@@ -481,6 +500,75 @@ const COMMANDS: readonly Command[] = [
     }),
   },
   {
+    words: 'exemptions list',
+    args: [],
+    summary: 'what raises no conflict because the network does it on purpose',
+    plan: () => ({ method: 'GET', path: '/conflict-exemptions', all: true, view: views.exemptions }),
+  },
+  {
+    words: 'exemptions create',
+    args: [],
+    options: ['ip', 'cidr', 'mac', 'kind', 'comment'],
+    required: ['comment'],
+    oneOf: ['ip', 'cidr'],
+    repeat: ['mac', 'kind'],
+    values: { kind: 'KIND' },
+    summary:
+      'expect these MACs (default any) to raise these kinds (default every) at IP or in CIDR: an\n' +
+      '      anycast gateway, a keepalived pair; resolves the conflicts it covers (admins)',
+    plan: (_, o, lists) => ({
+      method: 'POST',
+      path: '/conflict-exemptions',
+      body: { ip: o.ip, cidr: o.cidr, macs: lists.mac, kinds: lists.kind, comment: o.comment },
+      view: views.exemption,
+    }),
+  },
+  {
+    words: 'exemptions delete',
+    args: ['ID'],
+    summary: 'delete an exemption (admins)',
+    plan: ([id]) => ({
+      method: 'DELETE',
+      path: `/conflict-exemptions/${seg(id!)}`,
+      view: done(`deleted exemption ${id}`),
+    }),
+  },
+  {
+    words: 'dhcp-servers list',
+    args: [],
+    summary: 'the DHCP servers known for each segment: not rogue',
+    plan: () => ({ method: 'GET', path: '/dhcp-servers', all: true, view: views.dhcpServers }),
+  },
+  {
+    words: 'dhcp-servers create',
+    args: [],
+    options: ['vlan', 'outer-vlan', 'ip', 'mac', 'comment'],
+    required: ['vlan'],
+    summary: 'declare a DHCP server on a segment, by --ip, --mac or both (admins)',
+    plan: (_, o) => {
+      if (o.ip === undefined && o.mac === undefined)
+        throw new UsageError('dhcp-servers create needs --ip or --mac (or both)');
+      return {
+        method: 'POST',
+        path: '/dhcp-servers',
+        body: {
+          vlan: wholeNumber('vlan', o.vlan),
+          outerVlan: wholeNumber('outer-vlan', o['outer-vlan']),
+          ip: o.ip,
+          mac: o.mac,
+          comment: o.comment,
+        },
+        view: views.dhcpServer,
+      };
+    },
+  },
+  {
+    words: 'dhcp-servers delete',
+    args: ['ID'],
+    summary: 'forget a DHCP server (admins)',
+    plan: ([id]) => ({ method: 'DELETE', path: `/dhcp-servers/${seg(id!)}`, view: done(`deleted DHCP server ${id}`) }),
+  },
+  {
     words: 'whoami',
     args: [],
     summary: 'who the token belongs to, and its role',
@@ -493,14 +581,13 @@ const ALIASES: Record<string, string> = { address: 'addresses show', conflict: '
 const find = (words: string) => COMMANDS.find((c) => c.words === (ALIASES[words] ?? words));
 
 function synopsis(command: Command): string {
-  const spec = (name: OptionName): { type: string; value?: string; multiple?: boolean } => OPTIONS[name];
   const text = (name: OptionName) =>
-    spec(name).type === 'boolean' ? `--${name}` : `--${name} ${command.values?.[name] ?? spec(name).value}`;
+    specOf(name).type === 'boolean' ? `--${name}` : `--${name} ${command.values?.[name] ?? specOf(name).value}`;
   const options = (command.options ?? []).flatMap((name) => {
     if (command.oneOf?.includes(name))
       return command.oneOf[0] === name ? [`(${command.oneOf.map(text).join(' | ')})`] : [];
     if (command.required?.includes(name)) return [text(name)];
-    return [spec(name).multiple ? `[${text(name)}]...` : `[${text(name)}]`];
+    return [specOf(name).multiple || command.repeat?.includes(name) ? `[${text(name)}]...` : `[${text(name)}]`];
   });
   // Wrapped for a 100-column terminal.
   const lines = [[command.words.replace(/ list$/, ' [list]'), ...command.args].join(' ')];
@@ -532,11 +619,11 @@ export function usage(defaultConfigFile: string): string {
   );
   return `usage: ipwarden [options] COMMAND [ARGUMENTS] [options]
 
-A resource (addresses, subnets, ranges, pools, nodes, conflicts, webhooks) without a verb lists;
-SUBNET is a CIDR or an id, POOL a name or an id, ID the whole id a list shows. A conflict's KIND
-is duplicate-ip, mac-mismatch, unallocated-in-use, reserved-range-in-use, rogue-dhcp-server or
-foreign-subnet; VLAN 100.7 is VLAN 7 inside outer (QinQ) VLAN 100. Table output for people;
---json prints the API's answer as it is.
+A resource (addresses, subnets, ranges, pools, nodes, conflicts, webhooks, exemptions,
+dhcp-servers) without a verb lists; SUBNET is a CIDR or an id, POOL a name or an id, ID the whole
+id a list shows. A conflict's KIND is duplicate-ip, mac-mismatch, unallocated-in-use,
+reserved-range-in-use, rogue-dhcp-server or foreign-subnet; VLAN 100.7 is VLAN 7 inside outer
+(QinQ) VLAN 100. Table output for people; --json prints the API's answer as it is.
 
 commands:
 ${[...COMMANDS.map((c) => entry(synopsis(c), c.summary)), ...aliases].join('\n')}
@@ -573,7 +660,7 @@ function resolve(positionals: string[]): { command: Command; args: string[] } {
 export function parseCommandLine(argv: string[]): Invocation {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...GLOBAL_OPTIONS, ...OPTIONS },
+    options: { ...GLOBAL_OPTIONS, ...PARSED_OPTIONS },
     allowPositionals: true,
     strict: true,
   });
@@ -584,9 +671,20 @@ export function parseCommandLine(argv: string[]): Invocation {
   const invocation = { help, json: flags.json === true, flags, call: undefined };
   if (help || positionals.length === 0) return invocation;
   const { command, args } = resolve(positionals);
-  for (const name of Object.keys(values)) {
-    if (!(name in GLOBAL_OPTIONS) && !command.options?.includes(name as OptionName))
-      throw new UsageError(`${command.words} takes no --${name}`);
+  const given: Record<string, unknown> = {};
+  const lists: Lists = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (key in GLOBAL_OPTIONS) continue;
+    const name = key as OptionName;
+    if (!command.options?.includes(name)) throw new UsageError(`${command.words} takes no --${name}`);
+    if (!Array.isArray(value)) given[name] = value;
+    else {
+      lists[name] = value as string[];
+      if (specOf(name).multiple) given[name] = value;
+      else if (command.repeat?.includes(name)) continue;
+      else if (value.length > 1) throw new UsageError(`${command.words} takes --${name} once`);
+      else given[name] = value[0];
+    }
   }
   for (const name of command.required ?? []) {
     if (values[name] === undefined) throw new UsageError(`${command.words} needs --${name}`);
@@ -599,5 +697,5 @@ export function parseCommandLine(argv: string[]): Invocation {
   }
   if (args.length !== command.args.length)
     throw new UsageError(`usage: ipwarden ${synopsis(command).replace(/\n\s+/g, ' ')}`);
-  return { ...invocation, call: command.plan(args, values as Values) };
+  return { ...invocation, call: command.plan(args, given as Values, lists) };
 }

@@ -191,4 +191,38 @@ describe('views', () => {
       ].join('\n'),
     );
   });
+
+  it('shows exemptions, none listed meaning any MAC and every kind', () => {
+    expect(
+      views.exemptions({
+        items: [
+          { id: 'x1', cidr: '10.0.0.1/32', macs: [], kinds: [], comment: 'anycast gateway' },
+          { id: 'x2', cidr: '10.0.0.0/30', macs: ['02:00:00:00:00:01'], kinds: ['duplicate-ip'], comment: 'pair' },
+        ],
+      }),
+    ).toBe(
+      [
+        'ID  CIDR         MACS               KINDS         COMMENT',
+        'x1  10.0.0.1/32  any                every         anycast gateway',
+        'x2  10.0.0.0/30  02:00:00:00:00:01  duplicate-ip  pair',
+      ].join('\n'),
+    );
+  });
+
+  it('shows known DHCP servers by segment', () => {
+    expect(
+      views.dhcpServers({
+        items: [
+          { id: 'd1', vlan: 7, outerVlan: 100, ip: '10.0.0.2', mac: null, comment: 'kea' },
+          { id: 'd2', vlan: 8, outerVlan: 0, ip: null, mac: '02:00:00:00:00:53', comment: null },
+        ],
+      }),
+    ).toBe(
+      [
+        'ID  VLAN   IP        MAC                COMMENT',
+        'd1  100.7  10.0.0.2  -                  kea',
+        'd2  8      -         02:00:00:00:00:53  -',
+      ].join('\n'),
+    );
+  });
 });

@@ -147,6 +147,16 @@ const WEBHOOK: Columns = {
   'LAST-STATUS': 'lastStatus',
   FAILURES: 'failures',
 };
+/** An exemption's MACs and kinds: none listed means all of them. */
+const allIfNone = (list: unknown, all: string) => (Array.isArray(list) && list.length > 0 ? list : all);
+const EXEMPTION: Columns = {
+  ID: 'id',
+  CIDR: (x) => x.cidr ?? x.ip,
+  MACS: (x) => allIfNone(x.macs, 'any'),
+  KINDS: (x) => allIfNone(x.kinds, 'every'),
+  COMMENT: 'comment',
+};
+const DHCP_SERVER: Columns = { ID: 'id', VLAN: segment, IP: 'ip', MAC: 'mac', COMMENT: 'comment' };
 
 const blocks = (...parts: string[]) => parts.join('\n\n');
 
@@ -201,6 +211,10 @@ export const views = {
   },
   webhooks: (page: unknown) => table(WEBHOOK, items(page)),
   webhook: (webhook: unknown) => table(WEBHOOK, [webhook as Row]),
+  exemptions: (page: unknown) => table(EXEMPTION, items(page)),
+  exemption: (exemption: unknown) => table(EXEMPTION, [exemption as Row]),
+  dhcpServers: (page: unknown) => table(DHCP_SERVER, items(page)),
+  dhcpServer: (server: unknown) => table(DHCP_SERVER, [server as Row]),
   /** An answer of fields no other view knows (a webhook's ping). */
   result: (answer: unknown) => record(answer as Row),
   /** A document meant for another program (a pool's export): JSON even for people. */
