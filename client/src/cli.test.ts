@@ -122,7 +122,7 @@ describe('ipwarden conflicts', () => {
   });
 });
 
-describe('ipwarden webhooks create', () => {
+describe('ipwarden webhooks', () => {
   const webhook = {
     id: 'w1',
     url: 'https://hooks.example/iw',
@@ -150,6 +150,15 @@ describe('ipwarden webhooks create', () => {
     expect(seen.map((s) => JSON.parse(s.body))).toEqual([
       { url: 'https://hooks.example/iw', events: ['*'], secret: 'sixteen-chars-or-more' },
     ]);
+  });
+
+  it('says which event a ping sent', async () => {
+    answer = json(202, { event: 42 });
+    expect(await ipwarden('webhooks', 'ping', 'w1')).toEqual({
+      status: 0,
+      stdout: 'sent a ping to webhook w1 (event 42)\n',
+      stderr: '',
+    });
   });
 
   it('exits 2, sending nothing, when the secret file cannot be read', async () => {

@@ -496,7 +496,10 @@ const COMMANDS: readonly Command[] = [
     plan: ([id]) => ({
       method: 'POST',
       path: `/webhooks/${seg(id!)}/ping`,
-      view: viewOr(`sent a ping to webhook ${id}`, views.result),
+      view: (answer) => {
+        const event = (answer as { event?: unknown } | undefined)?.event;
+        return escapeText(`sent a ping to webhook ${id}${event === undefined ? '' : ` (event ${event})`}`);
+      },
     }),
   },
   {

@@ -187,7 +187,7 @@ describe('views', () => {
       [
         'ID  URL                       EVENTS                             FORMAT  ENABLED  LAST-DELIVERY         LAST-STATUS  FAILURES',
         'w1  https://hooks.example/iw  conflict.opened,conflict.resolved  json    yes      2025-03-01T10:05:00Z  502          3',
-        'w2  https://hooks.example/iw  conflict.opened,conflict.resolved  json    yes      -                     -            3',
+        'w2  https://hooks.example/iw  conflict.opened,conflict.resolved  json    yes      -                     bad gateway  3',
       ].join('\n'),
     );
   });

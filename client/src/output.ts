@@ -144,7 +144,8 @@ const WEBHOOK: Columns = {
   FORMAT: 'format',
   ENABLED: 'enabled',
   'LAST-DELIVERY': (w) => seconds(w.lastDeliveryAt),
-  'LAST-STATUS': 'lastStatus',
+  // No HTTP status when no answer came: why not, then.
+  'LAST-STATUS': (w) => w.lastStatus ?? w.lastError,
   FAILURES: 'failures',
 };
 /** An exemption's MACs and kinds: none listed means all of them. */
@@ -215,8 +216,6 @@ export const views = {
   exemption: (exemption: unknown) => table(EXEMPTION, [exemption as Row]),
   dhcpServers: (page: unknown) => table(DHCP_SERVER, items(page)),
   dhcpServer: (server: unknown) => table(DHCP_SERVER, [server as Row]),
-  /** An answer of fields no other view knows (a webhook's ping). */
-  result: (answer: unknown) => record(answer as Row),
   /** A document meant for another program (a pool's export): JSON even for people. */
   document: (answer: unknown) => JSON.stringify(answer, null, 2),
   identity: (me: unknown) => record(me as Row),
