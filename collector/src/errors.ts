@@ -31,6 +31,10 @@ export const ErrorCode = {
   INVALID_MAC: { code: 'invalid-mac', status: 400, title: 'Invalid MAC address' },
   /** Not a host name (RFC 1123: labels of letters, digits and hyphens). */
   INVALID_HOSTNAME: { code: 'invalid-hostname', status: 400, title: 'Invalid host name' },
+  /** A webhook URL that is not http(s), has no host, or carries credentials. */
+  INVALID_URL: { code: 'invalid-url', status: 400, title: 'Invalid webhook URL' },
+  /** An event type name that DESIGN.md ("Events") does not list. */
+  UNKNOWN_EVENT_TYPE: { code: 'unknown-event-type', status: 400, title: 'Unknown event type' },
   /** No address of the subnet is free. */
   SUBNET_EXHAUSTED: { code: 'subnet-exhausted', status: 409, title: 'No free address in the subnet' },
   /** The address is allocated, or observed in use within the observation window. */

@@ -58,6 +58,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'ipwarden_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome: delivered (2xx), failed (retried, or 410: disabled), dropped (given up after the retry period)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookLagSeconds = new Gauge({
+    name: 'ipwarden_webhook_lag_seconds',
+    help: 'Age of the event a webhook is being delivered, 0 when it has all (reported by the collector delivering it)',
+    labelNames: ['webhook'] as const,
+    registers: [this.registry],
+  });
+  readonly eventStreamClients = new Gauge({
+    name: 'ipwarden_event_stream_clients',
+    help: 'Open GET /events streams on this collector',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ipwarden_' });
   }

@@ -10,6 +10,8 @@ import pino from 'pino';
 import { bootstrapAdmin, Principals } from './auth/users.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { EventHub } from './events/event-hub.js';
+import { EventStream, type EventStreamOptions } from './events/event-stream.js';
+import { type WebhookDeliveryOptions, WebhookDispatcher } from './events/webhook-dispatcher.js';
 import { AgentGateway } from './gateway/agent-gateway.js';
 import { buildApp } from './http/app.js';
 import { Allocator } from './ipam/allocator.js';
@@ -31,6 +33,10 @@ export interface CollectorOptions {
   agentSecret?: string;
   tls?: { certFile: string; keyFile: string };
   logger?: FastifyBaseLogger;
+  /** Webhook delivery's timings (events/webhook-dispatcher.ts: DEFAULT_DELIVERY); tests shorten them. */
+  webhooks?: Partial<WebhookDeliveryOptions>;
+  /** `GET /events` (events/event-stream.ts: DEFAULT_EVENT_STREAM); tests shorten the heartbeat. */
+  eventStream?: Partial<EventStreamOptions>;
 }
 
 export interface Collector {
@@ -57,6 +63,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     await readSettings(db);
     const metrics = new Metrics();
     const eventHub = await EventHub.start(database);
+    const eventStream = new EventStream(db, eventHub, options.eventStream);
     const gateway = new AgentGateway({ db, agentSecret: options.agentSecret, log: logger, metrics });
     const ready = async () => {
       try {
@@ -73,6 +80,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         principals: new Principals(db),
         gateway,
         eventHub,
+        eventStream,
         metrics,
         ready,
       },
@@ -80,6 +88,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     );
     app.server.on('upgrade', (request, socket, head) => gateway.handleUpgrade(request, socket, head));
     await app.listen({ host: options.host, port: options.port });
+    const webhooks = WebhookDispatcher.start({ db, hub: eventHub, metrics, log: logger, options: options.webhooks });
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `${https === undefined ? 'http' : 'https'}://${host}:${address.port}`;
@@ -91,6 +100,9 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       adminTokenFile: bootstrap.tokenFile,
       async close() {
         await gateway.close();
+        await webhooks.close();
+        // Open event streams would keep app.close() waiting for the grace period.
+        eventStream.close();
         // Requests under way get a grace period; a client that stops reading does not hold the
         // shutdown for ever.
         const grace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);

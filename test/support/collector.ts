@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Collector, schema, startCollector } from '@ipwarden/collector';
+import { type Collector, type CollectorOptions, schema, startCollector } from '@ipwarden/collector';
 import { AGENT_PATH } from '@ipwarden/protocol';
 import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
@@ -60,11 +60,12 @@ export interface TestCollector {
 
 /**
  * A collector on `target`. `options.databaseUrl`: a PostgreSQL server another collector already
- * uses — a second replica, which leaves the server to the first to stop.
+ * uses — a second replica, which leaves the server to the first to stop. `options.collector`:
+ * more of the collector's own options (shorter webhook timings, a data directory of the test's).
  */
 export async function startTestCollector(
   target: Target,
-  options: { databaseUrl?: string } = {},
+  options: { databaseUrl?: string; collector?: Partial<CollectorOptions> } = {},
 ): Promise<TestCollector> {
   // The collector logs through pino unless given a logger; tests want it quiet.
   process.env.IPWARDEN_LOG_LEVEL ??= 'silent';
@@ -80,6 +81,7 @@ export async function startTestCollector(
       databaseUrl: options.databaseUrl ?? postgres?.url,
       adminToken: ADMIN_TOKEN,
       agentSecret: AGENT_SECRET,
+      ...options.collector,
     });
   } catch (error) {
     postgres?.stop();

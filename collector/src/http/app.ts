@@ -11,12 +11,14 @@ import { installProblemHandlers } from './problem.js';
 import { addressRoutes } from './routes/addresses.js';
 import { agentRoutes } from './routes/agents.js';
 import { discoveryRoutes } from './routes/discoveries.js';
+import { eventRoutes } from './routes/events.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { operationRoutes } from './routes/operations.js';
 import { poolRoutes } from './routes/pools.js';
 import { settingsRoutes } from './routes/settings.js';
 import { subnetRoutes } from './routes/subnets.js';
 import { userRoutes } from './routes/users.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { typeboxValidatorCompiler } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
@@ -67,6 +69,8 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
       await api.register(addressRoutes, context);
       await api.register(nodeRoutes, context);
       await api.register(poolRoutes, context);
+      await api.register(webhookRoutes, context);
+      await api.register(eventRoutes, context);
     },
     { prefix: API_PREFIX },
   );

@@ -1,6 +1,7 @@
 import type { Principals } from '../auth/users.js';
 import type { Database } from '../db/database.js';
 import type { EventHub } from '../events/event-hub.js';
+import type { EventStream } from '../events/event-stream.js';
 import type { AgentGateway } from '../gateway/agent-gateway.js';
 import type { Allocator } from '../ipam/allocator.js';
 import type { Metrics } from '../metrics.js';
@@ -14,6 +15,8 @@ export interface AppContext {
   gateway: AgentGateway;
   /** Wakes followers of the event log when events are committed. */
   eventHub: EventHub;
+  /** The live event log for `GET /events`. */
+  eventStream: EventStream;
   metrics: Metrics;
   /** True once the database answered and its migrations are applied. */
   ready: () => Promise<boolean>;
