@@ -76,6 +76,47 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly conflictsOpen = new Gauge({
+    name: 'ipwarden_conflicts_open',
+    help: 'Conflicts open or acknowledged, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly conflictsOpened = new Counter({
+    name: 'ipwarden_conflicts_opened_total',
+    help: 'Conflicts this collector opened, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly conflictsResolved = new Counter({
+    name: 'ipwarden_conflicts_resolved_total',
+    help: 'Conflicts this collector resolved, by kind and by what: quiet, allocation, exemption, user',
+    labelNames: ['kind', 'by'] as const,
+    registers: [this.registry],
+  });
+  readonly conflictsQuieted = new Counter({
+    name: 'ipwarden_conflicts_quieted_total',
+    help: 'Sightings that would have been evidence of a conflict, kept quiet by a rule (virtual-router, proxy-arp, dynamic-range, …), by rule and kind',
+    labelNames: ['rule', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileLagSeconds = new Histogram({
+    name: 'ipwarden_reconcile_lag_seconds',
+    help: 'Time from a batch of sightings being stored to its reconciliation, in seconds',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly reconcileSightings = new Counter({
+    name: 'ipwarden_reconcile_sightings_total',
+    help: 'Sightings judged against the allocations table',
+    registers: [this.registry],
+  });
+  readonly reconcileDropped = new Counter({
+    name: 'ipwarden_reconcile_dropped_total',
+    help: 'Sightings stored but not judged, the reconciliation queue being full (they stay in the database)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ipwarden_' });
   }

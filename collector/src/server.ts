@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { bootstrapAdmin, Principals } from './auth/users.js';
+import { Reconciler } from './conflicts/reconciler.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { EventHub } from './events/event-hub.js';
 import { EventStream, type EventStreamOptions } from './events/event-stream.js';
@@ -44,6 +45,7 @@ export interface Collector {
   url: string;
   database: DatabaseHandle;
   gateway: AgentGateway;
+  reconciler: Reconciler;
   /** Set when this start generated the admin token. */
   newAdminToken?: string;
   adminTokenFile?: string;
@@ -65,6 +67,12 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const eventHub = await EventHub.start(database);
     const eventStream = new EventStream(db, eventHub, options.eventStream);
     const gateway = new AgentGateway({ db, agentSecret: options.agentSecret, log: logger, metrics });
+    const reconciler = new Reconciler({ database, gateway, eventHub, metrics, log: logger });
+    await reconciler.start();
+    gateway.sink = {
+      stored: (agentId, items) => reconciler.submit(agentId, items),
+      agentChanged: () => void reconciler.changed({ plan: true }).catch(() => {}),
+    };
     const ready = async () => {
       try {
         await db.execute(sql`select 1`);
@@ -81,6 +89,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         gateway,
         eventHub,
         eventStream,
+        reconciler,
         metrics,
         ready,
       },
@@ -98,8 +107,10 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       gateway,
       newAdminToken: bootstrap.newToken,
       adminTokenFile: bootstrap.tokenFile,
+      reconciler,
       async close() {
         await gateway.close();
+        await reconciler.close();
         await webhooks.close();
         // Open event streams would keep app.close() waiting for the grace period.
         eventStream.close();

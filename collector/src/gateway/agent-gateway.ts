@@ -21,7 +21,9 @@ import {
   ProtocolError,
   type ProtocolErrorKind,
   protocolError,
+  type SightingItem,
   type Sightings,
+  type Watch,
   type Welcome,
 } from '@ipwarden/protocol';
 import type { FastifyBaseLogger } from 'fastify';
@@ -66,6 +68,13 @@ export interface GatewayOptions {
 }
 
 type Identity = { agent: AgentRecord } | { enroll: true };
+
+/** Who hears of what agents send, once it is stored: the reconciler. */
+export interface BatchSink {
+  stored(agentId: string, items: readonly SightingItem[]): void;
+  /** An agent said hello: its interfaces may have changed. */
+  agentChanged(): void;
+}
 
 class ProtocolFailure extends Error {
   constructor(
@@ -207,6 +216,8 @@ class AgentConnection {
     if (this.closed) return;
     this.agent = record = recorded;
     this.gateway.adopt(this);
+    // Its interfaces' addresses are its own, and not conflicts (conflict-rules.ts).
+    this.gateway.sink?.agentChanged();
     const settings = await readSettings(db);
     const welcome: Welcome = {
       type: 'welcome',
@@ -214,7 +225,11 @@ class AgentConnection {
       agentId: record.id,
       lastSeq: record.lastSeq,
       ...(token !== undefined && { token }),
-      config: { discovery: settings.discovery.enabled, refreshSeconds: settings.refreshSeconds },
+      config: {
+        discovery: settings.discovery.enabled,
+        refreshSeconds: settings.refreshSeconds,
+        ...(this.gateway.watch !== undefined && { watch: this.gateway.watch }),
+      },
     };
     this.send(welcome);
     // Only now may settings changes follow: the agent takes nothing before its welcome.
@@ -256,6 +271,8 @@ class AgentConnection {
     metrics.batches.inc({ outcome: stored ? 'stored' : 'replay' });
     if (stored) metrics.sightingsStored.inc(batch.items.length);
     this.send({ type: 'ack', seq: batch.seq });
+    // Judged after the ack: reconciliation never holds a batch up (conflicts/reconciler.ts).
+    if (stored) this.gateway.sink?.stored(this.agent!.id, batch.items);
     metrics.batchSeconds.observe((performance.now() - arrived) / 1000);
   }
 
@@ -305,6 +322,10 @@ export class AgentGateway {
   private readonly byAgent = new Map<string, AgentConnection>();
   private readonly connections = new Set<AgentConnection>();
   private readonly pinger: NodeJS.Timeout;
+  /** Set once the reconciler runs. */
+  sink: BatchSink | undefined;
+  /** The addresses under conflict, which every agent reports at a short interval (protocol `config.watch`). */
+  watch: Watch | undefined;
 
   constructor(options: GatewayOptions) {
     this.db = options.db;
@@ -377,6 +398,12 @@ export class AgentGateway {
     for (const connection of this.byAgent.values()) {
       if (connection.welcomed) connection.send({ type: 'config', config });
     }
+  }
+
+  /** A new watch list: to every welcomed agent now, and in the welcome of those that connect later. */
+  setWatch(watch: Watch): void {
+    this.watch = watch;
+    this.broadcastConfig({ watch });
   }
 
   /** A revoked agent's connection ends now, not at its next reconnect. */

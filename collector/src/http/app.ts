@@ -10,6 +10,7 @@ import type { AppContext } from './context.js';
 import { installProblemHandlers } from './problem.js';
 import { addressRoutes } from './routes/addresses.js';
 import { agentRoutes } from './routes/agents.js';
+import { conflictRoutes } from './routes/conflicts.js';
 import { discoveryRoutes } from './routes/discoveries.js';
 import { eventRoutes } from './routes/events.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -69,6 +70,7 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
       await api.register(addressRoutes, context);
       await api.register(nodeRoutes, context);
       await api.register(poolRoutes, context);
+      await api.register(conflictRoutes, context);
       await api.register(webhookRoutes, context);
       await api.register(eventRoutes, context);
     },

@@ -1,4 +1,5 @@
 import type { Principals } from '../auth/users.js';
+import type { Reconciler } from '../conflicts/reconciler.js';
 import type { Database } from '../db/database.js';
 import type { EventHub } from '../events/event-hub.js';
 import type { EventStream } from '../events/event-stream.js';
@@ -15,6 +16,8 @@ export interface AppContext {
   gateway: AgentGateway;
   /** Wakes followers of the event log when events are committed. */
   eventHub: EventHub;
+  /** Judges sightings, and again what an API change touches. */
+  reconciler: Reconciler;
   /** The live event log for `GET /events`. */
   eventStream: EventStream;
   metrics: Metrics;

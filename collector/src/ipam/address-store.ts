@@ -330,7 +330,14 @@ export async function updateAddress(
     change.hostname === undefined || change.hostname === null
       ? change.hostname
       : checkHostname('hostname', change.hostname);
-  const values = { mac, hostname, comment: change.comment };
+  // The MAC it had is kept a while: its host's last frames are not a conflict (conflict-rules.ts).
+  const macChanged = mac !== undefined && mac !== address.mac;
+  const values = {
+    mac,
+    hostname,
+    comment: change.comment,
+    ...(macChanged && { previousMac: address.mac, macChangedAt: new Date() }),
+  };
   if (Object.values(values).some((v) => v !== undefined)) {
     await db
       .update(addresses)

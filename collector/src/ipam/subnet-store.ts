@@ -48,6 +48,7 @@ export interface SubnetFields {
   gateway?: string | null;
   dnsServers?: string[];
   ntpServers?: string[];
+  dhcpServers?: string[];
   domain?: string | null;
   leaseSeconds?: number | null;
   nextServer?: string | null;
@@ -69,6 +70,8 @@ export interface Subnet {
   gateway: string | null;
   dnsServers: string[];
   ntpServers: string[];
+  /** DHCP servers known to serve the subnet: their OFFERs are not rogue (API.md, "Conflicts and alerts"). */
+  dhcpServers: string[];
   domain: string | null;
   leaseSeconds: number | null;
   nextServer: string | null;
@@ -127,6 +130,7 @@ function columns(fields: SubnetFields, prefix: Prefix) {
         : formatIp(checkInSubnet('gateway', fields.gateway, prefix)),
     dnsServers: list('dnsServers', fields.dnsServers),
     ntpServers: list('ntpServers', fields.ntpServers),
+    dhcpServers: list('dhcpServers', fields.dhcpServers),
     domain: fields.domain,
     leaseSeconds: fields.leaseSeconds,
     nextServer: one('nextServer', fields.nextServer),
@@ -150,6 +154,7 @@ export function subnetView(row: typeof subnets.$inferSelect): Subnet {
     gateway: row.gateway === null ? null : canonicalIp(row.gateway),
     dnsServers: row.dnsServers.map(canonicalIp),
     ntpServers: row.ntpServers.map(canonicalIp),
+    dhcpServers: row.dhcpServers.map(canonicalIp),
     domain: row.domain,
     leaseSeconds: row.leaseSeconds,
     nextServer: row.nextServer === null ? null : canonicalIp(row.nextServer),

@@ -54,25 +54,32 @@ const ListQuery = Type.Partial(
   { additionalProperties: false },
 );
 
-export async function addressRoutes(app: FastifyInstance, { db, allocator, principals }: AppContext): Promise<void> {
+export async function addressRoutes(
+  app: FastifyInstance,
+  { db, allocator, principals, reconciler }: AppContext,
+): Promise<void> {
   app.post<{ Body: Static<typeof NewAddress> }>(
     '/addresses',
     { schema: { body: NewAddress }, onRequest: requireRole(principals, WRITE) },
-    async (request, reply) =>
-      reply.code(201).send(await allocateAddress(db, allocator, request.principal!, request.body)),
+    async (request, reply) => {
+      const address = await allocateAddress(db, allocator, request.principal!, request.body);
+      await reconciler.changed({ ips: [address.ip] });
+      return reply.code(201).send(address);
+    },
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof Reservation> }>(
     '/subnets/:subnet/reserve',
     { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(principals, WRITE) },
-    async (request, reply) =>
-      reply.code(201).send(
-        await allocateAddress(db, allocator, request.principal!, {
-          ...request.body,
-          subnet: request.params.subnet,
-          kind: 'reserved',
-        }),
-      ),
+    async (request, reply) => {
+      const address = await allocateAddress(db, allocator, request.principal!, {
+        ...request.body,
+        subnet: request.params.subnet,
+        kind: 'reserved',
+      });
+      await reconciler.changed({ ips: [address.ip] });
+      return reply.code(201).send(address);
+    },
   );
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
@@ -111,7 +118,17 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator, princ
       schema: { params: IpParams, querystring: InSubnet, body: AddressChange },
       onRequest: requireRole(principals, WRITE),
     },
-    async (request) => updateAddress(db, request.principal!, request.params.ip, request.body, request.query.subnet),
+    async (request) => {
+      const address = await updateAddress(
+        db,
+        request.principal!,
+        request.params.ip,
+        request.body,
+        request.query.subnet,
+      );
+      await reconciler.changed({ ips: [address.ip] });
+      return address;
+    },
   );
 
   app.delete<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnet> }>(
@@ -119,6 +136,7 @@ export async function addressRoutes(app: FastifyInstance, { db, allocator, princ
     { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       await releaseAddress(db, request.principal!, request.params.ip, request.query.subnet);
+      await reconciler.changed({ ips: [request.params.ip] });
       return reply.code(204).send();
     },
   );

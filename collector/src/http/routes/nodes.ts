@@ -31,7 +31,10 @@ const Deployment = Type.Object(
   { additionalProperties: false },
 );
 
-export async function nodeRoutes(app: FastifyInstance, { db, allocator, principals }: AppContext): Promise<void> {
+export async function nodeRoutes(
+  app: FastifyInstance,
+  { db, allocator, principals, reconciler }: AppContext,
+): Promise<void> {
   app.post<{ Body: Static<typeof NewNode> }>(
     '/nodes',
     { schema: { body: NewNode }, onRequest: requireRole(principals, ADMIN) },
@@ -61,20 +64,31 @@ export async function nodeRoutes(app: FastifyInstance, { db, allocator, principa
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Deployment> }>(
     '/nodes/:id/deploy',
     { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(principals, ADMIN) },
-    async (request) => deployNode(db, allocator, request.principal!, request.params.id, request.body.subnet),
+    async (request) => {
+      const address = await deployNode(db, allocator, request.principal!, request.params.id, request.body.subnet);
+      await reconciler.changed({ ips: [address.ip] });
+      return address;
+    },
   );
 
   app.post<{ Params: Static<typeof IdParams> }>(
     '/nodes/:id/release',
     { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
-    async (request) => releaseNode(db, request.params.id),
+    async (request) => {
+      const before = await findNode(db, request.params.id);
+      const node = await releaseNode(db, request.params.id);
+      await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
+      return node;
+    },
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/nodes/:id',
     { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
+      const before = await findNode(db, request.params.id);
       await deleteNode(db, request.params.id);
+      await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
       return reply.code(204).send();
     },
   );

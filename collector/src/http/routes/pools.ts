@@ -87,7 +87,10 @@ const Export = Type.Object(
   { additionalProperties: false },
 );
 
-export async function poolRoutes(app: FastifyInstance, { db, allocator, principals }: AppContext): Promise<void> {
+export async function poolRoutes(
+  app: FastifyInstance,
+  { db, allocator, principals, reconciler }: AppContext,
+): Promise<void> {
   app.post<{ Body: Static<typeof PoolSpec> }>(
     '/pools',
     { schema: { body: PoolSpec }, onRequest: requireRole(principals, ADMIN) },
@@ -119,6 +122,7 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
     { schema: { params: PoolParams, querystring: Force }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deletePool(db, request.params.pool, request.query.force === true);
+      await reconciler.changed({ all: true });
       return reply.code(204).send();
     },
   );
@@ -126,8 +130,18 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
   app.put<{ Params: Static<typeof ClaimParams>; Body: Static<typeof ClaimBody> }>(
     '/pools/:pool/claims/:claim',
     { schema: { params: ClaimParams, body: ClaimBody }, onRequest: requireRole(principals, WRITE) },
-    async (request) =>
-      claimAddress(db, allocator, request.principal!, request.params.pool, request.params.claim, request.body ?? {}),
+    async (request) => {
+      const claim = await claimAddress(
+        db,
+        allocator,
+        request.principal!,
+        request.params.pool,
+        request.params.claim,
+        request.body ?? {},
+      );
+      await reconciler.changed({ ips: [claim.address] });
+      return claim;
+    },
   );
 
   app.delete<{ Params: Static<typeof ClaimParams> }>(
@@ -135,6 +149,7 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
     { schema: { params: ClaimParams }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       await releaseClaim(db, request.principal!, request.params.pool, request.params.claim);
+      await reconciler.changed({ all: true });
       return reply.code(204).send();
     },
   );
@@ -148,7 +163,10 @@ export async function poolRoutes(app: FastifyInstance, { db, allocator, principa
   app.post<{ Body: Static<typeof Export> }>(
     '/pools/import',
     { schema: { body: Export }, onRequest: requireRole(principals, ADMIN) },
-    async (request, reply) =>
-      reply.code(201).send(await importPool(db, allocator, request.principal!, request.body as PoolExport)),
+    async (request, reply) => {
+      const pool = await importPool(db, allocator, request.principal!, request.body as PoolExport);
+      await reconciler.changed({ all: true });
+      return reply.code(201).send(pool);
+    },
   );
 }

@@ -17,7 +17,10 @@ const SettingsChange = Type.Object(
   { additionalProperties: false },
 );
 
-export async function settingsRoutes(app: FastifyInstance, { db, gateway, principals }: AppContext): Promise<void> {
+export async function settingsRoutes(
+  app: FastifyInstance,
+  { db, gateway, principals, reconciler }: AppContext,
+): Promise<void> {
   app.get('/settings', { onRequest: requireRole(principals, READ) }, async () => readSettings(db));
 
   app.put<{ Body: Static<typeof SettingsChange> }>(
@@ -29,6 +32,8 @@ export async function settingsRoutes(app: FastifyInstance, { db, gateway, princi
       if (after.discovery.enabled !== before.discovery.enabled || after.refreshSeconds !== before.refreshSeconds) {
         gateway.broadcastConfig({ discovery: after.discovery.enabled, refreshSeconds: after.refreshSeconds });
       }
+      // The quiet period sets how often agents report watched addresses.
+      await reconciler.settingsChanged();
       return after;
     },
   );

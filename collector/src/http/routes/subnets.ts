@@ -27,6 +27,7 @@ const Fields = {
   gateway: Nullable(Address),
   dnsServers: Type.Array(Address, { maxItems: 16 }),
   ntpServers: Type.Array(Address, { maxItems: 16 }),
+  dhcpServers: Type.Array(Address, { maxItems: 16 }),
   domain: Nullable(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$' })),
   leaseSeconds: Nullable(Type.Integer({ minimum: 60, maximum: 365 * 86_400 })),
   nextServer: Nullable(Address),
@@ -63,11 +64,16 @@ const NewRange = Type.Object(
   { additionalProperties: false },
 );
 
-export async function subnetRoutes(app: FastifyInstance, { db, principals }: AppContext): Promise<void> {
+export async function subnetRoutes(app: FastifyInstance, { db, principals, reconciler }: AppContext): Promise<void> {
   app.post<{ Body: Static<typeof NewSubnet> }>(
     '/subnets',
     { schema: { body: NewSubnet }, onRequest: requireRole(principals, ADMIN) },
-    async (request, reply) => reply.code(201).send(await createSubnet(db, request.body)),
+    async (request, reply) => {
+      const subnet = await createSubnet(db, request.body);
+      // Its addresses are no longer foreign (API.md: changes re-evaluate at once).
+      await reconciler.changed({ plan: true, cidr: subnet.cidr });
+      return reply.code(201).send(subnet);
+    },
   );
 
   app.get<{ Querystring: Static<typeof SubnetQuery> }>(
@@ -99,7 +105,11 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
   app.patch<{ Params: Static<typeof SubnetParams>; Body: Static<typeof SubnetChange> }>(
     '/subnets/:subnet',
     { schema: { params: SubnetParams, body: SubnetChange }, onRequest: requireRole(principals, ADMIN) },
-    async (request) => updateSubnet(db, request.params.subnet, request.body),
+    async (request) => {
+      const subnet = await updateSubnet(db, request.params.subnet, request.body);
+      await reconciler.changed({ plan: true, cidr: subnet.cidr });
+      return subnet;
+    },
   );
 
   app.delete<{ Params: Static<typeof SubnetParams>; Querystring: Static<typeof DeleteQuery> }>(
@@ -107,6 +117,7 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
     { schema: { params: SubnetParams, querystring: DeleteQuery }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deleteSubnet(db, request.params.subnet, request.query.force === true);
+      await reconciler.changed({ plan: true });
       return reply.code(204).send();
     },
   );
@@ -120,7 +131,11 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof NewRange> }>(
     '/subnets/:subnet/ranges',
     { schema: { params: SubnetParams, body: NewRange }, onRequest: requireRole(principals, ADMIN) },
-    async (request, reply) => reply.code(201).send(await createRange(db, request.params.subnet, request.body)),
+    async (request, reply) => {
+      const range = await createRange(db, request.params.subnet, request.body);
+      await reconciler.changed({ plan: true });
+      return reply.code(201).send(range);
+    },
   );
 
   app.get<{ Params: Static<typeof SubnetParams>; Querystring: Static<typeof RangeQuery> }>(
@@ -144,6 +159,7 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals }: App
     { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       await deleteRange(db, request.params.id);
+      await reconciler.changed({ plan: true });
       return reply.code(204).send();
     },
   );

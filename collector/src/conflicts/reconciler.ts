@@ -1,0 +1,643 @@
+/**
+ * Reconciliation (DESIGN.md, "Conflicts"): what agents see on the wire, judged against what the
+ * allocations table says, after each batch is stored — never before its ack, so that judging
+ * never slows ingestion, and batches from every agent are judged together in rounds, a few
+ * statements a round whatever its size.
+ *
+ * A round looks each sighting's address up in the NetworkPlan (memory), reads the allocations
+ * of the addresses a managed subnet could have allocated and the recent history of addresses
+ * that just changed hands (one statement each), judges with the pure rules of packages/ipam,
+ * and records what it found (conflict-store.ts). Between rounds it resolves conflicts whose
+ * condition has been quiet for `conflictQuietSeconds`, and tells the agents which addresses are
+ * under conflict (`config.watch`): they report those at a third of the quiet period instead of
+ * once per refresh interval, so an offender still on the wire is seen again at least twice before
+ * its conflict could resolve, and one that left is let go after the quiet period.
+ */
+import {
+  type AllocationFacts,
+  type ConflictKind,
+  type Finding,
+  formatIp,
+  type HistoryFacts,
+  type Judgement,
+  judgeBinding,
+  judgeDhcpServer,
+  type NetworkPlan,
+  needsAllocation,
+  needsHistory,
+  parseIp,
+  type SeenBinding,
+} from '@ipwarden/ipam';
+import { isBindingSighting, MAX_WATCHED, type SightingItem, type Watch } from '@ipwarden/protocol';
+import { sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
+import { type Database, type DatabaseHandle, rowsOf } from '../db/database.js';
+import { addresses, bindings, type ConflictEvidence, conflicts, sightingEvents, subnets } from '../db/schema/index.js';
+import type { EventHub } from '../events/event-hub.js';
+import type { AgentGateway } from '../gateway/agent-gateway.js';
+import type { Metrics } from '../metrics.js';
+import { readSettings, type Settings } from '../settings.js';
+import {
+  type Conflict,
+  type ConflictInput,
+  conflictKey,
+  liveConflicts,
+  MAX_EVIDENCE,
+  recordFindings,
+  resolveConflicts,
+  resolveQuiet,
+} from './conflict-store.js';
+import { loadPlan } from './plan-loader.js';
+
+/** Sightings judged in one round at most: a round's statements stay of a size PostgreSQL plans well. */
+const MAX_ROUND = 20_000;
+/** Sightings waiting at most; past it new ones are counted and left unjudged (they are stored). */
+const MAX_QUEUED = 1_000_000;
+/** How often quiet conflicts are resolved, and the live ones read again (other replicas open them too). */
+const SWEEP_MS = 1_000; // 1 s
+/** How often the plan is read again even if no change was announced (one was lost, say). */
+const PLAN_RELOAD_MS = 30_000; // 30 s
+/**
+ * How long after a probe an answer from another MAC counts as one: RFC 5227 2.1.1 waits
+ * PROBE_WAIT + PROBE_NUM × PROBE_MAX (1 + 3 × 2 s) before announcing, RFC 4862 RetransTimer × DupAddrDetectTransmits (1 s).
+ */
+const PROBE_ANSWER_MS = 7_000; // 7 s
+/** Every collector listens here for changes of subnets, ranges, exemptions, DHCP servers and agents. */
+export const PLAN_CHANNEL = 'ipwarden_plan';
+
+export interface ReconcilerOptions {
+  database: DatabaseHandle;
+  gateway: AgentGateway;
+  eventHub: EventHub;
+  metrics: Metrics;
+  log: FastifyBaseLogger;
+}
+
+interface Queued {
+  agentId: string;
+  items: readonly SightingItem[];
+  /** performance.now() when the batch was stored. */
+  stored: number;
+}
+
+interface Candidate {
+  agentId: string;
+  item: SightingItem;
+  seen: SeenBinding;
+  located: ReturnType<NetworkPlan['locate']>;
+}
+
+/** What changed, for `changed`: the plan (subnets, ranges, exemptions, DHCP servers), and which addresses. */
+export interface Change {
+  plan?: boolean;
+  /** Addresses whose allocation changed (created, moved, released, given another MAC). */
+  ips?: readonly string[];
+  /** A prefix whose subnet or ranges changed. */
+  cidr?: string;
+  /** Allocations changed that the caller cannot name one by one (a pool deleted, a claim released). */
+  all?: boolean;
+}
+
+export class Reconciler {
+  private readonly db: Database;
+  private plan: NetworkPlan | undefined;
+  private settings: Settings | undefined;
+  private readonly queue: Queued[] = [];
+  private queued = 0;
+  private running: Promise<void> | undefined;
+  /** Live conflicts by key, and the segments/addresses of live duplicates (their MACs' sightings are evidence). */
+  private live = new Map<string, { kind: ConflictKind; vlan: number; outerVlan: number; ip: string }>();
+  private duplicates = new Set<string>();
+  private lastWatch = '';
+  private sweeper: NodeJS.Timeout | undefined;
+  private planTimer: NodeJS.Timeout | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  private closed = false;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.db = options.database.db;
+  }
+
+  async start(): Promise<void> {
+    this.plan = await loadPlan(this.db);
+    this.settings = await readSettings(this.db);
+    await this.readLive();
+    this.unlisten = await this.options.database.listen(PLAN_CHANNEL, () => void this.reloadPlan());
+    this.sweeper = setInterval(() => void this.tick(), SWEEP_MS);
+    this.planTimer = setInterval(() => void this.reloadPlan(), PLAN_RELOAD_MS);
+  }
+
+  /** A batch was stored (its ack is on its way): judge it soon. */
+  submit(agentId: string, items: readonly SightingItem[]): void {
+    if (this.closed) return;
+    if (this.queued + items.length > MAX_QUEUED) {
+      this.options.metrics.reconcileDropped.inc(items.length);
+      return;
+    }
+    this.queue.push({ agentId, items, stored: performance.now() });
+    this.queued += items.length;
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Resolves once everything submitted so far has been judged (tests, and an orderly close). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    // Let the batches that arrive meanwhile join this round.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.queue.length > 0 && !this.closed) {
+      const round: Queued[] = [];
+      let size = 0;
+      while (this.queue.length > 0 && size < MAX_ROUND) {
+        const next = this.queue.shift()!;
+        round.push(next);
+        size += next.items.length;
+      }
+      this.queued -= size;
+      try {
+        await this.round(round);
+      } catch (error) {
+        // The sightings are stored; what this round missed, their next report brings again.
+        this.options.log.error({ err: error }, 'reconciliation round failed');
+      }
+      const done = performance.now();
+      for (const q of round) this.options.metrics.reconcileLagSeconds.observe((done - q.stored) / 1000);
+      this.options.metrics.reconcileSightings.inc(size);
+    }
+  }
+
+  private async round(round: readonly Queued[]): Promise<void> {
+    const plan = this.plan!;
+    const settings = this.settings!;
+    const now = Date.now();
+    // Evidence older than the quiet period (an outbox replayed after an outage) opens nothing:
+    // its condition has already been absent long enough.
+    const oldest = now - settings.conflictQuietSeconds * 1000;
+    const candidates: Candidate[] = [];
+    const judged: { agentId: string; item: SightingItem; at: number; judgement: Judgement }[] = [];
+    const allocationIps = new Set<string>();
+    const historyIps = new Set<string>();
+    for (const { agentId, items } of round) {
+      for (const item of items) {
+        if (item.at < oldest) continue;
+        const ip = parseIp(item.ip);
+        if (ip === undefined) continue;
+        const outerVlan = item.outerVlan ?? 0;
+        const at = Math.min(item.at, now);
+        if (item.kind === 'dhcp-server') {
+          const judgement = judgeDhcpServer(plan, { vlan: item.vlan, outerVlan, ip, ipText: item.ip, mac: item.mac });
+          judged.push({ agentId, item, at, judgement });
+          continue;
+        }
+        if (!isBindingSighting(item)) continue;
+        const located = plan.locate(item.vlan, ip);
+        if (item.kind === 'router' || located?.place === 'gateway') plan.learnRouter(item.vlan, item.mac);
+        const seen: SeenBinding = {
+          vlan: item.vlan,
+          outerVlan,
+          ip,
+          ipText: item.ip,
+          mac: item.mac,
+          at,
+          event: item.event,
+          previousMac: item.previousMac,
+          answersProbe: item.detail?.answersProbe === true,
+        };
+        if (needsAllocation(located)) allocationIps.add(item.ip);
+        if (needsHistory(seen)) historyIps.add(item.ip);
+        candidates.push({ agentId, item, seen, located });
+      }
+    }
+    const [allocations, history] = await Promise.all([
+      this.allocationsOf(allocationIps),
+      this.historyOf(historyIps, now - settings.observationWindowSeconds * 1000),
+    ]);
+    for (const { agentId, item, seen, located } of candidates) {
+      const segment = `${seen.vlan}/${seen.outerVlan}/${seen.ipText}`;
+      const allocation = needsAllocation(located) ? allocations.get(`${seen.vlan}/${seen.ipText}`) : undefined;
+      const facts = needsHistory(seen) ? historyFacts(history.get(segment) ?? [], seen) : undefined;
+      const judgement = judgeBinding(plan, seen, located, allocation, facts);
+      if (this.duplicates.has(segment) && !judgement.findings.some((f) => f.kind === 'duplicate-ip')) {
+        // A MAC of a live duplicate, seen again: the duplicate goes on while two of them are.
+        judgement.findings.push({
+          kind: 'duplicate-ip',
+          subject: seen.ipText,
+          macs: [seen.mac],
+          note: 'seen again',
+          updateOnly: true,
+        } as Finding & { updateOnly: true });
+      }
+      judged.push({ agentId, item, at: seen.at, judgement });
+    }
+    const inputs = new Map<string, ConflictInput>();
+    for (const { agentId, item, at, judgement } of judged) {
+      for (const quiet of judgement.quieted) this.options.metrics.conflictsQuieted.inc(quiet);
+      for (const finding of judgement.findings) {
+        const evidence: ConflictEvidence = {
+          agent: plan.agentName(agentId),
+          interface: item.interface,
+          vlan: item.vlan,
+          ...(item.outerVlan !== undefined && { outerVlan: item.outerVlan }),
+          source: item.source,
+          kind: item.kind,
+          mac: item.mac,
+          at,
+          note: finding.note,
+        };
+        addFinding(inputs, finding, item, at, evidence);
+      }
+    }
+    if (inputs.size === 0) return;
+    const opened = await recordFindings(this.db, [...inputs.values()]);
+    for (const conflict of opened) {
+      this.options.metrics.conflictsOpened.inc({ kind: conflict.kind });
+      this.remember(conflict);
+    }
+    this.options.eventHub.wake();
+    if (opened.length > 0) this.sendWatch();
+  }
+
+  /** Allocations of the addresses, by `vlan/ip` of their subnet. */
+  private async allocationsOf(ips: ReadonlySet<string>): Promise<Map<string, AllocationFacts>> {
+    const found = new Map<string, AllocationFacts>();
+    if (ips.size === 0) return found;
+    const rows = await rowsOf<{
+      ip: string;
+      vlan: number;
+      id: string;
+      mac: string | null;
+      previous_mac: string | null;
+      changed: number | null;
+    }>(
+      this.db,
+      sql`select host(a.ip) as ip, s.vlan, a.id, a.mac::text as mac, a.previous_mac::text as previous_mac,
+                 (extract(epoch from a.mac_changed_at) * 1000)::float8 as changed
+          from ${addresses} a join ${subnets} s on s.id = a.subnet_id
+          where a.ip = any(${inetArray(ips)}::inet[])`,
+    );
+    for (const row of rows) {
+      found.set(`${row.vlan}/${canonical(row.ip)}`, {
+        id: row.id,
+        mac: row.mac ?? undefined,
+        previousMac: row.previous_mac ?? undefined,
+        macChangedAt: row.changed ?? undefined,
+      });
+    }
+    return found;
+  }
+
+  /** The binding changes and probes of the addresses since `since` (ms), by `vlan/outer/ip`, oldest first. */
+  private async historyOf(ips: ReadonlySet<string>, since: number): Promise<Map<string, HistoryRow[]>> {
+    const found = new Map<string, HistoryRow[]>();
+    if (ips.size === 0) return found;
+    const rows = await rowsOf<HistoryRow & { ip: string; vlan: number; outer_vlan: number }>(
+      this.db,
+      sql`select host(ip) as ip, vlan, outer_vlan, kind, mac::text as mac, previous_mac::text as previous_mac,
+                 (extract(epoch from at) * 1000)::float8 as at
+          from ${sightingEvents}
+          where ip = any(${inetArray(ips)}::inet[]) and at >= to_timestamp(${since} / 1000.0)
+          order by at`,
+    );
+    for (const row of rows) {
+      const key = `${row.vlan}/${row.outer_vlan}/${canonical(row.ip)}`;
+      let list = found.get(key);
+      if (list === undefined) {
+        list = [];
+        found.set(key, list);
+      }
+      list.push(row);
+    }
+    return found;
+  }
+
+  /**
+   * Something the rules read changed through the API: the plan, or the allocations of some
+   * addresses. The live conflicts it touches are judged again at once — resolved when their
+   * condition no longer holds — and the bindings of the changed addresses seen within the quiet
+   * period are judged as if just seen (a MAC changed to the wrong one is a mismatch now).
+   */
+  async changed(change: Change): Promise<void> {
+    try {
+      await this.judgeChange(change);
+    } catch (error) {
+      // The change itself is committed; the conflicts it touches are judged at their next sighting.
+      this.options.log.warn({ err: error }, 'judging a change again failed');
+    }
+  }
+
+  private async judgeChange(change: Change): Promise<void> {
+    if (change.plan === true) {
+      await this.reloadPlan();
+      await this.db.execute(sql`select pg_notify(${PLAN_CHANNEL}, '')`);
+    }
+    const plan = this.plan!;
+    const settings = this.settings!;
+    const ips = change.ips ?? [];
+    const scope =
+      change.cidr !== undefined
+        ? sql`${conflicts.ip} <<= ${change.cidr}::cidr`
+        : ips.length > 0
+          ? sql`${conflicts.ip} = any(${inetArray(ips)}::inet[])`
+          : change.plan === true || change.all === true
+            ? sql`true`
+            : undefined;
+    if (scope === undefined) return;
+    const rows = await this.db.select().from(conflicts).where(sql`${conflicts.status} <> 'resolved' and ${scope}`);
+    const allocations = await this.allocationsOf(new Set(rows.map((r) => canonical(r.ip))));
+    const cutoff = Date.now() - settings.conflictQuietSeconds * 1000;
+    const byAllocation: string[] = [];
+    const byExemption: string[] = [];
+    for (const row of rows) {
+      const verdict = stillHolds(plan, row, allocations, cutoff);
+      if (verdict === 'holds') continue;
+      (verdict === 'exemption' ? byExemption : byAllocation).push(row.id);
+    }
+    const resolved = [
+      ...(await resolveConflicts(this.db, byAllocation, 'allocation')),
+      ...(await resolveConflicts(this.db, byExemption, 'exemption')),
+    ];
+    this.forget(resolved);
+    if (ips.length > 0) await this.judgeBindingsOf(ips, cutoff);
+    this.options.eventHub.wake();
+    this.sendWatch();
+  }
+
+  /** The bindings of `ips` seen since `cutoff`, judged again as refreshes. */
+  private async judgeBindingsOf(ips: readonly string[], cutoff: number): Promise<void> {
+    const rows = await rowsOf<{
+      ip: string;
+      vlan: number;
+      outer_vlan: number;
+      mac: string;
+      agent_id: string;
+      interface: string;
+      sources: string[];
+      last_seen: number;
+    }>(
+      this.db,
+      sql`select host(ip) as ip, vlan, outer_vlan, mac::text as mac, agent_id, interface, sources,
+                 (extract(epoch from last_seen) * 1000)::float8 as last_seen
+          from ${bindings}
+          where ip = any(${inetArray(ips)}::inet[]) and last_seen >= to_timestamp(${cutoff} / 1000.0)`,
+    );
+    if (rows.length === 0) return;
+    const items: SightingItem[] = rows.map((row) => ({
+      at: Math.floor(row.last_seen),
+      source: (row.sources[0] ?? 'arp') as SightingItem['source'],
+      kind: 'host',
+      ip: canonical(row.ip),
+      mac: row.mac,
+      vlan: row.vlan,
+      ...(row.outer_vlan !== 0 && { outerVlan: row.outer_vlan }),
+      event: 'refresh',
+      interface: row.interface,
+    }));
+    const byAgent = new Map<string, SightingItem[]>();
+    rows.forEach((row, i) => {
+      let list = byAgent.get(row.agent_id);
+      if (list === undefined) {
+        list = [];
+        byAgent.set(row.agent_id, list);
+      }
+      list.push(items[i]!);
+    });
+    await this.round([...byAgent].map(([agentId, list]) => ({ agentId, items: list, stored: performance.now() })));
+  }
+
+  private async reloadPlan(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const plan = await loadPlan(this.db);
+      // Routers learned from the wire since the last load stay known.
+      if (this.plan !== undefined) plan.adoptRouters(this.plan.routers());
+      this.plan = plan;
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'reading the network plan failed; the last one stays');
+    }
+  }
+
+  /** Once a second: the quiet conflicts resolved, and the live ones read again. */
+  private tick(): Promise<void> {
+    this.ticking ??= (async () => {
+      try {
+        this.settings = await readSettings(this.db);
+        const resolved = await resolveQuiet(this.db, Date.now() - this.settings.conflictQuietSeconds * 1000);
+        for (const conflict of resolved)
+          this.options.metrics.conflictsResolved.inc({ kind: conflict.kind, by: 'quiet' });
+        if (resolved.length > 0) this.options.eventHub.wake();
+        await this.readLive();
+        this.sendWatch();
+      } catch (error) {
+        if (!this.closed) this.options.log.warn({ err: error }, 'resolving quiet conflicts failed; trying again');
+      } finally {
+        this.ticking = undefined;
+      }
+    })();
+    return this.ticking;
+  }
+
+  private async readLive(): Promise<void> {
+    const rows = await liveConflicts(this.db, MAX_WATCHED * 4);
+    const live = new Map<string, { kind: ConflictKind; vlan: number; outerVlan: number; ip: string }>();
+    const duplicates = new Set<string>();
+    const open = new Map<string, number>();
+    for (const row of rows) {
+      const ip = canonical(row.ip);
+      live.set(conflictKey(row), { kind: row.kind, vlan: row.vlan, outerVlan: row.outerVlan, ip });
+      if (row.kind === 'duplicate-ip') duplicates.add(`${row.vlan}/${row.outerVlan}/${ip}`);
+      open.set(row.kind, (open.get(row.kind) ?? 0) + 1);
+    }
+    this.live = live;
+    this.duplicates = duplicates;
+    this.options.metrics.conflictsOpen.reset();
+    for (const [kind, count] of open) this.options.metrics.conflictsOpen.set({ kind }, count);
+  }
+
+  private remember(conflict: Conflict): void {
+    this.live.set(conflictKey({ ...conflict, subject: subjectOf(conflict) }), {
+      kind: conflict.kind,
+      vlan: conflict.vlan,
+      outerVlan: conflict.outerVlan,
+      ip: conflict.ip,
+    });
+    if (conflict.kind === 'duplicate-ip') this.duplicates.add(`${conflict.vlan}/${conflict.outerVlan}/${conflict.ip}`);
+  }
+
+  private forget(resolved: readonly Conflict[]): void {
+    for (const conflict of resolved) {
+      this.options.metrics.conflictsResolved.inc({ kind: conflict.kind, by: conflict.resolvedBy ?? 'user' });
+      this.live.delete(conflictKey({ ...conflict, subject: subjectOf(conflict) }));
+      if (conflict.kind === 'duplicate-ip') {
+        this.duplicates.delete(`${conflict.vlan}/${conflict.outerVlan}/${conflict.ip}`);
+      }
+    }
+  }
+
+  /** The settings changed through this collector (others read them again within a second). */
+  async settingsChanged(): Promise<void> {
+    this.settings = await readSettings(this.db);
+    this.sendWatch();
+  }
+
+  /** An admin resolved a conflict through the API. */
+  resolvedByUser(conflict: Conflict): void {
+    this.forget([conflict]);
+    this.options.eventHub.wake();
+    this.sendWatch();
+  }
+
+  /** The addresses under conflict, to every agent, when they changed. */
+  private sendWatch(): void {
+    const settings = this.settings!;
+    const seen = new Set<string>();
+    const addresses: Watch['addresses'] = [];
+    for (const { vlan, outerVlan, ip } of this.live.values()) {
+      const key = `${vlan}/${outerVlan}/${ip}`;
+      if (seen.has(key) || addresses.length >= MAX_WATCHED) continue;
+      seen.add(key);
+      addresses.push({ vlan, ...(outerVlan !== 0 && { outerVlan }), ip });
+    }
+    addresses.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.vlan - b.vlan));
+    const watch: Watch = {
+      refreshSeconds: watchSeconds(settings),
+      addresses,
+    };
+    const text = JSON.stringify(watch);
+    // Nothing under conflict, before or now: agents need not hear of it.
+    if (text === this.lastWatch || (addresses.length === 0 && this.lastWatch === '')) return;
+    this.lastWatch = text;
+    this.options.gateway.setWatch(watch);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    clearInterval(this.planTimer);
+    await this.running;
+    await this.ticking;
+    await this.unlisten?.();
+  }
+}
+
+/**
+ * How often agents report a watched address: three times per quiet period, so that one report
+ * lost or late does not let a conflict whose offender is still there resolve; never less often
+ * than the usual refresh.
+ */
+export function watchSeconds(settings: Pick<Settings, 'conflictQuietSeconds' | 'refreshSeconds'>): number {
+  return Math.max(1, Math.min(settings.refreshSeconds, Math.floor(settings.conflictQuietSeconds / 3)));
+}
+
+interface HistoryRow {
+  kind: string;
+  mac: string;
+  previous_mac: string | null;
+  at: number;
+}
+
+/** What an address's history says of a move or an answer to a probe (conflict-rules.ts, HistoryFacts). */
+function historyFacts(rows: readonly HistoryRow[], seen: SeenBinding): HistoryFacts {
+  let returning = false;
+  const probers = new Set<string>();
+  for (const row of rows) {
+    if (row.kind === 'probe') {
+      if (row.at >= seen.at - PROBE_ANSWER_MS && row.at <= seen.at + 1000) probers.add(row.mac);
+      continue;
+    }
+    // Before this move, the MAC now taking the address over used it, or held it when another took it.
+    if (row.at < seen.at && (row.mac === seen.mac || row.previous_mac === seen.mac)) returning = true;
+  }
+  return { returning, probers: [...probers] };
+}
+
+/** Whether a live conflict's condition still holds under the current plan and allocations. */
+function stillHolds(
+  plan: NetworkPlan,
+  row: typeof conflicts.$inferSelect,
+  allocations: ReadonlyMap<string, AllocationFacts>,
+  cutoff: number,
+): 'holds' | 'allocation' | 'exemption' {
+  const ipText = canonical(row.ip);
+  const ip = parseIp(ipText)!;
+  const base = { vlan: row.vlan, outerVlan: row.outerVlan, ip, ipText };
+  let quietedByExemption = false;
+  const verdict = (judgement: Judgement) => {
+    if (judgement.findings.some((f) => f.kind === row.kind)) return true;
+    if (judgement.quieted.some((q) => q.kind === row.kind && q.rule === 'exemption')) quietedByExemption = true;
+    return false;
+  };
+  if (row.kind === 'rogue-dhcp-server') {
+    if (verdict(judgeDhcpServer(plan, { ...base, mac: row.subject }))) return 'holds';
+    return quietedByExemption ? 'exemption' : 'allocation';
+  }
+  const located = plan.locate(row.vlan, ip);
+  const allocation = needsAllocation(located) ? allocations.get(`${row.vlan}/${ipText}`) : undefined;
+  const macs = Object.entries(row.macs).sort(([, a], [, b]) => b - a);
+  if (row.kind === 'duplicate-ip') {
+    const [[mac, at] = ['', 0], [previousMac] = ['']] = macs;
+    const seen: SeenBinding = { ...base, mac, at, event: 'moved', previousMac };
+    if (verdict(judgeBinding(plan, seen, located, allocation, { returning: true, probers: [] }))) return 'holds';
+    return quietedByExemption ? 'exemption' : 'allocation';
+  }
+  for (const [mac, at] of macs) {
+    if (at < cutoff) continue;
+    const seen: SeenBinding = { ...base, mac, at, event: 'refresh' };
+    if (verdict(judgeBinding(plan, seen, located, allocation, undefined))) return 'holds';
+  }
+  return quietedByExemption ? 'exemption' : 'allocation';
+}
+
+/** A finding merged into the round's input for its conflict. */
+function addFinding(
+  inputs: Map<string, ConflictInput>,
+  finding: Finding & { updateOnly?: true },
+  item: SightingItem,
+  at: number,
+  evidence: ConflictEvidence,
+): void {
+  const vlan = item.vlan;
+  const outerVlan = item.outerVlan ?? 0;
+  const key = conflictKey({ kind: finding.kind, vlan, outerVlan, subject: finding.subject });
+  let input = inputs.get(key);
+  if (input === undefined) {
+    input = {
+      kind: finding.kind,
+      vlan,
+      outerVlan,
+      subject: finding.subject,
+      ip: item.ip,
+      macs: {},
+      subnetId: finding.subnetId ?? null,
+      addressId: finding.addressId ?? null,
+      firstAt: at,
+      lastAt: at,
+      evidence: [],
+      updateOnly: finding.updateOnly === true,
+    };
+    inputs.set(key, input);
+  } else if (finding.updateOnly !== true) {
+    input.updateOnly = false;
+  }
+  for (const mac of finding.macs) input.macs[mac] = Math.max(input.macs[mac] ?? 0, at);
+  input.firstAt = Math.min(input.firstAt, at);
+  input.lastAt = Math.max(input.lastAt, at);
+  input.evidence.unshift(evidence);
+  if (input.evidence.length > MAX_EVIDENCE) input.evidence.pop();
+}
+
+const subjectOf = (conflict: Conflict) => (conflict.kind === 'rogue-dhcp-server' ? conflict.macs[0]! : conflict.ip);
+
+/** PostgreSQL's text of an address in the wire's form (RFC 5952 for IPv6). */
+function canonical(text: string): string {
+  return text.includes(':') ? formatIp(parseIp(text)!) : text;
+}
+
+/** A text array literal of addresses the protocol or the database already checked. */
+function inetArray(ips: Iterable<string>): string {
+  return `{${[...ips].join(',')}}`;
+}
