@@ -47,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     adminToken: config.adminToken,
     agentSecret: config.agentSecret ?? secret!.secret,
     tls: config.tlsCert === undefined ? undefined : { certFile: config.tlsCert, keyFile: config.tlsKey! },
+    reconcile: config.reconcile,
   });
   const say = (line: string) => process.stderr.write(`ipwarden-collector: ${line}\n`);
   say(

@@ -15,6 +15,7 @@ export interface CollectorConfig {
   agentSecret: string | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  reconcile: boolean;
 }
 
 interface Option {
@@ -56,6 +57,12 @@ export const COLLECTOR_OPTIONS = {
   },
   tlsCert: { flag: 'tls-cert', env: 'IPWARDEN_TLS_CERT', description: 'PEM certificate: serve https:// and wss://' },
   tlsKey: { flag: 'tls-key', env: 'IPWARDEN_TLS_KEY', description: 'PEM private key of --tls-cert' },
+  reconcile: {
+    flag: 'reconcile',
+    env: 'IPWARDEN_RECONCILE',
+    description: 'on: judge sightings against the allocations and raise conflicts; off: store and serve them only',
+    default: 'on',
+  },
 } as const satisfies Record<string, Option>;
 
 type Key = keyof typeof COLLECTOR_OPTIONS;
@@ -101,9 +108,13 @@ export function loadCollectorConfig(
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new UsageError(`${named('tlsCert')} and ${named('tlsKey')} go together`);
   }
+  const reconcile = value('reconcile');
+  if (reconcile !== 'on' && reconcile !== 'off')
+    throw new UsageError(`${named('reconcile')}: on or off, not "${reconcile}"`);
   return {
     host,
     port,
+    reconcile: reconcile === 'on',
     dataDir: value('dataDir')!,
     databaseUrl,
     adminToken: value('adminToken'),

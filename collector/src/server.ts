@@ -34,6 +34,8 @@ export interface CollectorOptions {
   agentSecret?: string;
   tls?: { certFile: string; keyFile: string };
   logger?: FastifyBaseLogger;
+  /** False: sightings are stored and served, and not judged (no conflicts). Default true. */
+  reconcile?: boolean;
   /** Webhook delivery's timings (events/webhook-dispatcher.ts: DEFAULT_DELIVERY); tests shorten them. */
   webhooks?: Partial<WebhookDeliveryOptions>;
   /** `GET /events` (events/event-stream.ts: DEFAULT_EVENT_STREAM); tests shorten the heartbeat. */
@@ -70,7 +72,9 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const reconciler = new Reconciler({ database, gateway, eventHub, metrics, log: logger });
     await reconciler.start();
     gateway.sink = {
-      stored: (agentId, items) => reconciler.submit(agentId, items),
+      stored: (agentId, items) => {
+        if (options.reconcile !== false) reconciler.submit(agentId, items);
+      },
       agentChanged: () => void reconciler.changed({ plan: true }).catch(() => {}),
     };
     const ready = async () => {
