@@ -4,12 +4,10 @@
  * live ones with it (no gap, no repeat, even while events keep coming), the types filter,
  * heartbeats, bad input, and a collector that stops with streams open.
  */
-import { schema } from '@ipwarden/collector';
-import { desc } from 'drizzle-orm';
+import { StringDecoder } from 'node:string_decoder';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Tx } from '../collector/src/db/database.js';
-import { appendEvents, type EventType } from '../collector/src/events/event-log.js';
 import { ADMIN_TOKEN, expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
+import { append, appendIn } from './support/events.js';
 
 const HEARTBEAT_MS = 300;
 
@@ -43,13 +41,13 @@ class SseClient {
   }
 
   private async read(): Promise<void> {
-    const decoder = new TextDecoder();
+    const decoder = new StringDecoder('utf8');
     const reader = this.response.body!.getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        this.buffer += decoder.decode(value, { stream: true });
+        this.buffer += decoder.write(Buffer.from(value));
         let end = this.buffer.indexOf('\n\n');
         while (end >= 0) {
           this.parse(this.buffer.slice(0, end));
@@ -108,23 +106,6 @@ async function open(c: TestCollector, query = '', headers: Record<string, string
   streams.push(stream);
   return stream;
 }
-
-/** Appends events in `tx`, as the code that causes them does; their ids. */
-async function appendIn(tx: Tx, types: string[]): Promise<number[]> {
-  await appendEvents(
-    tx,
-    types.map((type, n) => ({ type: type as EventType, data: { n } })),
-  );
-  const rows = await tx
-    .select({ id: schema.events.id })
-    .from(schema.events)
-    .orderBy(desc(schema.events.id))
-    .limit(types.length);
-  return rows.map((row) => row.id).reverse();
-}
-
-/** Appends events straight into the log in a transaction of their own; their ids. */
-const append = (c: TestCollector, types: string[]) => c.collector.database.db.transaction((tx) => appendIn(tx, types));
 
 describe.each(TARGETS)('GET /events on %s', (target) => {
   let c: TestCollector;
@@ -253,7 +234,7 @@ describe.each(TARGETS)('GET /events on %s', (target) => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'last-event-id': '1; drop table events' },
     });
     expect(forged.status).toBe(400);
-    expect((await forged.json()).code).toBe('validation-failed');
+    expect(((await forged.json()) as { code: string }).code).toBe('validation-failed');
   });
 });
 

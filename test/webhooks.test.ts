@@ -7,13 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { schema } from '@ipwarden/collector';
-import { desc } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { appendEvents, type EventType } from '../collector/src/events/event-log.js';
 import { standardWebhooksSecret } from '../collector/src/events/webhook-signature.js';
 import { AgentSocket } from './support/agent-socket.js';
 import { expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
+import { append } from './support/events.js';
 import { startPostgres } from './support/postgres-server.js';
 import { host, sighting } from './support/sightings.js';
 import { verifyIpwardenSignature, verifyStandardWebhook, WebhookReceiver } from './support/webhook-receiver.js';
@@ -42,23 +40,6 @@ async function createHook(
   const response = await c.api('POST', '/webhooks', { json: { url: r.url, events: ['*'], secret: SECRET, ...body } });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body;
-}
-
-/** Appends events straight into the log, in one transaction, as the code that causes them does; their ids. */
-async function append(c: TestCollector, types: string[]): Promise<number[]> {
-  const { db } = c.collector.database;
-  return db.transaction(async (tx) => {
-    await appendEvents(
-      tx,
-      types.map((type, n) => ({ type: type as EventType, data: { n } })),
-    );
-    const rows = await tx
-      .select({ id: schema.events.id })
-      .from(schema.events)
-      .orderBy(desc(schema.events.id))
-      .limit(types.length);
-    return rows.map((row) => row.id).reverse();
-  });
 }
 
 const ids = (r: WebhookReceiver) => r.delivered().map((body) => body.id as number);
