@@ -65,7 +65,10 @@ export function slackText(event: Pick<LoggedEvent, 'id' | 'type' | 'at' | 'data'
   for (const key of ['kind', 'ip', 'mac', 'macs', 'hostname', 'name', 'subnet', 'status', 'webhook']) {
     const value = data[key];
     if (typeof value === 'string' || typeof value === 'number') parts.push(`${key} ${value}`);
-    else if (Array.isArray(value)) parts.push(`${key} ${value.join(', ')}`);
+    else if (Array.isArray(value)) {
+      const named = value.filter((item) => typeof item === 'string' || typeof item === 'number');
+      if (named.length > 0) parts.push(`${key} ${named.join(', ')}`);
+    }
   }
   return `ipwarden ${event.type}${parts.length > 0 ? ` — ${parts.join('; ')}` : ''} (event ${event.id}, ${event.at})`;
 }
