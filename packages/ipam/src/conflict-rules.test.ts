@@ -80,6 +80,7 @@ describe('judgeBinding', () => {
     ['a DHCP client in a dynamic range', seen('10.99.0.120', A), undefined, [], ['dynamic-range']],
     ['the gateway', seen('10.99.0.1', ROUTER), undefined, [], ['gateway']],
     ['a DNS server', seen('10.99.0.2', A), undefined, [], ['dns-server']],
+    ['a DHCP server of the subnet', seen('10.99.0.3', A), undefined, [], ['dhcp-server']],
     ['an address in a reserved range', seen('10.99.0.205', A), undefined, ['reserved-range-in-use'], []],
     ['an address outside every subnet of the segment', seen('10.97.0.9', A), undefined, ['foreign-subnet'], []],
     ['an address of a segment with no subnet of its family', seen('10.99.0.9', A, { vlan: 3 }), undefined, [], []],

@@ -66,6 +66,7 @@ export interface Quieted {
     | 'dynamic-range'
     | 'gateway'
     | 'dns-server'
+    | 'dhcp-server'
     | 'agent-address'
     | 'link-local'
     | 'looped-back'
@@ -84,7 +85,7 @@ export interface Judgement {
  * have allocated (not its gateway, DNS servers or ranges) has one.
  */
 export function needsAllocation(located: Located | undefined): boolean {
-  return located !== undefined && located.subnet.managed && located.place === 'host';
+  return located?.subnet.managed === true && located.place === 'host';
 }
 
 /** Whether judging the binding needs the address's history (a move, or an answer to a probe). */
@@ -135,6 +136,7 @@ export function judgeBinding(
   switch (located.place) {
     case 'gateway':
     case 'dns-server':
+    case 'dhcp-server':
       if (located.subnet.managed) judgement.quieted.push({ rule: located.place, kind: 'unallocated-in-use' });
       return judgement;
     case 'dynamic':

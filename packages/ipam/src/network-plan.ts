@@ -62,7 +62,7 @@ export interface PlanAgent {
 }
 
 /** Where an address falls in its subnet, for the rules: the first that applies. */
-export type Place = 'gateway' | 'dns-server' | 'dynamic' | 'reserved' | 'host';
+export type Place = 'gateway' | 'dns-server' | 'dhcp-server' | 'dynamic' | 'reserved' | 'host';
 
 export interface Located {
   subnet: PlanSubnet;
@@ -74,6 +74,7 @@ interface CompiledSubnet {
   prefix: Prefix;
   gateway: bigint | undefined;
   dns: readonly bigint[];
+  dhcp: readonly bigint[];
   /** Sorted by start, never overlapping (the subnet store refuses overlaps). */
   ranges: readonly { start: bigint; end: bigint; purpose: 'dynamic' | 'reserved' }[];
 }
@@ -137,6 +138,7 @@ export class NetworkPlan {
       prefix,
       gateway: value(subnet.gateway),
       dns: subnet.dnsServers.map(value).filter((v): v is bigint => v !== undefined),
+      dhcp: subnet.dhcpServers.map(value).filter((v): v is bigint => v !== undefined),
       ranges: subnet.ranges
         .map((r) => ({ start: value(r.start), end: value(r.end), purpose: r.purpose }))
         .filter((r): r is { start: bigint; end: bigint; purpose: 'dynamic' | 'reserved' } => r.start !== undefined)
@@ -242,6 +244,7 @@ export function isLinkLocal(ip: Ip): boolean {
 function placeIn(compiled: CompiledSubnet, value: bigint): Place {
   if (compiled.gateway === value) return 'gateway';
   if (compiled.dns.includes(value)) return 'dns-server';
+  if (compiled.dhcp.includes(value)) return 'dhcp-server';
   const ranges = compiled.ranges;
   let lo = 0;
   let hi = ranges.length - 1;
