@@ -62,34 +62,181 @@ function tableLine(row: Row | string[]): string {
     .trimEnd();
 }
 
-/**
- * JSON with the field order of the documented output (at, source, kind, ip, mac, vlan, ...).
- * Written by hand: sightings are printed by the hundred thousand, and only the hostname and
- * the detail can hold text that needs escaping, which JSON.stringify then does.
- */
-function jsonLine(row: Row): string {
-  let line = `{"at":${row.at}`;
-  if ('frame' in row) line += `,"frame":${row.frame}`;
-  line += `,"source":"${row.source}","kind":"${row.kind}"`;
-  if (row.ip !== undefined) line += `,"ip":"${row.ip}"`;
-  line += `,"mac":"${row.mac}","vlan":${row.vlan}`;
-  if (row.outerVlan !== undefined) line += `,"outerVlan":${row.outerVlan}`;
-  if (row.event !== undefined) line += `,"event":"${row.event}"`;
-  if (row.previousMac !== undefined) line += `,"previousMac":"${row.previousMac}"`;
-  if (row.hostname !== undefined) line += `,"hostname":${JSON.stringify(row.hostname)}`;
-  if (row.detail !== undefined) line += `,"detail":${JSON.stringify(row.detail)}`;
-  return `${line}}`;
+/** Where the output goes: text or bytes (stdout writes are synchronous on Linux). */
+export type Write = (chunk: string | Uint8Array) => void;
+
+/** A sink for printed lines, flushed in large pieces. */
+interface Lines {
+  push(row: Row): void;
+  flush(): void;
 }
 
-/** Buffers output lines and writes them in large pieces; stdout writes are synchronous on Linux. */
-class LineWriter {
-  private lines: string[] = [];
+const OUTPUT_CHUNK = 1 << 16; // 64 KiB a write
+
+/**
+ * NDJSON lines with the field order of the documented output (at, source, kind, ip, mac, vlan,
+ * ...), encoded straight into a byte buffer: sightings are printed by the hundred thousand,
+ * and building each line as a string, then joining and encoding them, cost as much as
+ * decoding the frames. Only the hostname and the detail can hold text that needs escaping,
+ * which JSON.stringify then does; every other field is ASCII by construction.
+ */
+class JsonLines implements Lines {
+  private buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  private length = 0;
+  constructor(private readonly write: Write) {}
+
+  push(row: Row): void {
+    // A line without hostname and detail is under 256 bytes; the others are sized below.
+    if (this.length + 256 > this.buffer.length) this.flush();
+    this.ascii('{"at":');
+    this.integer(row.at);
+    if ('frame' in row) {
+      this.ascii(',"frame":');
+      this.integer(row.frame);
+    }
+    this.ascii(',"source":"');
+    this.ascii(row.source);
+    this.ascii('","kind":"');
+    this.ascii(row.kind);
+    if (row.ip !== undefined) {
+      this.ascii('","ip":"');
+      this.ascii(row.ip);
+    }
+    this.ascii('","mac":"');
+    this.ascii(row.mac);
+    this.ascii('","vlan":');
+    this.integer(row.vlan);
+    if (row.outerVlan !== undefined) {
+      this.ascii(',"outerVlan":');
+      this.integer(row.outerVlan);
+    }
+    if (row.event !== undefined) {
+      this.ascii(',"event":"');
+      this.ascii(row.event);
+      this.ascii('"');
+    }
+    if (row.previousMac !== undefined) {
+      this.ascii(',"previousMac":"');
+      this.ascii(row.previousMac);
+      this.ascii('"');
+    }
+    if (row.hostname !== undefined) {
+      this.ascii(',"hostname":');
+      this.text(JSON.stringify(row.hostname));
+    }
+    if (row.detail !== undefined) {
+      this.ascii(',"detail":');
+      if (!this.flatDetail(row.detail)) this.text(JSON.stringify(row.detail));
+    }
+    this.ascii('}\n');
+  }
+
+  flush(): void {
+    if (this.length === 0) return;
+    // A fresh buffer each time: the one written may still be queued (a pipe that is full).
+    this.write(this.buffer.subarray(0, this.length));
+    this.buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
+    this.length = 0;
+  }
+
+  /**
+   * The common detail — a few strings, numbers and booleans, as `{"op":"request"}` — written
+   * as JSON.stringify would, without building the string; false, with nothing written, for any
+   * other (nested values, text that needs escaping), which JSON.stringify then writes.
+   */
+  private flatDetail(detail: Readonly<Record<string, unknown>>): boolean {
+    const start = this.length;
+    let first = true;
+    this.ascii('{');
+    for (const key in detail) {
+      if (!Object.hasOwn(detail, key)) continue;
+      const value = detail[key];
+      if (value === undefined) continue;
+      if (!plainAscii(key) || this.length + key.length + 64 > this.buffer.length) return this.undo(start);
+      this.ascii(first ? '"' : ',"');
+      first = false;
+      this.ascii(key);
+      this.ascii('":');
+      if (typeof value === 'string') {
+        if (!plainAscii(value) || this.length + value.length + 64 > this.buffer.length) return this.undo(start);
+        this.ascii('"');
+        this.ascii(value);
+        this.ascii('"');
+      } else if (typeof value === 'boolean') {
+        this.ascii(value ? 'true' : 'false');
+      } else if (typeof value === 'number' && Number.isSafeInteger(value)) {
+        this.ascii(String(value));
+      } else {
+        return this.undo(start);
+      }
+    }
+    this.ascii('}');
+    return true;
+  }
+
+  private undo(start: number): false {
+    this.length = start;
+    return false;
+  }
+
+  /** Text known to be ASCII. */
+  private ascii(text: string): void {
+    const buffer = this.buffer;
+    let at = this.length;
+    for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
+    this.length = at;
+  }
+
+  private integer(n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      this.ascii(String(n));
+      return;
+    }
+    const buffer = this.buffer;
+    let digits = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    let at = this.length + digits;
+    this.length = at;
+    let rest = n;
+    do {
+      buffer[--at] = 48 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    } while (rest > 0);
+  }
+
+  /**
+   * Any text, as UTF-8; room is made for its longest encoding and the rest of the line (what
+   * the buffer holds is written first, though it ends mid-line: the stream is the same).
+   */
+  private text(text: string): void {
+    const room = text.length * 3 + 256;
+    if (this.length + room > this.buffer.length) {
+      this.flush();
+      if (room > this.buffer.length) this.buffer = Buffer.allocUnsafe(room);
+    }
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+}
+
+/** True for text JSON writes as it is: printable ASCII without quote or backslash. */
+function plainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Table lines, buffered and written in large pieces. */
+class TableLines implements Lines {
+  private lines: string[] = [tableLine(TABLE_HEADER)];
   private bytes = 0;
-  constructor(private readonly write: (text: string) => void) {}
-  push(line: string): void {
+  constructor(private readonly write: Write) {}
+  push(row: Row): void {
+    const line = tableLine(row);
     this.lines.push(line);
     this.bytes += line.length + 1;
-    if (this.bytes >= 1 << 16) this.flush();
+    if (this.bytes >= OUTPUT_CHUNK) this.flush();
   }
   flush(): void {
     if (this.lines.length === 0) return;
@@ -103,11 +250,9 @@ class LineWriter {
  * Reads the capture and writes its lines through `write`. Throws a UsageError for a file that
  * cannot be opened; problems inside the file are in the returned stats' `error`.
  */
-export function readCommand(options: ReadOptions, write: (text: string) => void): ReadStats {
-  const out = new LineWriter(write);
-  const format = options.format === 'table' ? tableLine : jsonLine;
-  if (options.format === 'table') out.push(tableLine(TABLE_HEADER));
-  const pipeline = new FramePipeline((sighting) => out.push(format(sighting)), { refreshMs: options.refreshMs });
+export function readCommand(options: ReadOptions, write: Write): ReadStats {
+  const out: Lines = options.format === 'table' ? new TableLines(write) : new JsonLines(write);
+  const pipeline = new FramePipeline((sighting) => out.push(sighting), { refreshMs: options.refreshMs });
   const stats = pipeline.stats;
 
   // --all: every observation of every frame, straight from the decoders.
@@ -115,7 +260,7 @@ export function readCommand(options: ReadOptions, write: (text: string) => void)
     const at = Math.floor(record.timestampMs);
     const frame = stats.frames + 1;
     pipeline.pushAll(record.linkType, record.bytes, record.offset, record.length, (observation) =>
-      out.push(format({ ...observation, at, frame })),
+      out.push({ ...observation, at, frame }),
     );
   };
   const sightings = (record: CaptureRecord) =>
