@@ -6,7 +6,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { LinkType, pcapFileHeader, writePcapRecord } from '@ipwarden/netcodec';
 
 /** Bumped whenever what the writers below produce changes. */
-export const CAPTURES_VERSION = 2;
+export const CAPTURES_VERSION = 3;
 
 const BROADCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
 
@@ -206,4 +206,58 @@ export function writeMixedCapture(path, frames, hosts, gapMs) {
     },
     gapMs,
   );
+}
+
+/**
+ * A segment as an agent sees it for an hour: `hosts` hosts each asking for the gateway now and
+ * then, every fourth frame the gateway's answer, and `contested` addresses that two hosts each
+ * claim, their MACs speaking in turn (A, B, A, B…) — a duplicate the collector must see. The
+ * frames arrive at random (exponential gaps, as independent hosts' frames do) over `spanMs`,
+ * so that the refresh interval falls due for every host several times over; a contested
+ * address says a `share` of all frames between them.
+ */
+export function writeSegmentCapture(path, frames, hosts, { spanMs = 3_600_000, contested = 8, share = 0.02 } = {}) {
+  const gatewayMac = hostMac(0xffffff);
+  const gatewayIp = [10, 255, 255, 254];
+  const requests = Array.from({ length: hosts }, (_, h) =>
+    arpFrame(1, hostMac(h), hostIp(h), [0, 0, 0, 0, 0, 0], gatewayIp),
+  );
+  const replies = Array.from({ length: hosts }, (_, h) => arpFrame(2, gatewayMac, gatewayIp, hostMac(h), hostIp(h)));
+  // Contested address c is host c's; its rival has a MAC of its own, outside the hosts' range.
+  const rivals = Array.from({ length: contested }, (_, c) =>
+    arpFrame(1, hostMac(0x800000 + c), hostIp(c), [0, 0, 0, 0, 0, 0], gatewayIp),
+  );
+  const turns = new Uint32Array(contested);
+  const fd = openSync(path, 'w');
+  const chunk = new Uint8Array(4 << 20);
+  chunk.set(pcapFileHeader({ linkType: LinkType.ETHERNET }), 0);
+  let offset = 24;
+  let at = Date.UTC(2026, 0, 1);
+  const meanGapMs = spanMs / frames;
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  for (let i = 0; i < frames; i++) {
+    at += -Math.log((next() + 1) / 4294967297) * meanGapMs;
+    const draw = next();
+    let frame;
+    if (contested > 0 && draw / 4294967296 < share) {
+      const c = next() % contested;
+      frame = turns[c]++ % 2 === 0 ? requests[c] : rivals[c];
+    } else {
+      const host = next() % hosts;
+      frame = i % 4 === 3 ? replies[host] : requests[host];
+    }
+    if (offset + 16 + frame.length > chunk.length) {
+      writeSync(fd, chunk, 0, offset);
+      offset = 0;
+    }
+    offset = writePcapRecord(chunk, offset, at, frame);
+  }
+  writeSync(fd, chunk, 0, offset);
+  closeSync(fd);
 }

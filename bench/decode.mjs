@@ -7,14 +7,17 @@
  *
  * Files: 1M-frame ARP captures with 500 and with 50,000 distinct hosts, and a 1M-frame mixed
  * ARP/NDP/mDNS/DHCP capture, timestamped as a saturated gigabit link would deliver them
- * (one minimum-size frame every 672 ns). Target: ≥ 2,000,000 frames/s on each ARP file, peak
- * RSS < 150 MB.
+ * (one minimum-size frame every 672 ns); and a segment as an agent sees it for an hour —
+ * 50,000 hosts each asking for the gateway about once a minute (3M frames, arriving at random),
+ * so that every host's refresh falls due six times, and 8 addresses two hosts each claim, in
+ * turn. Target: ≥ 2,000,000 frames/s on each ARP file (on the segment, for the whole process,
+ * start-up included), peak RSS < 150 MB.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CAPTURES_VERSION, writeArpCapture, writeMixedCapture } from './captures.mjs';
+import { CAPTURES_VERSION, writeArpCapture, writeMixedCapture, writeSegmentCapture } from './captures.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, '.bench');
@@ -23,9 +26,11 @@ const FRAMES = 1_000_000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 const files = [
-  { name: 'arp-500', hosts: 500, write: writeArpCapture, arp: true },
-  { name: 'arp-50000', hosts: 50_000, write: writeArpCapture, arp: true },
-  { name: 'mixed', hosts: 5_000, write: writeMixedCapture, arp: false },
+  { name: 'arp-500', hosts: 500, frames: FRAMES, write: writeArpCapture, arp: true },
+  { name: 'arp-50000', hosts: 50_000, frames: FRAMES, write: writeArpCapture, arp: true },
+  { name: 'mixed', hosts: 5_000, frames: FRAMES, write: writeMixedCapture, arp: false },
+  // arpwatch would take minutes a run on it: left out.
+  { name: 'segment', hosts: 50_000, frames: 3 * FRAMES, write: writeSegmentCapture, arp: true, whole: true },
 ];
 
 mkdirSync(dir, { recursive: true });
@@ -33,8 +38,8 @@ for (const file of files) {
   // The name carries the generator's version, so a changed generator never reuses stale files.
   file.path = join(dir, `${file.name}.v${CAPTURES_VERSION}.pcap`);
   if (!existsSync(file.path)) {
-    process.stderr.write(`generating ${file.path} (${FRAMES} frames, ${file.hosts} hosts)\n`);
-    file.write(file.path, FRAMES, file.hosts);
+    process.stderr.write(`generating ${file.path} (${file.frames} frames, ${file.hosts} hosts)\n`);
+    file.write(file.path, file.frames, file.hosts);
   }
 }
 
@@ -82,43 +87,49 @@ for (const file of files) {
   rmSync(scratch, { force: true });
   spawnSync('touch', [scratch]);
   // Slow on the large file (half a minute a run), so two runs are enough to take the better.
-  const arpwatch = measure(
-    'unshare',
-    ['-n', 'arpwatch', '-d', '-N', '-f', scratch, '-r', file.path],
-    Math.min(RUNS, 2),
-  );
-  rows.push({ file: file.name, arp: file.arp, ours, tcpdump, arpwatch });
+  const arpwatch = file.whole
+    ? undefined
+    : measure('unshare', ['-n', 'arpwatch', '-d', '-N', '-f', scratch, '-r', file.path], Math.min(RUNS, 2));
+  rows.push({ file: file.name, frames: file.frames, arp: file.arp, whole: file.whole, ours, tcpdump, arpwatch });
 }
 
 console.log(
-  `\nbench:decode — ${FRAMES.toLocaleString('en-US')} frames per file at gigabit line rate; whole processes incl. start-up, best of ${RUNS} runs (arpwatch: of 2)\n`,
+  `\nbench:decode — ${FRAMES.toLocaleString('en-US')} frames per file at gigabit line rate (segment: ${(3 * FRAMES).toLocaleString('en-US')} over an hour); whole processes incl. start-up, best of ${RUNS} runs (arpwatch: of 2)\n`,
 );
 console.log('file        tool                 seconds   frames/s     peak RSS   ipwarden is');
 for (const row of rows) {
-  const ours = FRAMES / row.ours.seconds;
+  const frames = row.frames;
+  const ours = frames / row.ours.seconds;
   const line = (tool, r, note) =>
-    `${row.file.padEnd(11)} ${tool.padEnd(20)} ${r.seconds.toFixed(2).padStart(7)} ${fmt(FRAMES / r.seconds).padStart(11)} ${`${r.mb.toFixed(0)} MB`.padStart(10)}   ${note}`;
-  console.log(line('ipwarden-agent read', row.ours, `(median of ${RUNS}: ${fmt(FRAMES / row.ours.median)} frames/s)`));
+    `${row.file.padEnd(11)} ${tool.padEnd(20)} ${r.seconds.toFixed(2).padStart(7)} ${fmt(frames / r.seconds).padStart(11)} ${`${r.mb.toFixed(0)} MB`.padStart(10)}   ${note}`;
+  console.log(line('ipwarden-agent read', row.ours, `(median of ${RUNS}: ${fmt(frames / row.ours.median)} frames/s)`));
   console.log(
     line(
       '  of which reading',
       { seconds: row.ours.work, mb: row.ours.mb },
-      `start-up aside (median ${fmt(FRAMES / row.ours.workMedian)} frames/s)`,
+      `start-up aside (median ${fmt(frames / row.ours.workMedian)} frames/s)`,
     ),
   );
   console.log(
-    line('tcpdump -r -w null', row.tcpdump, `${(ours / (FRAMES / row.tcpdump.seconds)).toFixed(2)}× tcpdump`),
+    line('tcpdump -r -w null', row.tcpdump, `${(ours / (frames / row.tcpdump.seconds)).toFixed(2)}× tcpdump`),
   );
-  console.log(line('arpwatch -r', row.arpwatch, `${(ours / (FRAMES / row.arpwatch.seconds)).toFixed(1)}× arpwatch`));
+  if (row.arpwatch) {
+    console.log(line('arpwatch -r', row.arpwatch, `${(ours / (frames / row.arpwatch.seconds)).toFixed(1)}× arpwatch`));
+  }
 }
 console.log('');
 let ok = true;
 for (const row of rows) {
-  // The target is a rate of decoding: judged on the reading itself, the whole process shown above.
-  const fps = FRAMES / row.ours.work;
-  const whole = FRAMES / row.ours.seconds;
+  // The target is a rate of decoding: judged on the reading itself, the whole process shown
+  // above — but on the segment, as an agent on a real link would be, on the whole process.
+  const fps = row.frames / row.ours.work;
+  const whole = row.frames / row.ours.seconds;
   const verdicts = [];
-  if (row.arp) {
+  if (row.whole) {
+    verdicts.push(
+      `≥ 2M frames/s, whole process: ${whole >= 2_000_000 ? 'yes' : 'NO'} (${fmt(whole)} with start-up; ${fmt(fps)} reading)`,
+    );
+  } else if (row.arp) {
     verdicts.push(
       `≥ 2M frames/s: ${fps >= 2_000_000 ? 'yes' : 'NO'} (${fmt(fps)} reading; ${fmt(whole)} with start-up)`,
     );
