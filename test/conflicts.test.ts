@@ -4,6 +4,7 @@
  * opens nothing; allocation changes resolve what they remove at once; the quiet period resolves
  * what stopped and not what goes on; two collectors on one server open one conflict.
  */
+import { schema } from '@ipwarden/collector';
 import type { SightingItem } from '@ipwarden/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSocket } from './support/agent-socket.js';
@@ -230,6 +231,23 @@ describe.each(TARGETS)('conflicts on %s', (target) => {
     expect(resolved.body).toMatchObject({ status: 'resolved', resolvedBy: 'admin' });
   });
 
+  it('writes every change to the event log', async () => {
+    const rows = await c.collector.database.db.select().from(schema.events).orderBy(schema.events.id);
+    const types = new Set(rows.map((row) => row.type));
+    for (const type of [
+      'agent.connected',
+      'address.created',
+      'address.changed',
+      'conflict.opened',
+      'conflict.acknowledged',
+      'conflict.resolved',
+    ]) {
+      expect(types, type).toContain(type);
+    }
+    const opened = rows.find((row) => row.type === 'conflict.opened')!;
+    expect(opened.data).toMatchObject({ id: expect.any(String), kind: expect.any(String), status: 'open' });
+  });
+
   it('refuses bad exemptions and DHCP servers with a problem, changing nothing', async () => {
     const before = (await c.api('GET', '/conflict-exemptions')).body.items.length;
     for (const json of [
@@ -281,5 +299,12 @@ describe('conflicts with two collectors on one PostgreSQL server', () => {
     expect(items).toHaveLength(1);
     await one.close();
     await two.close();
+    const { db } = first.collector.database;
+    await eventually(async () => {
+      const rows = await db.select().from(schema.events);
+      return rows.filter((row) => row.type === 'agent.disconnected').length === 2;
+    });
+    const opened = (await db.select().from(schema.events)).filter((row) => row.type === 'conflict.opened');
+    expect(opened.map((row) => (row.data as { ip: string }).ip)).toEqual([ip]);
   });
 });

@@ -159,8 +159,9 @@ describe.each(TARGETS)('webhooks on %s', (target) => {
   it('lets a receiver that never answers hold up neither another webhook nor the agents’ acks', async () => {
     const [silent, good] = [await receiver(), await receiver()];
     silent.answer = () => 'hang';
-    const s = await createHook(c, silent);
-    const g = await createHook(c, good);
+    // Only what the test appends: the agent connecting is an event too (agent.connected).
+    const s = await createHook(c, silent, { events: ['discovery.new'] });
+    const g = await createHook(c, good, { events: ['discovery.new'] });
     const agent = (await c.api('POST', '/agents', { json: { name: `rack-${target.toLowerCase()}` } })).body;
     const socket = await AgentSocket.welcomed(c.agentUrl, agent.token);
     try {

@@ -5,9 +5,10 @@
 import type { Hello, Stats } from '@ipwarden/protocol';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { hashToken, newToken } from '../auth/tokens.js';
-import type { Database } from '../db/database.js';
+import type { Database, Tx } from '../db/database.js';
 import { type AgentInterface, type AgentStats, agents } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
+import { appendEvents } from '../events/event-log.js';
 
 export interface AgentRecord {
   id: string;
@@ -78,7 +79,28 @@ export async function enrollAgent(db: Database, name: string, instance: string):
  * What the agent said of itself in its hello; undefined when the agent was revoked after its
  * connection was accepted, so that it is not welcomed.
  */
+/** Records the agent's hello, and `agent.connected` in the same transaction. */
 export async function recordHello(db: Database, id: string, hello: Hello): Promise<AgentRecord | undefined> {
+  return db.transaction(async (tx) => {
+    const row = await updateFromHello(tx, id, hello);
+    if (row !== undefined) {
+      await appendEvents(tx, [
+        {
+          type: 'agent.connected',
+          data: { id, name: row.name, hostname: hello.hostname, version: hello.version, interfaces: hello.interfaces },
+        },
+      ]);
+    }
+    return row;
+  });
+}
+
+/** `agent.disconnected`, once its connection to this collector has closed. */
+export async function recordDisconnect(db: Database, agent: { id: string; name: string }): Promise<void> {
+  await appendEvents(db, [{ type: 'agent.disconnected', data: { id: agent.id, name: agent.name } }]);
+}
+
+async function updateFromHello(db: Database | Tx, id: string, hello: Hello): Promise<AgentRecord | undefined> {
   const [row] = await db
     .update(agents)
     .set({

@@ -34,6 +34,7 @@ import {
   enrollAgent,
   isRevoked,
   recordDhcpApplied,
+  recordDisconnect,
   recordHello,
   recordStats,
 } from '../agents/agent-store.js';
@@ -386,6 +387,9 @@ export class AgentGateway {
       this.byAgent.delete(id);
       this.metrics.agentsConnected.set(this.byAgent.size);
       this.log.info({ agent: connection.agent!.name }, 'agent disconnected');
+      recordDisconnect(this.db, connection.agent!).catch((error: unknown) =>
+        this.log.debug({ err: error }, 'agent.disconnected not recorded (the database is going away)'),
+      );
     }
   }
 

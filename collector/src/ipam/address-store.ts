@@ -303,12 +303,18 @@ export async function findAddress(db: Database, text: string, subnet?: string): 
 }
 
 /** Releases an address: its owner or an admin; a reservation of another user is theirs to release. */
-export async function releaseAddress(db: Database, principal: Principal, text: string, subnet?: string): Promise<void> {
+export async function releaseAddress(
+  db: Database,
+  principal: Principal,
+  text: string,
+  subnet?: string,
+): Promise<Address> {
   const address = await findAddress(db, text, subnet);
   if (principal.role !== 'admin' && address.owner !== principal.name) {
     throw new ApiError(ErrorCode.FORBIDDEN, `${address.ip} belongs to ${address.owner}`);
   }
   await db.transaction((tx) => freeAddresses(tx, [address]));
+  return address;
 }
 
 export async function updateAddress(

@@ -1,6 +1,7 @@
 /** Addresses, the allocations table (API.md): allocate, list, change and release. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { announceAddresses } from '../../events/address-events.js';
 import {
   allocateAddress,
   findAddress,
@@ -63,6 +64,7 @@ export async function addressRoutes(
     { schema: { body: NewAddress }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       const address = await allocateAddress(db, allocator, request.principal!, request.body);
+      await announceAddresses(db, 'address.created', [address]);
       await reconciler.changed({ ips: [address.ip] });
       return reply.code(201).send(address);
     },
@@ -77,6 +79,7 @@ export async function addressRoutes(
         subnet: request.params.subnet,
         kind: 'reserved',
       });
+      await announceAddresses(db, 'address.created', [address]);
       await reconciler.changed({ ips: [address.ip] });
       return reply.code(201).send(address);
     },
@@ -126,6 +129,7 @@ export async function addressRoutes(
         request.body,
         request.query.subnet,
       );
+      await announceAddresses(db, 'address.changed', [address]);
       await reconciler.changed({ ips: [address.ip] });
       return address;
     },
@@ -135,8 +139,9 @@ export async function addressRoutes(
     '/addresses/:ip',
     { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
-      await releaseAddress(db, request.principal!, request.params.ip, request.query.subnet);
-      await reconciler.changed({ ips: [request.params.ip] });
+      const released = await releaseAddress(db, request.principal!, request.params.ip, request.query.subnet);
+      await announceAddresses(db, 'address.released', [released]);
+      await reconciler.changed({ ips: [released.ip] });
       return reply.code(204).send();
     },
   );

@@ -1,6 +1,7 @@
 /** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { announceAddresses } from '../../events/address-events.js';
 import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
 import { paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
@@ -66,6 +67,7 @@ export async function nodeRoutes(
     { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(principals, ADMIN) },
     async (request) => {
       const address = await deployNode(db, allocator, request.principal!, request.params.id, request.body.subnet);
+      await announceAddresses(db, 'address.created', [address]);
       await reconciler.changed({ ips: [address.ip] });
       return address;
     },
@@ -77,6 +79,12 @@ export async function nodeRoutes(
     async (request) => {
       const before = await findNode(db, request.params.id);
       const node = await releaseNode(db, request.params.id);
+      const kept = new Set(node.addresses.map((a) => `${a.subnet}/${a.ip}`));
+      await announceAddresses(
+        db,
+        'address.released',
+        before.addresses.filter((a) => !kept.has(`${a.subnet}/${a.ip}`)),
+      );
       await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
       return node;
     },
@@ -88,6 +96,7 @@ export async function nodeRoutes(
     async (request, reply) => {
       const before = await findNode(db, request.params.id);
       await deleteNode(db, request.params.id);
+      await announceAddresses(db, 'address.released', before.addresses);
       await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
       return reply.code(204).send();
     },
