@@ -11,8 +11,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startTestCollector, type TestCollector } from './support/collector.js';
+import { AgentSocket } from './support/agent-socket.js';
+import { ADMIN_TOKEN, AGENT_SECRET, startTestCollector, type TestCollector } from './support/collector.js';
 import { repoRoot } from './support/paths.js';
+import { sighting } from './support/sightings.js';
 
 const bin = resolve(repoRoot, 'client', 'bin', 'ipwarden.js');
 /** HOME and XDG_CONFIG_HOME of the runs: the tester's own configuration stays out of them. */
@@ -232,6 +234,62 @@ describe('ipwarden failing', () => {
     const outside = await asUser('reserve', '10.99.0.0/24', '--ip', '10.98.0.5');
     expect(outside).toMatchObject({ status: 2, stderr: expect.stringMatching(/^ipwarden: ip-not-in-subnet: /) });
     expect((await c.api('GET', '/addresses')).body.items).toEqual([]);
+  });
+
+  it('lists, shows, acknowledges and resolves a conflict an agent’s sighting opened', async () => {
+    const agent = await AgentSocket.welcomed(c.agentUrl, AGENT_SECRET, { agentId: 'rack-cli' });
+    await agent.sightings(1, [sighting({ ip: '10.99.0.77', mac: '02:00:00:00:07:07', at: Date.now() })]);
+    await agent.close();
+    await c.collector.reconciler.idle();
+    const [header, row] = rows(ok(await asUser('conflicts', '--status', 'open', '--ip', '10.99.0.77')));
+    expect(header!.slice(0, 4)).toEqual(['ID', 'KIND', 'IP', 'MACS']);
+    expect(row!.slice(1, 4)).toEqual(['unallocated-in-use', '10.99.0.77', '02:00:00:00:07:07']);
+    const id = row![0]!;
+    expect(ok(await asUser('conflicts', 'show', id))).toMatch(/rack-cli/);
+    expect((await asUser('conflicts', 'acknowledge', id)).status).toBe(2);
+    ok(await asAdmin('conflicts', 'acknowledge', id, '--comment', 'known'));
+    ok(await asAdmin('conflicts', 'resolve', id));
+    expect(JSON.parse(ok(await asUser('conflicts', 'show', id, '--json')))).toMatchObject({
+      status: 'resolved',
+      resolvedBy: 'admin',
+      acknowledgedBy: 'admin',
+    });
+  });
+
+  it('creates, lists, pings and deletes a webhook, an exemption and a known DHCP server', async () => {
+    const secretFile = join(home, 'secret');
+    writeFileSync(secretFile, 'cli-webhook-secret-0123456789\n');
+    ok(
+      await asAdmin(
+        'webhooks',
+        'create',
+        'http://127.0.0.1:9/hook',
+        '--events',
+        'conflict.opened',
+        '--secret-file',
+        secretFile,
+      ),
+    );
+    const hooks = JSON.parse(ok(await asAdmin('webhooks', '--json'))).items;
+    expect(hooks).toEqual([expect.objectContaining({ url: 'http://127.0.0.1:9/hook', events: ['conflict.opened'] })]);
+    expect(hooks[0]).not.toHaveProperty('secret');
+    expect(ok(await asAdmin('webhooks', 'ping', hooks[0].id))).toMatch(/ping/);
+    ok(await asAdmin('webhooks', 'delete', hooks[0].id));
+    expect((await asAdmin('webhooks', 'create', 'ftp://x', '--events', '*', '--secret-file', secretFile)).status).toBe(
+      2,
+    );
+
+    ok(
+      await asAdmin('exemptions', 'create', '--ip', '10.99.0.53', '--mac', '02:00:00:00:05:03', '--comment', 'anycast'),
+    );
+    const [exemption] = JSON.parse(ok(await asUser('exemptions', '--json'))).items;
+    expect(exemption).toMatchObject({ cidr: '10.99.0.53/32', macs: ['02:00:00:00:05:03'], comment: 'anycast' });
+    ok(await asAdmin('exemptions', 'delete', exemption.id));
+
+    ok(await asAdmin('dhcp-servers', 'create', '--vlan', '0', '--ip', '10.99.0.4'));
+    const [server] = JSON.parse(ok(await asUser('dhcp-servers', '--json'))).items;
+    expect(server).toMatchObject({ vlan: 0, ip: '10.99.0.4' });
+    ok(await asAdmin('dhcp-servers', 'delete', server.id));
   });
 
   it('exits 2 when the role does not allow the action', async () => {
