@@ -246,7 +246,8 @@ export function cpuDelta(a, b) {
 // ---------------------------------------------------------------------------------------------
 // The collector
 
-export async function startCollector(databaseUrl, profileDir) {
+/** `extraArgs`: more of the collector's own options (bench:ingest's `--reconcile off`). */
+export async function startCollector(databaseUrl, profileDir, extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-bench-collector-'));
   undo.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const args = [
@@ -256,6 +257,7 @@ export async function startCollector(databaseUrl, profileDir) {
     '127.0.0.1:0',
     '--data-dir',
     dataDir,
+    ...extraArgs,
   ];
   const child = spawn(process.execPath, args, {
     env: {
@@ -325,6 +327,31 @@ export async function api(base, method, path, body) {
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return text === '' ? undefined : JSON.parse(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocations made in SQL, as the allocator itself would have written them: rows in `addresses`
+// and their coalesced runs in `taken_runs` (bench/alloc.mjs writes its fills by hand, knowing
+// their runs; this works them out, gaps and islands, for any set of addresses).
+
+/**
+ * The statements that allocate, as `reserved` addresses owned by `owner`, the rows of the query
+ * `rows` (columns subnet_id, ip, mac — mac may be null) in subnets that hold no allocation yet.
+ * Run them in order in one session (a temporary table joins them): psql's -c one after another,
+ * or postgres.js's `unsafe` in one transaction.
+ */
+export function allocationFill(rows, owner) {
+  return [
+    `create temporary table bench_fill as ${rows}`,
+    `insert into addresses (subnet_id, ip, kind, mac, owner_id)
+       select subnet_id, ip, 'reserved', mac, '${owner}' from bench_fill`,
+    // Consecutive addresses share ip - (their rank in the subnet): one run each.
+    `insert into taken_runs (subnet_id, lo, hi)
+       select subnet_id, min(ip), max(ip)
+       from (select subnet_id, ip, ip - row_number() over (partition by subnet_id order by ip) as island from bench_fill) t
+       group by subnet_id, island`,
+    'drop table bench_fill',
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
