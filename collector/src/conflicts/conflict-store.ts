@@ -318,3 +318,13 @@ export async function listConflicts(db: Database, filter: ConflictFilter): Promi
     .limit(filter.limit);
   return rows.map(conflictView);
 }
+
+/** How many conflicts are live (open or acknowledged), by kind. */
+export async function liveCounts(db: Database): Promise<{ kind: ConflictKind; count: number }[]> {
+  const rows = await db
+    .select({ kind: conflicts.kind, count: sql<number>`count(*)::int` })
+    .from(conflicts)
+    .where(ne(conflicts.status, 'resolved'))
+    .groupBy(conflicts.kind);
+  return rows.map((row) => ({ kind: row.kind, count: Number(row.count) }));
+}

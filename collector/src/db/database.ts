@@ -94,6 +94,12 @@ export interface DatabaseHandle {
    * server; on PGlite, from this process); resolves to a function that stops listening.
    */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * A pool of `max` connections of its own on the same server, for work that must not queue
+   * behind the main pool's (reconciliation behind a hundred agents' batches); on PGlite, the
+   * one database there is.
+   */
+  separate(max: number): { db: Database; close(): Promise<void> };
   close(): Promise<void>;
 }
 
@@ -161,11 +167,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       const { unlisten } = await client.listen(channel, onNotify);
       return unlisten;
     };
+    const separate = (max: number) => {
+      const own = postgres(options.url!, { max, onnotice: () => {} });
+      return {
+        db: drizzlePostgres(preparing(own), { schema }) as unknown as Database,
+        close: () => own.end({ timeout: 5 }),
+      };
+    };
     return {
       db: db as unknown as Database,
       kind: 'postgres',
       reserve,
       listen,
+      separate,
       close: () => client.end({ timeout: 5 }),
     };
   }
@@ -188,5 +202,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const unlisten = await client.listen(channel, onNotify);
     return () => unlisten();
   };
-  return { db: db as unknown as Database, kind: 'pglite', listen, close: () => client.close() };
+  const separate = () => ({ db: db as unknown as Database, close: async () => {} });
+  return { db: db as unknown as Database, kind: 'pglite', listen, separate, close: () => client.close() };
 }
