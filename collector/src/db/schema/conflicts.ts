@@ -1,3 +1,4 @@
+import type { ConflictKind } from '@ipwarden/ipam';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -19,13 +20,8 @@ import {
 
 const when = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
-export type ConflictKind =
-  | 'duplicate-ip'
-  | 'mac-mismatch'
-  | 'unallocated-in-use'
-  | 'reserved-range-in-use'
-  | 'rogue-dhcp-server'
-  | 'foreign-subnet';
+/** The kinds are the rules' (packages/ipam, network-plan.ts). */
+export type { ConflictKind };
 
 export type ConflictStatus = 'open' | 'acknowledged' | 'resolved';
 
