@@ -7,7 +7,7 @@
  *
  * Pure: time is an argument, memory is bounded (the least recently reported entries age out).
  */
-import type { Observation } from '@ipwarden/netcodec';
+import { type ArpSummary, arpHostDetail, ipv4Number, type Observation } from '@ipwarden/netcodec';
 import type { Sighting } from '@ipwarden/protocol';
 import { isBindingSighting } from '@ipwarden/protocol/binding';
 
@@ -24,7 +24,7 @@ export interface BindingTableOptions {
    * Told when one binding's quiet state may have changed (a move, a rename, an eviction, a probe
    * for it, a change of watch): caches of "this changes nothing" forget that binding alone.
    */
-  onBindingChange?: (vlanKey: number, ip: string) => void;
+  onBindingChange?: (vlanKey: number, ip: string, ipv4: number) => void;
 }
 
 /** An address the collector watches (protocol `Watch`): its segment and IP. */
@@ -38,7 +38,21 @@ interface Entry {
   /** outerVlan × 4096 + vlan, and the IP: what {@link BindingTableOptions.onBindingChange} is told. */
   vlanKey: number;
   ip: string;
+  /** The table's key: {@link addressKey} of the two above. */
+  key: string;
+  /** The IP's 32 bits when it is IPv4 (the entry is then in the numeric index too), else -1. */
+  ipv4: number;
   mac: string;
+  /** The MAC's high 16 and low 32 bits, as {@link ArpSummary} states them (-1: not a MAC). */
+  macHigh: number;
+  macLow: number;
+  /**
+   * The MAC the address had before its last move, and its bits: two hosts fighting over an
+   * address alternate, so the MAC of the next move is almost always this one.
+   */
+  lastMac: string | undefined;
+  lastMacHigh: number;
+  lastMacLow: number;
   hostname: string | undefined;
   reportedAt: number;
   /** When a hostname change was last reported early (-Infinity: never). */
@@ -52,6 +66,9 @@ interface Entry {
   watched: boolean;
   /** A frame the repeat filter may hold states this binding: a change to it must move the epoch. */
   repeatable: boolean;
+  /** The neighbours in the order of reports: the least recently reported entry is evicted first. */
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 /** Moves reported per address per interval: enough to raise the conflict, not a storm. */
@@ -76,6 +93,36 @@ function addressKey(vlanKey: number, ip: string): string {
   return vlanKey === 0 ? ip : `${vlanKey}/${ip}`;
 }
 
+/** The high 16 bits of a MAC in the decoders' text (`aa:bb:cc:dd:ee:ff`), or -1. */
+function macHighOf(mac: string): number {
+  return mac.length === 17 ? hexPairs(mac, 0, 2) : -1;
+}
+
+/** The low 32 bits of a MAC in the decoders' text, or -1. */
+function macLowOf(mac: string): number {
+  return mac.length === 17 ? hexPairs(mac, 6, 4) : -1;
+}
+
+/** `count` colon-separated lowercase hex pairs from `at`, as an unsigned number, or -1. */
+function hexPairs(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const p = at + i * 3;
+    if (p > 0 && text.charCodeAt(p - 1) !== 58) return -1;
+    const high = hexDigit(text.charCodeAt(p));
+    const low = hexDigit(text.charCodeAt(p + 1));
+    if (high < 0 || low < 0) return -1;
+    n = n * 256 + high * 16 + low;
+  }
+  return n;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
 export class BindingTable {
   private refresh: number;
   /** The interval of watched addresses, in ms (never longer than the refresh interval). */
@@ -83,9 +130,18 @@ export class BindingTable {
   /** Watched addresses, by key. */
   private watchedKeys = new Set<string>();
   readonly maxEntries: number;
-  private readonly onBindingChange: ((vlanKey: number, ip: string) => void) | undefined;
-  /** Address bindings, keyed by `ip` (untagged) or `vlanKey/ip`; Map order = least recently reported first. */
+  private readonly onBindingChange: ((vlanKey: number, ip: string, ipv4: number) => void) | undefined;
+  /** Address bindings, keyed by `ip` (untagged) or `vlanKey/ip`. */
   private readonly bindings = new Map<string, Entry>();
+  /**
+   * The same entries of IPv4 addresses by number (int32, so that keys are small integers), for
+   * {@link observeArp}: untagged ones, and those of each VLAN key.
+   */
+  private readonly untagged = new Map<number, Entry>();
+  private readonly tagged = new Map<number, Map<number, Entry>>();
+  /** Both ends of the list of entries in the order of reports (oldest: the next to be evicted). */
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
   /** Probes, DHCP servers and clients: reported once per interval each. */
   private readonly events = new Map<string, number>();
   /** The last probe for each address, until another MAC is seen on it (oldest first out). */
@@ -113,6 +169,8 @@ export class BindingTable {
    * nothing, as far as the state of this epoch goes.
    */
   quietUntil = 0;
+  /** After an {@link observeArp} that returned true: the sighting it caused, if any. */
+  sighting: Sighting | undefined;
 
   constructor(options: BindingTableOptions = {}) {
     this.refresh = options.refreshMs ?? DEFAULT_REFRESH_MS;
@@ -188,6 +246,37 @@ export class BindingTable {
     return this.observeEvent(observation, key, ip, at);
   }
 
+  /**
+   * {@link observe} for the observation of host binding `which` (0 the sender, 1 the target)
+   * of an ARP frame that `summarizeArpFrame` summarised, when the table holds the binding and
+   * knows the MAC's text: the binding's own MAC, or the one it last moved from (two hosts
+   * fighting over an address alternate). The observation is then built from the entry's
+   * strings — what the decoders would have made of the frame, field for field — with no
+   * decoding, no formatting and no lookup by string, and handled as observe handles it.
+   * Returns true when it did (the sighting, if any, in {@link sighting}; {@link quietUntil}
+   * as observe sets it), and false, having changed nothing, when the frame must be decoded
+   * and its observation given to observe: a new binding, or a MAC the entry has not held.
+   */
+  observeArp(frame: ArpSummary, which: number, at: number): boolean {
+    const target = which !== 0;
+    const ip = (target ? frame.targetIp : frame.senderIp) | 0;
+    const entry = frame.vlanKey === 0 ? this.untagged.get(ip) : this.tagged.get(frame.vlanKey)?.get(ip);
+    if (entry === undefined) return false;
+    const macHigh = target ? frame.targetMacHigh : frame.senderMacHigh;
+    const macLow = target ? frame.targetMacLow : frame.senderMacLow;
+    let mac: string;
+    if (entry.macLow === macLow && entry.macHigh === macHigh) mac = entry.mac;
+    else if (entry.lastMacLow === macLow && entry.lastMacHigh === macHigh && entry.lastMac !== undefined)
+      mac = entry.lastMac;
+    else return false;
+    // As netcodec's observeArp builds it, in the same order of fields.
+    const observation: Observation = { source: 'arp', kind: 'host', ip: entry.ip, mac, vlan: frame.vlan };
+    if (frame.outerVlan >= 0) observation.outerVlan = frame.outerVlan;
+    observation.detail = arpHostDetail(frame.operation, frame.senderIp === frame.targetIp, target);
+    this.sighting = this.observeBinding(observation, entry.vlanKey, entry.key, entry.ip, at, false, entry);
+    return true;
+  }
+
   private interval(watched: boolean): number {
     return watched ? Math.min(this.watchMs, this.refresh) : this.refresh;
   }
@@ -199,6 +288,8 @@ export class BindingTable {
     ip: string,
     at: number,
     repeatable: boolean,
+    /** The entry of `key`, when the caller has found it already. */
+    known?: Entry,
   ): Sighting | undefined {
     const mac = observation.mac;
     // A host seen on a probed address by a MAC other than the prober's answers the probe (RFC
@@ -213,15 +304,23 @@ export class BindingTable {
         answers = at >= probe.at && at - probe.at <= PROBE_ANSWER_MS;
       }
     }
-    let entry = this.bindings.get(key);
+    let entry = known ?? this.bindings.get(key);
     let out: Sighting | undefined;
     if (entry === undefined) {
       const hostname = observation.hostname ?? this.hostnames.get(mac);
       const watched = this.watchedKeys.size > 0 && this.watchedKeys.has(key);
+      const ipv4 = ipv4Number(ip);
       entry = {
         vlanKey,
         ip,
+        key,
+        ipv4,
         mac,
+        macHigh: macHighOf(mac),
+        macLow: macLowOf(mac),
+        lastMac: undefined,
+        lastMacHigh: -1,
+        lastMacLow: -1,
         hostname,
         reportedAt: at,
         renamedAt: Number.NEGATIVE_INFINITY,
@@ -230,12 +329,14 @@ export class BindingTable {
         contested: 0,
         watched,
         repeatable: false,
+        older: undefined,
+        newer: undefined,
       };
-      this.rememberBinding(key, entry);
+      this.rememberBinding(entry);
       this.quietUntil = at + this.interval(watched);
       out = sighting(observation, ip, at, 'new', hostname);
     } else {
-      out = this.update(entry, key, ip, observation, at, answers);
+      out = this.update(entry, ip, observation, at, answers);
     }
     // Only now: a change above has let go of the repeats that stated this binding before.
     if (repeatable) entry.repeatable = true;
@@ -246,7 +347,6 @@ export class BindingTable {
   /** A frame for a known binding: a refresh, a rename, a move, or nothing new. */
   private update(
     entry: Entry,
-    key: string,
     ip: string,
     observation: Observation,
     at: number,
@@ -275,7 +375,7 @@ export class BindingTable {
       }
       if (early) entry.renamedAt = at;
       entry.reportedAt = at;
-      this.touch(key, entry);
+      this.touch(entry);
       this.quietUntil = at + interval;
       return sighting(observation, ip, at, 'refresh', entry.hostname);
     }
@@ -286,6 +386,17 @@ export class BindingTable {
     // an address has MAX_MOVES reports an interval, then its moves are counted.
     const previousMac = entry.mac;
     const hostname = observation.hostname ?? this.hostnames.get(mac);
+    const { macHigh, macLow } = entry;
+    if (mac === entry.lastMac) {
+      entry.macHigh = entry.lastMacHigh;
+      entry.macLow = entry.lastMacLow;
+    } else {
+      entry.macHigh = macHighOf(mac);
+      entry.macLow = macLowOf(mac);
+    }
+    entry.lastMac = previousMac;
+    entry.lastMacHigh = macHigh;
+    entry.lastMacLow = macLow;
     entry.mac = mac;
     entry.hostname = hostname;
     this.changed(entry);
@@ -301,7 +412,7 @@ export class BindingTable {
     } else {
       entry.moves++;
       entry.reportedAt = at;
-      this.touch(key, entry);
+      this.touch(entry);
       this.quietUntil = at + interval;
     }
     const moved = sighting(observation, ip, at, 'moved', hostname);
@@ -368,7 +479,7 @@ export class BindingTable {
 
   /** One binding's quiet state may have changed: the caches forget it. */
   private changed(entry: Entry): void {
-    this.onBindingChange?.(entry.vlanKey, entry.ip);
+    this.onBindingChange?.(entry.vlanKey, entry.ip, entry.ipv4);
     if (entry.repeatable) {
       // Every repeat the filter holds is let go, so this binding is stated by none of them.
       entry.repeatable = false;
@@ -390,14 +501,30 @@ export class BindingTable {
   }
 
   /** Inserts a new binding at the most-recent end, forgetting the least recently reported when full. */
-  private rememberBinding(key: string, entry: Entry): void {
-    if (this.bindings.size >= this.maxEntries) {
-      const [oldestKey, oldest] = this.bindings.entries().next().value!;
-      this.bindings.delete(oldestKey);
+  private rememberBinding(entry: Entry): void {
+    if (this.bindings.size >= this.maxEntries && this.oldest !== undefined) {
+      const oldest = this.oldest;
+      this.bindings.delete(oldest.key);
+      if (oldest.ipv4 >= 0) this.numeric(oldest.vlanKey)?.delete(oldest.ipv4 | 0);
+      this.unlink(oldest);
       this.evicted++;
       this.changed(oldest);
     }
-    this.bindings.set(key, entry);
+    this.bindings.set(entry.key, entry);
+    if (entry.ipv4 >= 0) {
+      let numeric = this.numeric(entry.vlanKey);
+      if (numeric === undefined) {
+        numeric = new Map();
+        this.tagged.set(entry.vlanKey, numeric);
+      }
+      numeric.set(entry.ipv4 | 0, entry);
+    }
+    this.link(entry);
+  }
+
+  /** The numeric index of one VLAN key's IPv4 entries, if it has any. */
+  private numeric(vlanKey: number): Map<number, Entry> | undefined {
+    return vlanKey === 0 ? this.untagged : this.tagged.get(vlanKey);
   }
 
   private rememberEvent(key: string, at: number): void {
@@ -409,9 +536,28 @@ export class BindingTable {
     this.events.set(key, at);
   }
 
-  private touch(key: string, entry: Entry): void {
-    this.bindings.delete(key);
-    this.bindings.set(key, entry);
+  /** The entry has just been reported: it moves to the most-recent end. */
+  private touch(entry: Entry): void {
+    if (entry === this.newest) return;
+    this.unlink(entry);
+    this.link(entry);
+  }
+
+  private link(entry: Entry): void {
+    entry.older = this.newest;
+    entry.newer = undefined;
+    if (this.newest !== undefined) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.older !== undefined) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer !== undefined) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
 

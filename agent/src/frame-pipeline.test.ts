@@ -6,13 +6,14 @@ import { FramePipeline } from './frame-pipeline.js';
 
 /**
  * An Ethernet ARP frame (RFC 826): op 1 request, 2 reply; optional 802.1Q tag. Sender IP -1 is
- * 0.0.0.0: an RFC 5227 probe.
+ * 0.0.0.0: an RFC 5227 probe; MAC -1 is the broadcast address (a target that is no host).
  */
 function arp(op: number, mac: number, ip: number, targetMac: number, targetIp: number, vlan = 0): Uint8Array {
-  const macBytes = (n: number) => [0x02, 0, 0, 0, 0, n];
+  const macBytes = (n: number) => (n < 0 ? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff] : [0x02, 0, 0, 0, 0, n]);
   const ipBytes = (n: number) => (n < 0 ? [0, 0, 0, 0] : [10, 99, 0, n]);
-  // vlan > 100: QinQ, an 802.1ad service tag (vlan - 100) around an 802.1Q customer tag 7.
-  const tag = vlan > 100 ? [0x88, 0xa8, 0, vlan - 100, 0x81, 0x00, 0, 7] : vlan ? [0x81, 0x00, 0, vlan] : [];
+  // vlan ≥ 100: QinQ, an 802.1ad service tag (vlan - 100) around an 802.1Q customer tag 7 —
+  // with 100, outer VLAN 0: the same binding as tag 7 alone, though its sightings say outerVlan 0.
+  const tag = vlan >= 100 ? [0x88, 0xa8, 0, vlan - 100, 0x81, 0x00, 0, 7] : vlan ? [0x81, 0x00, 0, vlan] : [];
   return Uint8Array.from([
     ...(op === 1 ? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff] : macBytes(targetMac)),
     ...macBytes(mac),
@@ -179,9 +180,10 @@ const frameStream = fc.array(
     op: fc.constantFrom(1, 2),
     mac: fc.integer({ min: 1, max: 6 }),
     ip: fc.integer({ min: 1, max: 6 }),
-    targetMac: fc.integer({ min: 1, max: 6 }),
+    // 0: a broadcast target MAC in 'arp' frames (a reply that states its sender only).
+    targetMac: fc.integer({ min: 0, max: 6 }),
     targetIp: fc.integer({ min: 0, max: 6 }),
-    vlan: fc.constantFrom(0, 0, 0, 7, 105),
+    vlan: fc.constantFrom(0, 0, 0, 7, 100, 105),
     ip2: fc.integer({ min: 1, max: 6 }),
     name: fc.constantFrom('alpha', 'beta'),
     // Time mostly moves on; now and then it steps back (merged captures, clock steps).
@@ -209,7 +211,7 @@ function frameOf(s: {
   // Two MACs per address (1 and 4, 2 and 5, 3 and 6), the target's turn deciding which.
   if (s.kind === 'flap')
     return arp(2, ((s.ip - 1) % 3) + 1 + (s.targetMac % 2) * 3, s.ip, s.targetMac, s.targetIp, s.vlan);
-  return arp(s.op, s.mac, s.ip, s.targetMac, s.targetIp, s.vlan);
+  return arp(s.op, s.mac, s.ip, s.targetMac === 0 ? -1 : s.targetMac, s.targetIp, s.vlan);
 }
 
 describe('FramePipeline', () => {
@@ -238,6 +240,39 @@ describe('FramePipeline', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  it('reports the refreshes and moves of known bindings without decoding, as the decoders would', () => {
+    // Hosts 1–5 ask for the gateway, the gateway answers; 10.99.0.200 is fought over by two
+    // MACs; hostnames from mDNS, a QinQ tag with service VLAN 0 and a gratuitous reply too.
+    const steps: Step[] = [];
+    for (let i = 0; i < 400; i++) {
+      const at = i * 100;
+      const host = (i % 5) + 1;
+      steps.push({ frame: arp(1, host, host, 0, 254), at });
+      steps.push({ frame: arp(2, 30, 254, host, host, i % 3 === 0 ? 7 : 0), at });
+      steps.push({ frame: arp(1, i % 2 ? 210 : 211, 200, 0, 254, i % 4 === 0 ? 100 : 7), at });
+      if (i % 50 === 0) steps.push({ frame: mdns(1, [1], 'alpha'), at });
+      if (i % 70 === 0) steps.push({ frame: arp(2, 4, 4, -1, 4), at });
+    }
+    const got: Sighting[] = [];
+    const pipeline = new FramePipeline((sighting) => got.push(sighting), { refreshMs: 2000 });
+    let observed = 0;
+    const observe = pipeline.table.observe.bind(pipeline.table);
+    pipeline.table.observe = (...args) => {
+      observed++;
+      return observe(...args);
+    };
+    for (const step of steps)
+      if ('frame' in step) pipeline.push(LinkType.ETHERNET, step.frame, 0, step.frame.length, step.at);
+    expect(got).toEqual(reference(steps, 100_000, 2000));
+    expect(got.filter((s) => s.event === 'refresh').length).toBeGreaterThan(100);
+    expect(got.some((s) => s.event === 'refresh' && s.hostname === 'alpha' && s.source === 'arp')).toBe(true);
+    expect(got.some((s) => s.event === 'moved' && s.outerVlan === 0)).toBe(true);
+    // Only what the table had not seen before went through the decoders: the first frame of each
+    // binding (hosts, the gateway on two VLANs, each fighter's first claim) and the mDNS frames.
+    const mdnsFrames = steps.filter((s) => 'frame' in s && s.frame[12] === 0x08 && s.frame[13] === 0x00).length;
+    expect(observed).toBeLessThan(mdnsFrames + 20);
   });
 
   it('keeps every other host quiet while two MACs fight over one address', () => {

@@ -5,6 +5,7 @@
  */
 import {
   type ArpSummary,
+  emptyArpSummary,
   isSupportedLinkType,
   LinkType,
   Malformed,
@@ -46,16 +47,7 @@ export class FramePipeline {
   readonly stats = emptyStats();
   private readonly repeats = new RepeatFilter();
   private readonly arpIndex = new ArpQuietIndex();
-  private readonly arp: ArpSummary = {
-    vlanKey: 0,
-    count: 0,
-    senderIp: 0,
-    senderMacHigh: 0,
-    senderMacLow: 0,
-    targetIp: 0,
-    targetMacHigh: 0,
-    targetMacLow: 0,
-  };
+  private readonly arp: ArpSummary = emptyArpSummary();
 
   constructor(
     private readonly onSighting: (sighting: Sighting) => void,
@@ -63,9 +55,8 @@ export class FramePipeline {
   ) {
     this.table = new BindingTable({
       ...options,
-      onBindingChange: (vlanKey, ip) => {
-        const n = ipv4Number(ip);
-        if (n >= 0) this.arpIndex.forget(vlanKey, n);
+      onBindingChange: (vlanKey, _ip, ipv4) => {
+        if (ipv4 >= 0) this.arpIndex.forget(vlanKey, ipv4);
       },
     });
   }
@@ -88,36 +79,67 @@ export class FramePipeline {
         stats.observations += this.arp.count;
         return;
       }
-    } else {
-      const repeated = this.repeats.lookup(linkType, bytes, offset, length, at, table.epoch);
-      if (repeated >= 0) {
-        stats.repeats++;
-        stats.observations += repeated;
-        return;
-      }
+      this.pushArp(bytes, offset, length, at);
+      return;
+    }
+    const repeated = this.repeats.lookup(linkType, bytes, offset, length, at, table.epoch);
+    if (repeated >= 0) {
+      stats.repeats++;
+      stats.observations += repeated;
+      return;
     }
     const result = this.observe(linkType, bytes, offset, length);
     if (result === undefined) return;
     // A repeat is quiet until the earliest time any of its observations is due, and only while
     // nothing has changed since the first of them was handled: a later observation of this
-    // same frame may evict or move the binding of an earlier one (for the ARP index, the table
-    // then forgets that binding's entry, remembered just before).
+    // same frame may evict or move the binding of an earlier one.
     let quietUntil = Number.POSITIVE_INFINITY;
     let epoch = table.epoch;
     for (let i = 0; i < result.length; i++) {
       stats.observations++;
-      const sighting = table.observe(result[i]!, at, !arp);
+      const sighting = table.observe(result[i]!, at);
       if (i === 0) epoch = table.epoch;
       if (table.quietUntil < quietUntil) quietUntil = table.quietUntil;
-      // summarizeArpFrame and observeFrame share arpStatement: observation i is binding i.
-      if (arp) this.arpIndex.remember(this.arp, i, table.quietUntil, at, table.tableEpoch);
       if (sighting !== undefined) {
         stats.sightings++;
         this.onSighting(sighting);
       }
     }
-    if (!arp && quietUntil > at)
-      this.repeats.remember(linkType, bytes, offset, length, at, quietUntil, epoch, result.length);
+    if (quietUntil > at) this.repeats.remember(linkType, bytes, offset, length, at, quietUntil, epoch, result.length);
+  }
+
+  /**
+   * An ARP frame the index did not find quiet (summarised in `this.arp`): each binding it
+   * states goes to the table's numeric path, and only those that path does not handle (a new
+   * binding, a move, a probe awaiting its answer) to the decoders and the table's full path —
+   * the frame is decoded once, at the first. Either way the index then remembers until when
+   * the binding is quiet; should a later binding of the frame evict or move the binding of an
+   * earlier one, the table makes the index forget that entry again.
+   */
+  private pushArp(bytes: Uint8Array, offset: number, length: number, at: number): void {
+    const stats = this.stats;
+    const table = this.table;
+    const frame = this.arp;
+    let decoded: readonly Observation[] | undefined;
+    for (let i = 0; i < frame.count; i++) {
+      let sighting: Sighting | undefined;
+      if (table.observeArp(frame, i, at)) {
+        sighting = table.sighting;
+      } else {
+        // summarizeArpFrame and observeFrame share arpStatement and the checks of the header
+        // and tags: the frame decodes, and observation i is binding i.
+        decoded ??= this.observe(LinkType.ETHERNET, bytes, offset, length);
+        const observation = decoded?.[i];
+        if (observation === undefined) return;
+        sighting = table.observe(observation, at, false);
+      }
+      stats.observations++;
+      this.arpIndex.remember(frame, i, table.quietUntil, at, table.tableEpoch);
+      if (sighting !== undefined) {
+        stats.sightings++;
+        this.onSighting(sighting);
+      }
+    }
   }
 
   /**
@@ -159,24 +181,4 @@ export class FramePipeline {
     this.stats.malformedByLayer[result.layer] = (this.stats.malformedByLayer[result.layer] ?? 0) + 1;
     return undefined;
   }
-}
-
-/** The 32 bits of an IPv4 address in dotted-quad text (as the decoders write it), or -1. */
-function ipv4Number(ip: string): number {
-  let n = 0;
-  let part = 0;
-  let dots = 0;
-  for (let i = 0; i < ip.length; i++) {
-    const c = ip.charCodeAt(i);
-    if (c === 46) {
-      n = n * 256 + part;
-      part = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      part = part * 10 + c - 48;
-    } else {
-      return -1;
-    }
-  }
-  return dots === 3 ? n * 256 + part : -1;
 }

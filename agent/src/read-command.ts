@@ -72,6 +72,8 @@ interface Lines {
 }
 
 const OUTPUT_CHUNK = 1 << 16; // 64 KiB a write
+/** Frozen details whose bytes are kept: the decoders have a handful. */
+const MAX_FROZEN_DETAILS = 64;
 
 /**
  * NDJSON lines with the field order of the documented output (at, source, kind, ip, mac, vlan,
@@ -83,50 +85,55 @@ const OUTPUT_CHUNK = 1 << 16; // 64 KiB a write
 class JsonLines implements Lines {
   private buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
   private length = 0;
+  /** The bytes of frozen details written before, by identity. */
+  private readonly frozen = new Map<object, Uint8Array>();
   constructor(private readonly write: Write) {}
 
   push(row: Row): void {
     // A line without hostname and detail is under 256 bytes; the others are sized below.
     if (this.length + 256 > this.buffer.length) this.flush();
-    this.ascii('{"at":');
-    this.integer(row.at);
+    const buffer = this.buffer;
+    // The fixed fields with a local position, the rest through the methods below.
+    let at = put(buffer, this.length, '{"at":');
+    at = this.integer(at, row.at);
     if ('frame' in row) {
-      this.ascii(',"frame":');
-      this.integer(row.frame);
+      at = put(buffer, at, ',"frame":');
+      at = this.integer(at, row.frame);
     }
-    this.ascii(',"source":"');
-    this.ascii(row.source);
-    this.ascii('","kind":"');
-    this.ascii(row.kind);
+    at = put(buffer, at, ',"source":"');
+    at = put(buffer, at, row.source);
+    at = put(buffer, at, '","kind":"');
+    at = put(buffer, at, row.kind);
     if (row.ip !== undefined) {
-      this.ascii('","ip":"');
-      this.ascii(row.ip);
+      at = put(buffer, at, '","ip":"');
+      at = put(buffer, at, row.ip);
     }
-    this.ascii('","mac":"');
-    this.ascii(row.mac);
-    this.ascii('","vlan":');
-    this.integer(row.vlan);
+    at = put(buffer, at, '","mac":"');
+    at = put(buffer, at, row.mac);
+    at = put(buffer, at, '","vlan":');
+    at = this.integer(at, row.vlan);
     if (row.outerVlan !== undefined) {
-      this.ascii(',"outerVlan":');
-      this.integer(row.outerVlan);
+      at = put(buffer, at, ',"outerVlan":');
+      at = this.integer(at, row.outerVlan);
     }
     if (row.event !== undefined) {
-      this.ascii(',"event":"');
-      this.ascii(row.event);
-      this.ascii('"');
+      at = put(buffer, at, ',"event":"');
+      at = put(buffer, at, row.event);
+      at = put(buffer, at, '"');
     }
     if (row.previousMac !== undefined) {
-      this.ascii(',"previousMac":"');
-      this.ascii(row.previousMac);
-      this.ascii('"');
+      at = put(buffer, at, ',"previousMac":"');
+      at = put(buffer, at, row.previousMac);
+      at = put(buffer, at, '"');
     }
+    this.length = at;
     if (row.hostname !== undefined) {
       this.ascii(',"hostname":');
       this.text(JSON.stringify(row.hostname));
     }
     if (row.detail !== undefined) {
       this.ascii(',"detail":');
-      if (!this.flatDetail(row.detail)) this.text(JSON.stringify(row.detail));
+      this.detail(row.detail);
     }
     this.ascii('}\n');
   }
@@ -137,6 +144,31 @@ class JsonLines implements Lines {
     this.write(this.buffer.subarray(0, this.length));
     this.buffer = Buffer.allocUnsafe(OUTPUT_CHUNK);
     this.length = 0;
+  }
+
+  /**
+   * A detail, as JSON.stringify writes it. A frozen one (the decoders share one per kind of ARP
+   * observation) cannot change, so its bytes are made once and copied after.
+   */
+  private detail(detail: Readonly<Record<string, unknown>>): void {
+    const known = this.frozen.get(detail);
+    if (known !== undefined) {
+      if (this.length + known.length + 64 > this.buffer.length) this.flush();
+      this.buffer.set(known, this.length);
+      this.length += known.length;
+      return;
+    }
+    const start = this.length;
+    const buffer = this.buffer;
+    if (!this.flatDetail(detail)) this.text(JSON.stringify(detail));
+    // Kept only when written whole into this buffer (a long one may have flushed it) and short.
+    if (
+      Object.isFrozen(detail) &&
+      this.frozen.size < MAX_FROZEN_DETAILS &&
+      this.buffer === buffer &&
+      this.length - start <= 1024
+    )
+      this.frozen.set(detail, buffer.slice(start, this.length));
   }
 
   /**
@@ -181,27 +213,22 @@ class JsonLines implements Lines {
 
   /** Text known to be ASCII. */
   private ascii(text: string): void {
-    const buffer = this.buffer;
-    let at = this.length;
-    for (let i = 0; i < text.length; i++) buffer[at++] = text.charCodeAt(i);
-    this.length = at;
+    this.length = put(this.buffer, this.length, text);
   }
 
-  private integer(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0) {
-      this.ascii(String(n));
-      return;
-    }
+  /**
+   * A non-negative safe integer in decimal (any other number as String() writes it) at `at`;
+   * returns where it ends. Below 10^8 in 32-bit arithmetic, larger ones — a time in ms is 13
+   * digits — as two such halves.
+   */
+  private integer(at: number, n: number): number {
     const buffer = this.buffer;
-    let digits = 1;
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    let at = this.length + digits;
-    this.length = at;
-    let rest = n;
-    do {
-      buffer[--at] = 48 + (rest % 10);
-      rest = Math.floor(rest / 10);
-    } while (rest > 0);
+    if (n >= 0 && n < 1e8 && (n | 0) === n) return digits(buffer, at, n);
+    if (n >= 1e8 && Number.isSafeInteger(n) && n < 2e17) {
+      const high = Math.floor(n / 1e8);
+      return eightDigits(buffer, digits(buffer, at, high), n - high * 1e8);
+    }
+    return put(buffer, at, String(n));
   }
 
   /**
@@ -216,6 +243,38 @@ class JsonLines implements Lines {
     }
     this.length += this.buffer.write(text, this.length, 'utf8');
   }
+}
+
+/** Text known to be ASCII, at `at`; returns where it ends. */
+function put(buffer: Uint8Array, at: number, text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) buffer[at + i] = text.charCodeAt(i);
+  return at + n;
+}
+
+/** 0 ≤ n < 10^8, an integer, in decimal at `at`; returns where it ends. */
+function digits(buffer: Uint8Array, at: number, n: number): number {
+  let end = at + 1;
+  for (let rest = n; rest >= 10; rest = (rest / 10) | 0) end++;
+  let i = end;
+  let rest = n;
+  do {
+    const next = (rest / 10) | 0;
+    buffer[--i] = 48 + rest - next * 10;
+    rest = next;
+  } while (rest > 0);
+  return end;
+}
+
+/** 0 ≤ n < 10^8, an integer, in exactly 8 digits at `at`; returns where it ends. */
+function eightDigits(buffer: Uint8Array, at: number, n: number): number {
+  let rest = n;
+  for (let i = at + 7; i >= at; i--) {
+    const next = (rest / 10) | 0;
+    buffer[i] = 48 + rest - next * 10;
+    rest = next;
+  }
+  return at + 8;
 }
 
 /** True for text JSON writes as it is: printable ASCII without quote or backslash. */

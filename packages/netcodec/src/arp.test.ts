@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ArpOperation, type ArpPacket, decodeArp } from './arp.js';
+import { ArpOperation, type ArpPacket, arpHostDetail, decodeArp, emptyArpSummary, summarizeArpFrame } from './arp.js';
+import { LinkType } from './link-layer.js';
 import { Malformed } from './malformed.js';
+import { type Observation, observeFrame } from './observe.js';
 import { concat, hex } from './test-bytes.js';
 
 // RFC 826: htype 1 (Ethernet), ptype 0x0800, hlen 6, plen 4, operation, sender MAC/IP, target MAC/IP.
@@ -125,5 +128,69 @@ describe('decodeArp', () => {
     for (let n = 0; n < bytes.length; n++) {
       expect(decodeArp(bytes, 0, n), `${n} bytes`).toBeInstanceOf(Malformed);
     }
+  });
+});
+
+describe('summarizeArpFrame', () => {
+  const ipText = (n: number) => `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+  const macText = (high: number, low: number) =>
+    [high >> 8, high & 0xff, low >>> 24, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff]
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join(':');
+
+  it('states the bindings, VLANs and details the decoders observe, as numbers', () => {
+    const mac = fc.constantFrom(
+      [0x02, 0, 0, 0, 0, 1],
+      [0x02, 0, 0, 0, 0, 2],
+      [0, 0, 0, 0, 0, 0],
+      [0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+      [0x01, 0, 0x5e, 0, 0, 1],
+    );
+    const ip = fc.constantFrom([10, 0, 0, 1], [10, 0, 0, 2], [0, 0, 0, 0], [192, 168, 255, 254]);
+    // No tag, an 802.1Q tag, QinQ with a service VID of 0 (outerVlan 0) or of 5.
+    const tags = fc.constantFrom(
+      [],
+      [0x81, 0, 0, 7],
+      [0x88, 0xa8, 0, 0, 0x81, 0, 0, 7],
+      [0x88, 0xa8, 0, 5, 0x81, 0, 0, 7],
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2, 3), mac, ip, mac, ip, tags, (op, sha, spa, tha, tpa, tag) => {
+        const frame = Uint8Array.from([
+          ...[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 9],
+          ...tag,
+          ...[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, op],
+          ...sha,
+          ...spa,
+          ...tha,
+          ...tpa,
+        ]);
+        const observed = observeFrame(LinkType.ETHERNET, frame, 0, frame.length);
+        const summary = emptyArpSummary();
+        const hosts = Array.isArray(observed) ? observed.filter((o) => o.kind === 'host') : [];
+        const summarised = summarizeArpFrame(frame, 0, frame.length, summary);
+        // Frames with anything but host bindings (probes, nothing) are left to the decoders.
+        expect(summarised).toBe(hosts.length > 0 && hosts.length === (observed as Observation[]).length);
+        if (!summarised) return;
+        expect(summary.count).toBe(hosts.length);
+        const stated = [
+          { ip: summary.senderIp, high: summary.senderMacHigh, low: summary.senderMacLow },
+          { ip: summary.targetIp, high: summary.targetMacHigh, low: summary.targetMacLow },
+        ];
+        hosts.forEach((host, i) => {
+          const binding = stated[i]!;
+          expect(ipText(binding.ip)).toBe(host.ip);
+          expect(macText(binding.high, binding.low)).toBe(host.mac);
+          expect(summary.vlan).toBe(host.vlan);
+          expect(summary.outerVlan).toBe(host.outerVlan ?? -1);
+          expect(summary.vlanKey).toBe((host.outerVlan ?? 0) * 4096 + host.vlan);
+          // The very object the decoders attach: shared and frozen.
+          const detail = arpHostDetail(summary.operation, summary.senderIp === summary.targetIp, i === 1);
+          expect(host.detail).toBe(detail);
+          expect(Object.isFrozen(detail)).toBe(true);
+        });
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

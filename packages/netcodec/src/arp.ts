@@ -47,10 +47,39 @@ function invalidMac(bytes: Uint8Array, offset: number): boolean {
   return (bytes[offset]! & 1) === 1 || isZeroMac(bytes, offset);
 }
 
+/** The details of ARP host observations, by operation (0 request, 1 reply): shared and frozen. */
+const SENDER_DETAIL = [Object.freeze({ op: 'request' }), Object.freeze({ op: 'reply' })];
+const GRATUITOUS_DETAIL = [
+  Object.freeze({ op: 'request', gratuitous: true, announcement: true }),
+  Object.freeze({ op: 'reply', gratuitous: true, announcement: false }),
+];
+const TARGET_DETAIL = [Object.freeze({ op: 'request', target: true }), Object.freeze({ op: 'reply', target: true })];
+
+/**
+ * The detail of the observation of an ARP host binding, by the rules of {@link arpStatement}:
+ * the sender's (`target` false) flags a gratuitous frame and an RFC 5227 announcement (a
+ * gratuitous request); the target's of a reply says so. One frozen object per kind, shared by
+ * every observation of that kind: millions are made, and a writer may keep what it made of one.
+ */
+export function arpHostDetail(
+  operation: number,
+  gratuitous: boolean,
+  target: boolean,
+): Readonly<Record<string, unknown>> {
+  const reply = operation === ArpOperation.REQUEST ? 0 : 1;
+  if (target) return TARGET_DETAIL[reply]!;
+  return gratuitous ? GRATUITOUS_DETAIL[reply]! : SENDER_DETAIL[reply]!;
+}
+
 /** The numbers of an Ethernet ARP frame's bindings; see {@link summarizeArpFrame}. */
 export interface ArpSummary {
   /** outerVlan × 4096 + vlan, as the binding table keys VLANs. */
   vlanKey: number;
+  /** The innermost VLAN ID (0 untagged) and the outermost of two or more tags (-1: none), as the observations carry them. */
+  vlan: number;
+  outerVlan: number;
+  /** The ARP operation: {@link ArpOperation} REQUEST or REPLY. */
+  operation: number;
   /** How many host bindings the frame states: 1 (sender) or 2 (sender, then target). */
   count: number;
   senderIp: number;
@@ -59,6 +88,23 @@ export interface ArpSummary {
   targetIp: number;
   targetMacHigh: number;
   targetMacLow: number;
+}
+
+/** A summary to fill: one per reader, reused for every frame. */
+export function emptyArpSummary(): ArpSummary {
+  return {
+    vlanKey: 0,
+    vlan: 0,
+    outerVlan: -1,
+    operation: 0,
+    count: 0,
+    senderIp: 0,
+    senderMacHigh: 0,
+    senderMacLow: 0,
+    targetIp: 0,
+    targetMacHigh: 0,
+    targetMacLow: 0,
+  };
 }
 
 export interface ArpPacket {
@@ -155,6 +201,9 @@ export function summarizeArpFrame(bytes: Uint8Array, offset: number, end: number
   );
   if (statement !== ArpStatement.SENDER && statement !== ArpStatement.SENDER_AND_TARGET) return false;
   out.vlanKey = vlanKey;
+  out.vlan = etherType === EtherType.ARP ? 0 : walk.vlan;
+  out.outerVlan = etherType === EtherType.ARP ? -1 : walk.outerVlan;
+  out.operation = operation;
   out.count = statement === ArpStatement.SENDER ? 1 : 2;
   out.senderIp = senderIp;
   out.senderMacHigh = (bytes[at + 8]! << 8) | bytes[at + 9]!;

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatIpv4, formatIpv6, formatMac, isZero, isZeroMac } from './format.js';
+import { formatIpv4, formatIpv6, formatMac, ipv4Number, isZero, isZeroMac } from './format.js';
 import { concat, hex } from './test-bytes.js';
 
 describe('formatIpv6', () => {
@@ -111,5 +112,31 @@ describe('isZeroMac and isZero', () => {
     expect(isZero(hex('ff 0000 0000 ff'), 1, 4)).toBe(true);
     expect(isZero(hex('ff 0000 0100 ff'), 1, 4)).toBe(false);
     expect(isZero(hex('ff'), 0, 0)).toBe(true);
+  });
+});
+
+describe('ipv4Number', () => {
+  it('reads back exactly what formatIpv4 writes, and nothing else', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (n) => {
+        const bytes = Uint8Array.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+        expect(ipv4Number(formatIpv4(bytes, 0))).toBe(n);
+      }),
+    );
+    for (const text of [
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '01.2.3.4',
+      '1.2.3.256',
+      '1..3.4',
+      '1.2.3.4.',
+      '::1',
+      '1.2.3.-4',
+      '1000.2.3.4',
+    ])
+      expect(ipv4Number(text)).toBe(-1);
+    expect(ipv4Number('0.0.0.0')).toBe(0);
+    expect(ipv4Number('255.255.255.255')).toBe(0xffffffff);
   });
 });

@@ -10,6 +10,9 @@
 import { mix32 } from './hash.js';
 
 const HEX2: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** The character codes of each byte's two hex digits, high then low. */
+const HEX_HIGH = Uint8Array.from(HEX2, (h) => h.charCodeAt(0));
+const HEX_LOW = Uint8Array.from(HEX2, (h) => h.charCodeAt(1));
 
 /**
  * A bounded cache of address strings keyed by up to 48 bits (a high and a low word), two-way
@@ -59,7 +62,33 @@ export function formatMac(bytes: Uint8Array, offset: number): string {
     ((bytes[offset + 2]! << 24) | (bytes[offset + 3]! << 16) | (bytes[offset + 4]! << 8) | bytes[offset + 5]!) >>> 0;
   let text = macs.get(high, low);
   if (text === undefined) {
-    text = `${HEX2[bytes[offset]!]}:${HEX2[bytes[offset + 1]!]}:${HEX2[bytes[offset + 2]!]}:${HEX2[bytes[offset + 3]!]}:${HEX2[bytes[offset + 4]!]}:${HEX2[bytes[offset + 5]!]}`;
+    // One flat string: a template would make a tree of concatenations, which every later
+    // reader (a Map's hash, the NDJSON writer) would first have to flatten or walk.
+    const b0 = bytes[offset]!;
+    const b1 = bytes[offset + 1]!;
+    const b2 = bytes[offset + 2]!;
+    const b3 = bytes[offset + 3]!;
+    const b4 = bytes[offset + 4]!;
+    const b5 = bytes[offset + 5]!;
+    text = String.fromCharCode(
+      HEX_HIGH[b0]!,
+      HEX_LOW[b0]!,
+      58,
+      HEX_HIGH[b1]!,
+      HEX_LOW[b1]!,
+      58,
+      HEX_HIGH[b2]!,
+      HEX_LOW[b2]!,
+      58,
+      HEX_HIGH[b3]!,
+      HEX_LOW[b3]!,
+      58,
+      HEX_HIGH[b4]!,
+      HEX_LOW[b4]!,
+      58,
+      HEX_HIGH[b5]!,
+      HEX_LOW[b5]!,
+    );
     macs.put(high, low, text);
   }
   return text;
@@ -75,6 +104,34 @@ export function formatIpv4(bytes: Uint8Array, offset: number): string {
     ipv4s.put(1, low, text);
   }
   return text;
+}
+
+/**
+ * The 32 bits of an IPv4 address in the text {@link formatIpv4} writes (no leading zeros), or
+ * -1 for any other text: its exact inverse, so that a number and a text name one address alike.
+ */
+export function ipv4Number(ip: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return -1; // a leading zero
+      part = part * 10 + c - 48;
+      if (++digits > 3 || part > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return dots === 3 && digits > 0 ? n * 256 + part : -1;
 }
 
 /**

@@ -3,8 +3,10 @@ export {
   type ArpPacket,
   ArpStatement,
   type ArpSummary,
+  arpHostDetail,
   arpStatement,
   decodeArp,
+  emptyArpSummary,
   summarizeArpFrame,
 } from './arp.js';
 export {
@@ -18,7 +20,7 @@ export {
 } from './capture-reader.js';
 export { DHCP_MESSAGE_TYPE_NAMES, type DhcpMessage, DhcpMessageType, decodeDhcp } from './dhcp.js';
 export { type DnsAddressRecord, type DnsMessage, DnsType, decodeDns } from './dns.js';
-export { formatIpv4, formatIpv6, formatMac } from './format.js';
+export { formatIpv4, formatIpv6, formatMac, ipv4Number } from './format.js';
 export { mix32 } from './hash.js';
 export {
   decodeIpv4,

@@ -2,7 +2,7 @@
  * From a captured frame to what it tells about who uses which address: the observation rules
  * of DESIGN.md ("The agent", point 2), one function per protocol.
  */
-import { ArpOperation, type ArpPacket, ArpStatement, arpStatement, decodeArp } from './arp.js';
+import { ArpOperation, type ArpPacket, ArpStatement, arpHostDetail, arpStatement, decodeArp } from './arp.js';
 import { DHCP_MESSAGE_TYPE_NAMES, DhcpMessageType, decodeDhcp } from './dhcp.js';
 import { decodeDns } from './dns.js';
 import { decodeIpv4, decodeIpv6, decodeUdp, IpProtocol, type Ipv4Packet, type Ipv6Packet, ipv4Source } from './ip.js';
@@ -87,10 +87,10 @@ export function observeArp(link: LinkFrame, arp: ArpPacket): readonly Observatio
   const op = arp.operation === ArpOperation.REQUEST ? 'request' : 'reply';
   if (statement === ArpStatement.PROBE) return one(link, 'arp', 'probe', arp.targetIp, arp.senderMac, { op });
   const sender = base(link, 'arp', 'host', arp.senderIp, arp.senderMac);
-  sender.detail = gratuitous ? { op, gratuitous, announcement: op === 'request' } : { op };
+  sender.detail = arpHostDetail(arp.operation, gratuitous, false);
   if (statement === ArpStatement.SENDER) return [sender];
   const target = base(link, 'arp', 'host', arp.targetIp, arp.targetMac);
-  target.detail = { op, target: true };
+  target.detail = arpHostDetail(arp.operation, gratuitous, true);
   return [sender, target];
 }
 
