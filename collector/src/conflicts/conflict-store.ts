@@ -273,10 +273,21 @@ export async function findConflict(db: Database, id: string): Promise<Conflict> 
   return conflictView(row);
 }
 
-/** The live conflicts (open or acknowledged), for the reconciler's memory and the watch list. */
-export async function liveConflicts(db: Database, limit: number): Promise<Row[]> {
+/** What the reconciler reads of a live conflict, and the agents whose evidence it holds. */
+export type LiveRow = Pick<Row, 'kind' | 'vlan' | 'outerVlan' | 'subject' | 'ip'> & { agents: string[] };
+
+/** The live conflicts (open or acknowledged), for the reconciler's memory and the watch lists. */
+export async function liveConflicts(db: Database, limit: number): Promise<LiveRow[]> {
   return db
-    .select()
+    .select({
+      kind: conflicts.kind,
+      vlan: conflicts.vlan,
+      outerVlan: conflicts.outerVlan,
+      subject: conflicts.subject,
+      ip: conflicts.ip,
+      agents: sql<string[]>`array(select distinct e->>'agentId' from jsonb_array_elements(${conflicts.evidence}) e
+                                  where e ? 'agentId')`,
+    })
     .from(conflicts)
     .where(ne(conflicts.status, 'resolved'))
     .orderBy(desc(conflicts.lastSeen))

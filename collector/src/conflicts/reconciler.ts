@@ -15,7 +15,6 @@
  */
 import {
   type AllocationFacts,
-  type ConflictKind,
   type Finding,
   formatIp,
   type HistoryFacts,
@@ -118,9 +117,10 @@ export class Reconciler {
   private queued = 0;
   private running: Promise<void> | undefined;
   /** Live conflicts by key, and the segments/addresses of live duplicates (their MACs' sightings are evidence). */
-  private live = new Map<string, { kind: ConflictKind; vlan: number; outerVlan: number; ip: string }>();
+  private live = new Map<string, LiveConflict>();
   private duplicates = new Set<string>();
-  private lastWatch = '';
+  /** The watch list last sent to each agent, as sent. */
+  private readonly lastWatch = new Map<string, string>();
   private sweeper: NodeJS.Timeout | undefined;
   private planTimer: NodeJS.Timeout | undefined;
   private unlisten: (() => Promise<void>) | undefined;
@@ -253,6 +253,7 @@ export class Reconciler {
       for (const finding of judgement.findings) {
         const evidence: ConflictEvidence = {
           agent: plan.agentName(agentId),
+          agentId,
           interface: item.interface,
           vlan: item.vlan,
           ...(item.outerVlan !== undefined && { outerVlan: item.outerVlan }),
@@ -465,11 +466,11 @@ export class Reconciler {
   private async readLive(): Promise<void> {
     // The most recently seen first: those are the ones agents should watch.
     const [rows, counts] = await Promise.all([liveConflicts(this.db, MAX_WATCHED), liveCounts(this.db)]);
-    const live = new Map<string, { kind: ConflictKind; vlan: number; outerVlan: number; ip: string }>();
+    const live = new Map<string, LiveConflict>();
     const duplicates = new Set<string>();
     for (const row of rows) {
       const ip = canonical(row.ip);
-      live.set(conflictKey(row), { kind: row.kind, vlan: row.vlan, outerVlan: row.outerVlan, ip });
+      live.set(conflictKey(row), { vlan: row.vlan, outerVlan: row.outerVlan, ip, agents: row.agents });
       if (row.kind === 'duplicate-ip') duplicates.add(`${row.vlan}/${row.outerVlan}/${ip}`);
     }
     this.live = live;
@@ -480,10 +481,10 @@ export class Reconciler {
 
   private remember(conflict: Conflict): void {
     this.live.set(conflictKey({ ...conflict, subject: subjectOf(conflict) }), {
-      kind: conflict.kind,
       vlan: conflict.vlan,
       outerVlan: conflict.outerVlan,
       ip: conflict.ip,
+      agents: [...new Set(conflict.evidence.flatMap((e) => (e.agentId === undefined ? [] : [e.agentId])))],
     });
     if (conflict.kind === 'duplicate-ip') this.duplicates.add(`${conflict.vlan}/${conflict.outerVlan}/${conflict.ip}`);
   }
@@ -511,27 +512,36 @@ export class Reconciler {
     this.sendWatch();
   }
 
-  /** The addresses under conflict, to every agent, when they changed. */
+  /**
+   * To each agent, when they changed, the addresses under conflict it saw (an offender is on the
+   * links of the agents that reported it): a list per agent, not every list to every agent.
+   */
   private sendWatch(): void {
-    const settings = this.settings!;
-    const seen = new Set<string>();
-    const addresses: Watch['addresses'] = [];
-    for (const { vlan, outerVlan, ip } of this.live.values()) {
-      const key = `${vlan}/${outerVlan}/${ip}`;
-      if (seen.has(key) || addresses.length >= MAX_WATCHED) continue;
-      seen.add(key);
-      addresses.push({ vlan, ...(outerVlan !== 0 && { outerVlan }), ip });
+    const refreshSeconds = watchSeconds(this.settings!);
+    const byAgent = new Map<string, Map<string, Watch['addresses'][number]>>();
+    for (const { vlan, outerVlan, ip, agents } of this.live.values()) {
+      for (const agent of agents) {
+        let addresses = byAgent.get(agent);
+        if (addresses === undefined) {
+          addresses = new Map();
+          byAgent.set(agent, addresses);
+        }
+        if (addresses.size < MAX_WATCHED)
+          addresses.set(`${vlan}/${outerVlan}/${ip}`, { vlan, ...(outerVlan !== 0 && { outerVlan }), ip });
+      }
     }
-    addresses.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.vlan - b.vlan));
-    const watch: Watch = {
-      refreshSeconds: watchSeconds(settings),
-      addresses,
-    };
-    const text = JSON.stringify(watch);
-    // Nothing under conflict, before or now: agents need not hear of it.
-    if (text === this.lastWatch || (addresses.length === 0 && this.lastWatch === '')) return;
-    this.lastWatch = text;
-    this.options.gateway.setWatch(watch);
+    for (const agent of new Set([...byAgent.keys(), ...this.lastWatch.keys()])) {
+      const addresses = [...(byAgent.get(agent)?.values() ?? [])].sort((a, b) =>
+        a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.vlan - b.vlan,
+      );
+      const watch: Watch = { refreshSeconds, addresses };
+      const text = JSON.stringify(watch);
+      if (text === this.lastWatch.get(agent)) continue;
+      // An agent with nothing to watch, having been told so, hears no more of it.
+      if (addresses.length === 0) this.lastWatch.delete(agent);
+      else this.lastWatch.set(agent, text);
+      this.options.gateway.setWatch(agent, watch);
+    }
   }
 
   async close(): Promise<void> {
@@ -553,6 +563,14 @@ export class Reconciler {
  */
 export function watchSeconds(settings: Pick<Settings, 'conflictQuietSeconds' | 'refreshSeconds'>): number {
   return Math.max(1, Math.min(settings.refreshSeconds, Math.floor(settings.conflictQuietSeconds / 3)));
+}
+
+/** What the reconciler remembers of a live conflict: where it is, and which agents saw it. */
+interface LiveConflict {
+  vlan: number;
+  outerVlan: number;
+  ip: string;
+  agents: readonly string[];
 }
 
 interface HistoryRow {

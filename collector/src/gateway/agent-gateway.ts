@@ -229,7 +229,7 @@ class AgentConnection {
       config: {
         discovery: settings.discovery.enabled,
         refreshSeconds: settings.refreshSeconds,
-        ...(this.gateway.watch !== undefined && { watch: this.gateway.watch }),
+        ...(this.gateway.watches.has(record.id) && { watch: this.gateway.watches.get(record.id)! }),
       },
     };
     this.send(welcome);
@@ -325,8 +325,11 @@ export class AgentGateway {
   private readonly pinger: NodeJS.Timeout;
   /** Set once the reconciler runs. */
   sink: BatchSink | undefined;
-  /** The addresses under conflict, which every agent reports at a short interval (protocol `config.watch`). */
-  watch: Watch | undefined;
+  /**
+   * By agent: the addresses under conflict it saw, which it reports at a short interval
+   * (protocol `config.watch`), until a list without them.
+   */
+  readonly watches = new Map<string, Watch>();
 
   constructor(options: GatewayOptions) {
     this.db = options.db;
@@ -404,10 +407,12 @@ export class AgentGateway {
     }
   }
 
-  /** A new watch list: to every welcomed agent now, and in the welcome of those that connect later. */
-  setWatch(watch: Watch): void {
-    this.watch = watch;
-    this.broadcastConfig({ watch });
+  /** A new watch list for an agent: now if it is connected here, and in its welcome when it connects. */
+  setWatch(agentId: string, watch: Watch): void {
+    if (watch.addresses.length === 0) this.watches.delete(agentId);
+    else this.watches.set(agentId, watch);
+    const connection = this.byAgent.get(agentId);
+    if (connection?.welcomed) connection.send({ type: 'config', config: { watch } });
   }
 
   /** A revoked agent's connection ends now, not at its next reconnect. */

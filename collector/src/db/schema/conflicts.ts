@@ -27,7 +27,9 @@ export type ConflictStatus = 'open' | 'acknowledged' | 'resolved';
 
 /** One piece of evidence, as the API shows it (times in ms since the epoch here, ISO in the API). */
 export interface ConflictEvidence {
+  /** The agent's name, and its id: the agents that saw a conflict watch it. */
   agent: string;
+  agentId?: string;
   interface: string;
   vlan: number;
   outerVlan?: number;
