@@ -75,6 +75,23 @@ const OUTPUT_CHUNK = 1 << 16; // 64 KiB a write
 /** Frozen details whose bytes are kept: the decoders have a handful. */
 const MAX_FROZEN_DETAILS = 64;
 
+/** The fixed pieces of a line, as bytes. */
+const AT = asciiBytes('{"at":');
+const FRAME = asciiBytes(',"frame":');
+const SOURCE = asciiBytes(',"source":"');
+const KIND = asciiBytes('","kind":"');
+const IP = asciiBytes('","ip":"');
+const MAC = asciiBytes('","mac":"');
+const VLAN = asciiBytes('","vlan":');
+const OUTER_VLAN = asciiBytes(',"outerVlan":');
+const EVENT = asciiBytes(',"event":"');
+const QUOTE = asciiBytes('"');
+const PREVIOUS_MAC = asciiBytes(',"previousMac":"');
+
+function asciiBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
 /**
  * NDJSON lines with the field order of the documented output (at, source, kind, ip, mac, vlan,
  * ...), encoded straight into a byte buffer: sightings are printed by the hundred thousand,
@@ -94,37 +111,37 @@ class JsonLines implements Lines {
     if (this.length + 256 > this.buffer.length) this.flush();
     const buffer = this.buffer;
     // The fixed fields with a local position, the rest through the methods below.
-    let at = put(buffer, this.length, '{"at":');
+    let at = copy(buffer, this.length, AT);
     at = this.integer(at, row.at);
     if ('frame' in row) {
-      at = put(buffer, at, ',"frame":');
+      at = copy(buffer, at, FRAME);
       at = this.integer(at, row.frame);
     }
-    at = put(buffer, at, ',"source":"');
+    at = copy(buffer, at, SOURCE);
     at = put(buffer, at, row.source);
-    at = put(buffer, at, '","kind":"');
+    at = copy(buffer, at, KIND);
     at = put(buffer, at, row.kind);
     if (row.ip !== undefined) {
-      at = put(buffer, at, '","ip":"');
+      at = copy(buffer, at, IP);
       at = put(buffer, at, row.ip);
     }
-    at = put(buffer, at, '","mac":"');
+    at = copy(buffer, at, MAC);
     at = put(buffer, at, row.mac);
-    at = put(buffer, at, '","vlan":');
+    at = copy(buffer, at, VLAN);
     at = this.integer(at, row.vlan);
     if (row.outerVlan !== undefined) {
-      at = put(buffer, at, ',"outerVlan":');
+      at = copy(buffer, at, OUTER_VLAN);
       at = this.integer(at, row.outerVlan);
     }
     if (row.event !== undefined) {
-      at = put(buffer, at, ',"event":"');
+      at = copy(buffer, at, EVENT);
       at = put(buffer, at, row.event);
-      at = put(buffer, at, '"');
+      at = copy(buffer, at, QUOTE);
     }
     if (row.previousMac !== undefined) {
-      at = put(buffer, at, ',"previousMac":"');
+      at = copy(buffer, at, PREVIOUS_MAC);
       at = put(buffer, at, row.previousMac);
-      at = put(buffer, at, '"');
+      at = copy(buffer, at, QUOTE);
     }
     this.length = at;
     if (row.hostname !== undefined) {
@@ -243,6 +260,13 @@ class JsonLines implements Lines {
     }
     this.length += this.buffer.write(text, this.length, 'utf8');
   }
+}
+
+/** Bytes at `at`; returns where they end. */
+function copy(buffer: Uint8Array, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  for (let i = 0; i < n; i++) buffer[at + i] = bytes[i]!;
+  return at + n;
 }
 
 /** Text known to be ASCII, at `at`; returns where it ends. */
