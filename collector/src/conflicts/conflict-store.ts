@@ -9,7 +9,7 @@
 import type { ConflictKind } from '@ipwarden/ipam';
 import { and, desc, eq, lt, ne, type SQL, sql } from 'drizzle-orm';
 import { type Database, rowsOf, type Tx } from '../db/database.js';
-import { type ConflictEvidence, type ConflictStatus, conflicts } from '../db/schema/index.js';
+import { addresses, type ConflictEvidence, type ConflictStatus, conflicts } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import { appendEvents, type NewEvent } from '../events/event-log.js';
 import { canonicalIp } from '../ipam/subnet-store.js';
@@ -140,7 +140,9 @@ export async function recordFindings(db: Database, inputs: readonly ConflictInpu
           up as (
             insert into ${conflicts} as c (kind, vlan, outer_vlan, subject, ip, macs, subnet_id, address_id,
                                           first_seen, last_seen, condition_at, evidence)
-            select i.kind, i.vlan, i."outerVlan", i.subject, i.ip::inet, i.macs, i."subnetId", i."addressId",
+            select i.kind, i.vlan, i."outerVlan", i.subject, i.ip::inet, i.macs, i."subnetId",
+                   coalesce(i."addressId", (select a.id from ${addresses} a
+                                            where a.subnet_id = i."subnetId" and a.ip = i.ip::inet)),
                    to_timestamp(i."firstAt" / 1000.0), to_timestamp(i."lastAt" / 1000.0),
                    -- A duplicate's first evidence holds both its MACs at once.
                    to_timestamp(i."lastAt" / 1000.0), i.evidence

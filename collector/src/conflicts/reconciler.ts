@@ -14,7 +14,6 @@
  * its conflict could resolve, and one that left is let go after the quiet period.
  */
 import {
-  type AllocationFacts,
   type Finding,
   formatIp,
   type HistoryFacts,
@@ -32,11 +31,12 @@ import { isBindingSighting, MAX_WATCHED, type SightingItem, type Watch } from '@
 import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Database, type DatabaseHandle, rowsOf } from '../db/database.js';
-import { addresses, bindings, type ConflictEvidence, conflicts, sightingEvents, subnets } from '../db/schema/index.js';
+import { bindings, type ConflictEvidence, conflicts, sightingEvents } from '../db/schema/index.js';
 import type { EventHub } from '../events/event-hub.js';
 import type { AgentGateway } from '../gateway/agent-gateway.js';
 import type { Metrics } from '../metrics.js';
 import { readSettings, type Settings } from '../settings.js';
+import { AllocationCache, type AllocationsOf } from './allocation-cache.js';
 import {
   type Conflict,
   type ConflictInput,
@@ -110,6 +110,7 @@ export interface Change {
 export class Reconciler {
   private readonly db: Database;
   private readonly connections: { db: Database; close(): Promise<void> };
+  private readonly allocations = new AllocationCache();
   private watchTimer: NodeJS.Timeout | undefined;
   private plan: NetworkPlan | undefined;
   private settings: Settings | undefined;
@@ -193,8 +194,9 @@ export class Reconciler {
     const oldest = now - settings.conflictQuietSeconds * 1000;
     const candidates: Candidate[] = [];
     const judged: { agentId: string; item: SightingItem; at: number; judgement: Judgement }[] = [];
-    const allocationIps = new Set<string>();
-    const historyIps = new Set<string>();
+    const wanted = new Map<string, { family: 4 | 6; ips: Set<string> }>();
+    const historyOf: SeenBinding[] = [];
+    const historyAt = new Map<SeenBinding, number>();
     for (const { agentId, items } of round) {
       for (const item of items) {
         if (item.at < oldest) continue;
@@ -221,19 +223,31 @@ export class Reconciler {
           previousMac: item.previousMac,
           answersProbe: item.detail?.answersProbe === true,
         };
-        if (needsAllocation(located)) allocationIps.add(item.ip);
-        if (needsHistory(seen)) historyIps.add(item.ip);
+        if (needsAllocation(located)) {
+          const id = located!.subnet.id;
+          let subnet = wanted.get(id);
+          if (subnet === undefined) {
+            subnet = { family: ip.family, ips: new Set() };
+            wanted.set(id, subnet);
+          }
+          subnet.ips.add(item.ip);
+        }
+        if (needsHistory(seen)) {
+          historyAt.set(seen, historyOf.length);
+          historyOf.push(seen);
+        }
         candidates.push({ agentId, item, seen, located });
       }
     }
-    const [allocations, history] = await Promise.all([
-      this.allocationsOf(allocationIps),
-      this.historyOf(historyIps, now - settings.observationWindowSeconds * 1000),
+    const [allocationOf, history] = await Promise.all([
+      this.allocations.lookup(this.db, wanted),
+      this.historyOf(historyOf, now - settings.observationWindowSeconds * 1000),
     ]);
     for (const { agentId, item, seen, located } of candidates) {
       const segment = `${seen.vlan}/${seen.outerVlan}/${seen.ipText}`;
-      const allocation = needsAllocation(located) ? allocations.get(`${seen.vlan}/${seen.ipText}`) : undefined;
-      const facts = needsHistory(seen) ? historyFacts(history.get(segment) ?? [], seen) : undefined;
+      const allocation = needsAllocation(located) ? allocationOf(located!.subnet.id, seen.ip, seen.ipText) : undefined;
+      const at = historyAt.get(seen);
+      const facts = at === undefined ? undefined : history[at];
       const judgement = judgeBinding(plan, seen, located, allocation, facts);
       if (this.duplicates.has(segment) && !judgement.findings.some((f) => f.kind === 'duplicate-ip')) {
         // A MAC of a live duplicate, seen again: the duplicate goes on while two of them are.
@@ -284,57 +298,32 @@ export class Reconciler {
     }, WATCH_EVERY_MS);
   }
 
-  /** Allocations of the addresses, by `vlan/ip` of their subnet. */
-  private async allocationsOf(ips: ReadonlySet<string>): Promise<Map<string, AllocationFacts>> {
-    const found = new Map<string, AllocationFacts>();
-    if (ips.size === 0) return found;
-    const rows = await rowsOf<{
-      ip: string;
-      vlan: number;
-      id: string;
-      mac: string | null;
-      previous_mac: string | null;
-      changed: number | null;
-    }>(
+  /**
+   * What the history of each address says of the sighting that moved it or answered a probe
+   * (HistoryFacts), decided in the database: whether the MAC now taking the address used it
+   * before within the window (it held it, or was displaced from it), and which MACs probed for it
+   * just before. Two index range scans per sighting on (ip, at), and a row each back, however
+   * long the address's history.
+   */
+  private async historyOf(seen: readonly SeenBinding[], since: number): Promise<HistoryFacts[]> {
+    if (seen.length === 0) return [];
+    const input = seen.map((s, n) => ({ n, ip: s.ipText, vlan: s.vlan, outerVlan: s.outerVlan, mac: s.mac, at: s.at }));
+    const rows = await rowsOf<{ n: number; returning: boolean; probers: string[] }>(
       this.db,
-      sql`select host(a.ip) as ip, s.vlan, a.id, a.mac::text as mac, a.previous_mac::text as previous_mac,
-                 (extract(epoch from a.mac_changed_at) * 1000)::float8 as changed
-          from ${addresses} a join ${subnets} s on s.id = a.subnet_id
-          where a.ip = any(${inetArray(ips)}::inet[])`,
+      sql`select q.n,
+                 exists (select 1 from ${sightingEvents} e
+                         where e.ip = q.ip::inet and e.at >= to_timestamp(${since} / 1000.0)
+                           and e.at < to_timestamp(q.at / 1000.0) and e.vlan = q.vlan and e.outer_vlan = q."outerVlan"
+                           and e.kind <> 'probe' and (e.mac = q.mac::macaddr or e.previous_mac = q.mac::macaddr)) as returning,
+                 array(select distinct e.mac::text from ${sightingEvents} e
+                       where e.ip = q.ip::inet and e.kind = 'probe' and e.vlan = q.vlan and e.outer_vlan = q."outerVlan"
+                         and e.at between to_timestamp((q.at - ${PROBE_ANSWER_MS}) / 1000.0)
+                                      and to_timestamp((q.at + 1000) / 1000.0)) as probers
+          from json_to_recordset(${JSON.stringify(input)}::json) as q(n int, ip text, vlan int, "outerVlan" int, mac text, at float8)`,
     );
-    for (const row of rows) {
-      found.set(`${row.vlan}/${canonical(row.ip)}`, {
-        id: row.id,
-        mac: row.mac ?? undefined,
-        previousMac: row.previous_mac ?? undefined,
-        macChangedAt: row.changed ?? undefined,
-      });
-    }
-    return found;
-  }
-
-  /** The binding changes and probes of the addresses since `since` (ms), by `vlan/outer/ip`, oldest first. */
-  private async historyOf(ips: ReadonlySet<string>, since: number): Promise<Map<string, HistoryRow[]>> {
-    const found = new Map<string, HistoryRow[]>();
-    if (ips.size === 0) return found;
-    const rows = await rowsOf<HistoryRow & { ip: string; vlan: number; outer_vlan: number }>(
-      this.db,
-      sql`select host(ip) as ip, vlan, outer_vlan, kind, mac::text as mac, previous_mac::text as previous_mac,
-                 (extract(epoch from at) * 1000)::float8 as at
-          from ${sightingEvents}
-          where ip = any(${inetArray(ips)}::inet[]) and at >= to_timestamp(${since} / 1000.0)
-          order by at`,
-    );
-    for (const row of rows) {
-      const key = `${row.vlan}/${row.outer_vlan}/${canonical(row.ip)}`;
-      let list = found.get(key);
-      if (list === undefined) {
-        list = [];
-        found.set(key, list);
-      }
-      list.push(row);
-    }
-    return found;
+    const facts: HistoryFacts[] = seen.map(() => ({ returning: false, probers: [] }));
+    for (const row of rows) facts[row.n] = { returning: row.returning, probers: row.probers };
+    return facts;
   }
 
   /**
@@ -370,7 +359,16 @@ export class Reconciler {
             : undefined;
     if (scope === undefined) return;
     const rows = await this.db.select().from(conflicts).where(sql`${conflicts.status} <> 'resolved' and ${scope}`);
-    const allocations = await this.allocationsOf(new Set(rows.map((r) => canonical(r.ip))));
+    const wanted = new Map<string, { family: 4 | 6; ips: Set<string> }>();
+    for (const row of rows) {
+      const ip = parseIp(canonical(row.ip))!;
+      const located = plan.locate(row.vlan, ip);
+      if (!needsAllocation(located)) continue;
+      const subnet = wanted.get(located!.subnet.id) ?? { family: ip.family, ips: new Set<string>() };
+      subnet.ips.add(canonical(row.ip));
+      wanted.set(located!.subnet.id, subnet);
+    }
+    const allocations = await this.allocations.lookup(this.db, wanted);
     const cutoff = Date.now() - settings.conflictQuietSeconds * 1000;
     const byAllocation: string[] = [];
     const byExemption: string[] = [];
@@ -573,33 +571,11 @@ interface LiveConflict {
   agents: readonly string[];
 }
 
-interface HistoryRow {
-  kind: string;
-  mac: string;
-  previous_mac: string | null;
-  at: number;
-}
-
-/** What an address's history says of a move or an answer to a probe (conflict-rules.ts, HistoryFacts). */
-function historyFacts(rows: readonly HistoryRow[], seen: SeenBinding): HistoryFacts {
-  let returning = false;
-  const probers = new Set<string>();
-  for (const row of rows) {
-    if (row.kind === 'probe') {
-      if (row.at >= seen.at - PROBE_ANSWER_MS && row.at <= seen.at + 1000) probers.add(row.mac);
-      continue;
-    }
-    // Before this move, the MAC now taking the address over used it, or held it when another took it.
-    if (row.at < seen.at && (row.mac === seen.mac || row.previous_mac === seen.mac)) returning = true;
-  }
-  return { returning, probers: [...probers] };
-}
-
 /** Whether a live conflict's condition still holds under the current plan and allocations. */
 function stillHolds(
   plan: NetworkPlan,
   row: typeof conflicts.$inferSelect,
-  allocations: ReadonlyMap<string, AllocationFacts>,
+  allocationOf: AllocationsOf,
   cutoff: number,
 ): 'holds' | 'allocation' | 'exemption' {
   const ipText = canonical(row.ip);
@@ -616,7 +592,7 @@ function stillHolds(
     return quietedByExemption ? 'exemption' : 'allocation';
   }
   const located = plan.locate(row.vlan, ip);
-  const allocation = needsAllocation(located) ? allocations.get(`${row.vlan}/${ipText}`) : undefined;
+  const allocation = needsAllocation(located) ? allocationOf(located!.subnet.id, ip, ipText) : undefined;
   const macs = Object.entries(row.macs).sort(([, a], [, b]) => b - a);
   if (row.kind === 'duplicate-ip') {
     const [[mac, at] = ['', 0], [previousMac] = ['']] = macs;

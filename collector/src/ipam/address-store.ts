@@ -345,10 +345,15 @@ export async function updateAddress(
     ...(macChanged && { previousMac: address.mac, macChangedAt: new Date() }),
   };
   if (Object.values(values).some((v) => v !== undefined)) {
-    await db
-      .update(addresses)
-      .set(values)
-      .where(and(eq(addresses.subnetId, address.subnet), sql`${addresses.ip} = ${address.ip}::inet`));
+    await db.transaction(async (tx) => {
+      // A new MAC is a change of what the subnet's allocations say: the reconciler's snapshot of
+      // them (conflicts/allocation-cache.ts) holds while the stamp does.
+      if (macChanged) await touchSubnets(tx, [address.subnet]);
+      await tx
+        .update(addresses)
+        .set(values)
+        .where(and(eq(addresses.subnetId, address.subnet), sql`${addresses.ip} = ${address.ip}::inet`));
+    });
   }
   return findAddress(db, address.ip, address.subnet);
 }

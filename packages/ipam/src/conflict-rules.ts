@@ -32,7 +32,8 @@ export interface SeenBinding {
 
 /** The allocation of the address in its subnet, as the allocations table holds it. */
 export interface AllocationFacts {
-  id: string;
+  /** The address's id, when the caller has it (the collector fills it in where it does not). */
+  id?: string | undefined;
   mac?: string | undefined;
   previousMac?: string | undefined;
   macChangedAt?: number | undefined;

@@ -8,6 +8,7 @@ export {
   randomBelowFrom,
   unavailableIn,
 } from './allocation.js';
+export { AllocationSnapshot, macNumber } from './allocation-snapshot.js';
 export {
   type AllocationFacts,
   type Finding,
