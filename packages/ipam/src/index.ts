@@ -23,7 +23,7 @@ export {
   type SeenBinding,
 } from './conflict-rules.js';
 export { IntervalSet } from './interval-set.js';
-export { bitsOf, type Family, formatIp, type Ip, parseIp } from './ip.js';
+export { bitsOf, type Family, formatIp, type Ip, parseIp, parseWireIp } from './ip.js';
 export {
   CONFLICT_KINDS,
   type ConflictKind,

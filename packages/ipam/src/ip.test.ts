@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bitsOf, formatIp, type Ip, parseIp } from './ip.js';
+import { bitsOf, formatIp, type Ip, parseIp, parseWireIp } from './ip.js';
 
 describe('parseIp and formatIp', () => {
   it.each([
@@ -111,5 +111,30 @@ describe('bitsOf', () => {
   it('gives 32 bits for IPv4 and 128 for IPv6', () => {
     expect(bitsOf(4)).toBe(32);
     expect(bitsOf(6)).toBe(128);
+  });
+});
+
+describe('parseWireIp', () => {
+  it('reads every address as parseIp does, in the forms the wire carries', () => {
+    const v4 = fc.bigInt({ min: 0n, max: 2n ** 32n - 1n }).map((value) => ({ family: 4 as const, value }));
+    // Runs of zero groups, so that "::" stands in every place.
+    const group = fc.oneof(fc.constant(0n), fc.constant(0n), fc.bigInt({ min: 0n, max: 0xffffn }));
+    const v6 = fc
+      .array(group, { minLength: 8, maxLength: 8 })
+      .map((groups) => ({ family: 6 as const, value: groups.reduce((acc, g) => (acc << 16n) | g, 0n) }));
+    fc.assert(
+      fc.property(fc.oneof(v4, v6), (ip) => {
+        const text = formatIp(ip);
+        expect(parseWireIp(text)).toEqual(parseIp(text));
+        expect(parseWireIp(text)).toEqual(ip);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('falls back to the strict parser for what the wire does not carry', () => {
+    for (const text of ['::ffff:10.0.0.1', 'FD99::1', '10.0.0', '1.2.3.4.5', 'nonsense', '']) {
+      expect(parseWireIp(text), text).toEqual(parseIp(text));
+    }
   });
 });
