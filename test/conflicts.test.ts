@@ -307,4 +307,29 @@ describe('conflicts with two collectors on one PostgreSQL server', () => {
     const opened = (await db.select().from(schema.events)).filter((row) => row.type === 'conflict.opened');
     expect(opened.map((row) => (row.data as { ip: string }).ip)).toEqual([ip]);
   });
+
+  it('judges by what the other collector allocated since, though it holds the subnet’s allocations in memory', async () => {
+    const agent = await AgentSocket.welcomed(first.agentUrl, AGENT_SECRET, {
+      agentId: 'rack-c',
+      instance: '2f8e0c55-51d4-4c2a-9d3b-6a8e2f1c7a12',
+    });
+    const ip = '10.99.0.45';
+    await agent.sightings(1, [seen(ip, B)]);
+    await eventually(async () => (await first.api('GET', `/conflicts?ip=${ip}&status=open`)).body.items.length === 1);
+    // The first collector has read the subnet's allocations by now; the second allocates the address.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const address = await second.api('POST', '/addresses', {
+      json: { subnet: '10.99.0.0/24', kind: 'device', ip, mac: B, force: true },
+    });
+    expect(address.status).toBe(201);
+    expect((await first.api('GET', `/conflicts?ip=${ip}&status=open`)).body.items).toEqual([]);
+    await agent.sightings(2, [seen(ip, B, { event: 'refresh' })]);
+    await first.collector.reconciler.idle();
+    expect((await first.api('GET', `/conflicts?ip=${ip}&status=open`)).body.items).toEqual([]);
+    await agent.sightings(3, [seen(ip, A, { event: 'moved', previousMac: B })]);
+    await first.collector.reconciler.idle();
+    const open = (await first.api('GET', `/conflicts?ip=${ip}&status=open`)).body.items;
+    expect(open.map((c: { kind: string }) => c.kind)).toEqual(['mac-mismatch']);
+    await agent.close();
+  });
 });

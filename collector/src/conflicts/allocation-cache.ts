@@ -4,8 +4,12 @@
  * is the one read with it — every change to a subnet's addresses, by any collector, sets a new
  * one (subnet-store.ts touchSubnets; the allocator sets its own). A round then costs one small
  * statement (the stamps) instead of an index lookup per sighting, which was a third of
- * PostgreSQL's work at 50,000 sightings/s. A subnet whose stamp keeps changing (allocations
- * under way) is not read again and again: its addresses are looked up one by one until it has
+ * PostgreSQL's work at 50,000 sightings/s.
+ *
+ * Snapshots are read in the background, one subnet at a time, so that a collector starting
+ * beside millions of allocations judges its first rounds at once (looking their addresses up
+ * one by one, as it does for a subnet whose snapshot is stale) instead of waiting for them all.
+ * A subnet whose stamp keeps changing (allocations under way) is read again only once it has
  * been still for a while.
  */
 import {
@@ -17,12 +21,13 @@ import {
   parseIp,
 } from '@ipwarden/ipam';
 import { sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
 import { type Database, rowsOf } from '../db/database.js';
 import { addresses, subnets } from '../db/schema/index.js';
 
 /** Addresses held across all snapshots at most (about 12 bytes each): the least recently used go first. */
 const MAX_CACHED = 4_000_000;
-/** A subnet changed less than this after it was read is looked up address by address meanwhile. */
+/** A subnet is read again no sooner than this after its last reading. */
 const STILL_MS = 2_000; // 2 s
 
 interface Cached {
@@ -36,41 +41,49 @@ interface Cached {
 /** The allocation of an address in a subnet, or undefined: what judging a round needs. */
 export type AllocationsOf = (subnetId: string, ip: Ip, ipText: string) => AllocationFacts | undefined;
 
+interface Row {
+  subnet_id: string;
+  ip: string;
+  mac: string | null;
+  previous_mac: string | null;
+  changed: number | null;
+}
+
 export class AllocationCache {
   private readonly cached = new Map<string, Cached>();
   private held = 0;
+  /** Subnets to read, with their family, and the one being read. */
+  private readonly pending = new Map<string, 4 | 6>();
+  private loading: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: FastifyBaseLogger,
+  ) {}
 
   /** Facts for the addresses of `wanted` (subnet id → family and addresses), as of now. */
-  async lookup(db: Database, wanted: ReadonlyMap<string, { family: 4 | 6; ips: Set<string> }>): Promise<AllocationsOf> {
+  async lookup(wanted: ReadonlyMap<string, { family: 4 | 6; ips: Set<string> }>): Promise<AllocationsOf> {
     if (wanted.size === 0) return () => undefined;
-    const now = Date.now();
-    const stamps = await rowsOf<{ id: string; stamp: string }>(
-      db,
-      sql`select id, alloc_stamp::text as stamp from ${subnets} where id = any(${`{${[...wanted.keys()].join(',')}}`}::uuid[])`,
-    );
-    const toLoad: string[] = [];
+    const stamps = await this.stamps([...wanted.keys()]);
+    const fresh = new Map<string, Cached>();
     const oneByOne = new Set<string>();
-    const current = new Map<string, Cached>();
-    for (const { id, stamp } of stamps) {
+    for (const [id, { family }] of wanted) {
       const cached = this.cached.get(id);
-      if (cached?.stamp === stamp) {
+      if (cached !== undefined && cached.stamp === stamps.get(id)) {
         // Most recently used last: the first in the map go first when memory runs short.
         this.cached.delete(id);
         this.cached.set(id, cached);
-        current.set(id, cached);
-      } else if (cached !== undefined && now - cached.loadedAt < STILL_MS) {
-        oneByOne.add(id);
+        fresh.set(id, cached);
       } else {
-        toLoad.push(id);
+        oneByOne.add(id);
+        if (stamps.has(id)) this.pending.set(id, family);
       }
     }
-    const [loaded, single] = await Promise.all([
-      this.load(db, toLoad, new Map(stamps.map((s) => [s.id, s.stamp])), wanted, now),
-      this.lookupEach(db, oneByOne, wanted),
-    ]);
-    for (const [id, cached] of loaded) current.set(id, cached);
+    if (this.pending.size > 0) this.loading ??= this.loadPending().finally(() => (this.loading = undefined));
+    const single = await this.lookupEach(oneByOne, wanted);
     return (subnetId, ip, ipText) => {
-      const cached = current.get(subnetId);
+      const cached = fresh.get(subnetId);
       if (cached === undefined) return single.get(`${subnetId}/${ipText}`);
       const mac = cached.snapshot.macOf(ip);
       if (mac === undefined) return undefined;
@@ -82,72 +95,96 @@ export class AllocationCache {
     };
   }
 
-  /** Reads the subnets whole, each with the stamp read before it (a change meanwhile sets another, read next round). */
-  private async load(
-    db: Database,
-    ids: readonly string[],
-    stamps: ReadonlyMap<string, string>,
-    wanted: ReadonlyMap<string, { family: 4 | 6 }>,
-    now: number,
-  ): Promise<Map<string, Cached>> {
-    const loaded = new Map<string, Cached>();
-    if (ids.length === 0) return loaded;
-    const rows = await rowsOf<{
-      subnet_id: string;
-      ip: string;
-      mac: string | null;
-      previous_mac: string | null;
-      changed: number | null;
-    }>(
-      db,
-      sql`select subnet_id, host(ip) as ip, mac::text as mac,
-                 case when mac_changed_at > now() - make_interval(secs => ${MAC_CHANGE_GRACE_MS / 1000})
-                      then previous_mac::text end as previous_mac,
-                 case when mac_changed_at > now() - make_interval(secs => ${MAC_CHANGE_GRACE_MS / 1000})
-                      then (extract(epoch from mac_changed_at) * 1000)::float8 end as changed
-          from ${addresses} where subnet_id = any(${`{${ids.join(',')}}`}::uuid[])`,
+  private async stamps(ids: readonly string[]): Promise<Map<string, string>> {
+    const rows = await rowsOf<{ id: string; stamp: string }>(
+      this.db,
+      sql`select id, alloc_stamp::text as stamp from ${subnets} where id = any(${`{${ids.join(',')}}`}::uuid[])`,
     );
-    const bySubnet = new Map<string, { ip: Ip; mac: string | null }[]>();
-    const changed = new Map<string, Map<string, { previousMac: string; at: number }>>();
+    return new Map(rows.map((r) => [r.id, r.stamp]));
+  }
+
+  /** Reads the pending subnets one by one, each with the stamp read just before it. */
+  private async loadPending(): Promise<void> {
+    while (this.pending.size > 0 && !this.closed) {
+      const [id, family] = this.pending.entries().next().value!;
+      this.pending.delete(id);
+      const before = this.cached.get(id);
+      const wait = before === undefined ? 0 : before.loadedAt + STILL_MS - Date.now();
+      if (wait > 0) {
+        // Changing under way: read it once it has been still, and meanwhile look it up address by address.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(wait, STILL_MS)));
+      }
+      try {
+        const stamp = (await this.stamps([id])).get(id);
+        if (stamp === undefined || this.cached.get(id)?.stamp === stamp) continue;
+        this.store(id, stamp, family === 4 ? await this.readIpv4(id) : await this.readIpv6(id));
+      } catch (error) {
+        if (!this.closed) this.log.warn({ err: error, subnet: id }, 'reading a subnet’s allocations failed');
+      }
+    }
+  }
+
+  /** An IPv4 subnet's allocations as numbers in address order (its unique index's), no parsing. */
+  private async readIpv4(id: string): Promise<Omit<Cached, 'stamp' | 'loadedAt'>> {
+    const cutoff = new Date(Date.now() - MAC_CHANGE_GRACE_MS).toISOString();
+    const rows = await rowsOf<{ n: number; mac: string | null; previous_mac: string | null; changed: number | null }>(
+      this.db,
+      sql`select (ip - '0.0.0.0'::inet)::float8 as n, mac::text as mac,
+                 case when mac_changed_at > ${cutoff}::timestamptz then previous_mac::text end as previous_mac,
+                 case when mac_changed_at > ${cutoff}::timestamptz then (extract(epoch from mac_changed_at) * 1000)::float8 end as changed
+          from ${addresses} where subnet_id = ${id} order by ip`,
+    );
+    const ips = new Float64Array(rows.length);
+    const macs: (string | null)[] = new Array(rows.length);
+    const changed = new Map<string, { previousMac: string; at: number }>();
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      ips[i] = row.n;
+      macs[i] = row.mac;
+      if (row.previous_mac !== null && row.changed !== null) {
+        changed.set(formatIp({ family: 4, value: BigInt(row.n) }), { previousMac: row.previous_mac, at: row.changed });
+      }
+    }
+    return { snapshot: AllocationSnapshot.fromSortedIpv4(ips, macs), changed };
+  }
+
+  private async readIpv6(id: string): Promise<Omit<Cached, 'stamp' | 'loadedAt'>> {
+    const cutoff = new Date(Date.now() - MAC_CHANGE_GRACE_MS).toISOString();
+    const rows = await rowsOf<Row>(
+      this.db,
+      sql`select subnet_id, host(ip) as ip, mac::text as mac,
+                 case when mac_changed_at > ${cutoff}::timestamptz then previous_mac::text end as previous_mac,
+                 case when mac_changed_at > ${cutoff}::timestamptz then (extract(epoch from mac_changed_at) * 1000)::float8 end as changed
+          from ${addresses} where subnet_id = ${id}`,
+    );
+    const changed = new Map<string, { previousMac: string; at: number }>();
+    const list: { ip: Ip; mac: string | null }[] = [];
     for (const row of rows) {
       const ip = parseIp(row.ip);
       if (ip === undefined) continue;
-      let list = bySubnet.get(row.subnet_id);
-      if (list === undefined) {
-        list = [];
-        bySubnet.set(row.subnet_id, list);
-      }
       list.push({ ip, mac: row.mac });
       if (row.previous_mac !== null && row.changed !== null) {
-        let recent = changed.get(row.subnet_id);
-        if (recent === undefined) {
-          recent = new Map();
-          changed.set(row.subnet_id, recent);
-        }
-        recent.set(formatIp(ip), { previousMac: row.previous_mac, at: row.changed });
+        changed.set(formatIp(ip), { previousMac: row.previous_mac, at: row.changed });
       }
     }
-    for (const id of ids) {
-      const snapshot = new AllocationSnapshot(wanted.get(id)!.family, bySubnet.get(id) ?? []);
-      const cached: Cached = { stamp: stamps.get(id)!, snapshot, loadedAt: now, changed: changed.get(id) ?? new Map() };
-      const before = this.cached.get(id);
-      if (before !== undefined) this.held -= before.snapshot.size;
-      this.cached.delete(id);
-      this.cached.set(id, cached);
-      this.held += snapshot.size;
-      loaded.set(id, cached);
-    }
+    return { snapshot: AllocationSnapshot.of(6, list), changed };
+  }
+
+  private store(id: string, stamp: string, read: Omit<Cached, 'stamp' | 'loadedAt'>): void {
+    const before = this.cached.get(id);
+    if (before !== undefined) this.held -= before.snapshot.size;
+    this.cached.delete(id);
+    this.cached.set(id, { ...read, stamp, loadedAt: Date.now() });
+    this.held += read.snapshot.size;
     while (this.held > MAX_CACHED && this.cached.size > 1) {
       const [oldest, cached] = this.cached.entries().next().value!;
       this.cached.delete(oldest);
       this.held -= cached.snapshot.size;
     }
-    return loaded;
   }
 
-  /** Addresses of subnets under change, looked up one by one, by `subnet/ip`. */
+  /** Addresses of subnets with no fresh snapshot, looked up one by one, by `subnet/ip`. */
   private async lookupEach(
-    db: Database,
     ids: ReadonlySet<string>,
     wanted: ReadonlyMap<string, { ips: Set<string> }>,
   ): Promise<Map<string, AllocationFacts>> {
@@ -155,14 +192,8 @@ export class AllocationCache {
     if (ids.size === 0) return found;
     const ips = new Set<string>();
     for (const id of ids) for (const ip of wanted.get(id)!.ips) ips.add(ip);
-    const rows = await rowsOf<{
-      subnet_id: string;
-      ip: string;
-      mac: string | null;
-      previous_mac: string | null;
-      changed: number | null;
-    }>(
-      db,
+    const rows = await rowsOf<Row>(
+      this.db,
       sql`select subnet_id, host(ip) as ip, mac::text as mac, previous_mac::text as previous_mac,
                  (extract(epoch from mac_changed_at) * 1000)::float8 as changed
           from ${addresses}
@@ -176,5 +207,11 @@ export class AllocationCache {
       });
     }
     return found;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.pending.clear();
+    await this.loading;
   }
 }

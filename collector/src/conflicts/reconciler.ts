@@ -110,7 +110,7 @@ export interface Change {
 export class Reconciler {
   private readonly db: Database;
   private readonly connections: { db: Database; close(): Promise<void> };
-  private readonly allocations = new AllocationCache();
+  private readonly allocations: AllocationCache;
   private watchTimer: NodeJS.Timeout | undefined;
   private plan: NetworkPlan | undefined;
   private settings: Settings | undefined;
@@ -131,6 +131,7 @@ export class Reconciler {
   constructor(private readonly options: ReconcilerOptions) {
     this.connections = options.database.separate(CONNECTIONS);
     this.db = this.connections.db;
+    this.allocations = new AllocationCache(this.db, options.log);
   }
 
   async start(): Promise<void> {
@@ -240,7 +241,7 @@ export class Reconciler {
       }
     }
     const [allocationOf, history] = await Promise.all([
-      this.allocations.lookup(this.db, wanted),
+      this.allocations.lookup(wanted),
       this.historyOf(historyOf, now - settings.observationWindowSeconds * 1000),
     ]);
     for (const { agentId, item, seen, located } of candidates) {
@@ -368,7 +369,7 @@ export class Reconciler {
       subnet.ips.add(canonical(row.ip));
       wanted.set(located!.subnet.id, subnet);
     }
-    const allocations = await this.allocations.lookup(this.db, wanted);
+    const allocations = await this.allocations.lookup(wanted);
     const cutoff = Date.now() - settings.conflictQuietSeconds * 1000;
     const byAllocation: string[] = [];
     const byExemption: string[] = [];
@@ -550,6 +551,7 @@ export class Reconciler {
     await this.running;
     await this.ticking;
     await this.unlisten?.();
+    await this.allocations.close();
     await this.connections.close();
   }
 }

@@ -12,29 +12,43 @@ import type { Ip } from './ip.js';
 const NO_MAC = -1;
 
 export class AllocationSnapshot {
-  /** IPv4: the address; IPv6: the high and low 64 bits, in two arrays. */
-  private readonly v4: Float64Array;
-  private readonly hi: BigUint64Array;
-  private readonly lo: BigUint64Array;
-  private readonly macs: Float64Array;
   readonly size: number;
 
-  constructor(
+  private constructor(
     readonly family: 4 | 6,
-    rows: readonly { ip: Ip; mac: string | null }[],
+    /** IPv4: the addresses; IPv6: their high and low 64 bits, in two arrays. Sorted. */
+    private readonly v4: Float64Array,
+    private readonly hi: BigUint64Array,
+    private readonly lo: BigUint64Array,
+    private readonly macs: Float64Array,
   ) {
+    this.size = family === 4 ? v4.length : hi.length;
+  }
+
+  /** From rows in any order. */
+  static of(family: 4 | 6, rows: readonly { ip: Ip; mac: string | null }[]): AllocationSnapshot {
     const sorted = [...rows].sort((a, b) => (a.ip.value < b.ip.value ? -1 : a.ip.value > b.ip.value ? 1 : 0));
-    this.size = sorted.length;
-    this.macs = new Float64Array(sorted.map((r) => (r.mac === null ? NO_MAC : macNumber(r.mac))));
+    const macs = new Float64Array(sorted.map((r) => (r.mac === null ? NO_MAC : macNumber(r.mac))));
     if (family === 4) {
-      this.v4 = new Float64Array(sorted.map((r) => Number(r.ip.value)));
-      this.hi = new BigUint64Array(0);
-      this.lo = new BigUint64Array(0);
-    } else {
-      this.v4 = new Float64Array(0);
-      this.hi = new BigUint64Array(sorted.map((r) => r.ip.value >> 64n));
-      this.lo = new BigUint64Array(sorted.map((r) => r.ip.value & 0xffff_ffff_ffff_ffffn));
+      const v4 = new Float64Array(sorted.map((r) => Number(r.ip.value)));
+      return new AllocationSnapshot(4, v4, new BigUint64Array(0), new BigUint64Array(0), macs);
     }
+    const hi = new BigUint64Array(sorted.map((r) => r.ip.value >> 64n));
+    const lo = new BigUint64Array(sorted.map((r) => r.ip.value & 0xffff_ffff_ffff_ffffn));
+    return new AllocationSnapshot(6, new Float64Array(0), hi, lo, macs);
+  }
+
+  /**
+   * An IPv4 snapshot from columns already in address order (as the database's index gives
+   * them): the addresses as numbers and the MACs as text, null for none. No object per row.
+   */
+  static fromSortedIpv4(ips: Float64Array, macs: readonly (string | null)[]): AllocationSnapshot {
+    const packed = new Float64Array(macs.length);
+    for (let i = 0; i < macs.length; i++) {
+      const mac = macs[i]!;
+      packed[i] = mac === null ? NO_MAC : macNumber(mac);
+    }
+    return new AllocationSnapshot(4, ips, new BigUint64Array(0), new BigUint64Array(0), packed);
   }
 
   /** The allocation's MAC, null when it has none, undefined when the address is not allocated. */
@@ -76,9 +90,15 @@ export class AllocationSnapshot {
   }
 }
 
-/** aa:bb:cc:dd:ee:ff as a number below 2^48. */
+/** aa:bb:cc:dd:ee:ff as a number below 2^48, read digit by digit. */
 export function macNumber(mac: string): number {
-  return Number.parseInt(mac.replaceAll(':', ''), 16);
+  let value = 0;
+  for (let i = 0; i < mac.length; i++) {
+    const c = mac.charCodeAt(i);
+    if (c === 58) continue;
+    value = value * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
+  }
+  return value;
 }
 
 function macText(value: number): string {
