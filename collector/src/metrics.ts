@@ -111,6 +111,17 @@ export class Metrics {
     help: 'Sightings judged against the allocations table',
     registers: [this.registry],
   });
+  readonly allocationSnapshots = new Gauge({
+    name: 'ipwarden_reconcile_allocation_snapshots',
+    help: 'Subnets whose allocations the reconciler holds in memory ("held"), and those waiting to be read ("pending")',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly allocationSnapshotAddresses = new Gauge({
+    name: 'ipwarden_reconcile_allocation_snapshot_addresses',
+    help: 'Addresses the reconciler holds in memory across its subnets',
+    registers: [this.registry],
+  });
   readonly reconcileDropped = new Counter({
     name: 'ipwarden_reconcile_dropped_total',
     help: 'Sightings stored but not judged, the reconciliation queue being full (they stay in the database)',

@@ -24,6 +24,7 @@ import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Database, rowsOf } from '../db/database.js';
 import { addresses, subnets } from '../db/schema/index.js';
+import type { Metrics } from '../metrics.js';
 
 /** Addresses held across all snapshots at most (about 12 bytes each): the least recently used go first. */
 const MAX_CACHED = 4_000_000;
@@ -60,7 +61,26 @@ export class AllocationCache {
   constructor(
     private readonly db: Database,
     private readonly log: FastifyBaseLogger,
+    private readonly metrics: Metrics,
   ) {}
+
+  /**
+   * Reads every managed subnet's allocations in the background, as a collector starts: by the
+   * time agents' traffic peaks, rounds find them in memory.
+   */
+  async warm(): Promise<void> {
+    const rows = await rowsOf<{ id: string; family: number }>(
+      this.db,
+      sql`select id, family(cidr) as family from ${subnets} where managed`,
+    );
+    for (const row of rows) this.pending.set(row.id, row.family === 6 ? 6 : 4);
+    this.startLoading();
+  }
+
+  private startLoading(): void {
+    this.metrics.allocationSnapshots.set({ state: 'pending' }, this.pending.size);
+    if (this.pending.size > 0) this.loading ??= this.loadPending().finally(() => (this.loading = undefined));
+  }
 
   /** Facts for the addresses of `wanted` (subnet id → family and addresses), as of now. */
   async lookup(wanted: ReadonlyMap<string, { family: 4 | 6; ips: Set<string> }>): Promise<AllocationsOf> {
@@ -80,7 +100,7 @@ export class AllocationCache {
         if (stamps.has(id)) this.pending.set(id, family);
       }
     }
-    if (this.pending.size > 0) this.loading ??= this.loadPending().finally(() => (this.loading = undefined));
+    this.startLoading();
     const single = await this.lookupEach(oneByOne, wanted);
     return (subnetId, ip, ipText) => {
       const cached = fresh.get(subnetId);
@@ -108,6 +128,7 @@ export class AllocationCache {
     while (this.pending.size > 0 && !this.closed) {
       const [id, family] = this.pending.entries().next().value!;
       this.pending.delete(id);
+      this.metrics.allocationSnapshots.set({ state: 'pending' }, this.pending.size);
       const before = this.cached.get(id);
       const wait = before === undefined ? 0 : before.loadedAt + STILL_MS - Date.now();
       if (wait > 0) {
@@ -181,6 +202,8 @@ export class AllocationCache {
       this.cached.delete(oldest);
       this.held -= cached.snapshot.size;
     }
+    this.metrics.allocationSnapshots.set({ state: 'held' }, this.cached.size);
+    this.metrics.allocationSnapshotAddresses.set(this.held);
   }
 
   /** Addresses of subnets with no fresh snapshot, looked up one by one, by `subnet/ip`. */

@@ -131,13 +131,14 @@ export class Reconciler {
   constructor(private readonly options: ReconcilerOptions) {
     this.connections = options.database.separate(CONNECTIONS);
     this.db = this.connections.db;
-    this.allocations = new AllocationCache(this.db, options.log);
+    this.allocations = new AllocationCache(this.db, options.log, options.metrics);
   }
 
   async start(): Promise<void> {
     this.plan = await loadPlan(this.db);
     this.settings = await readSettings(this.db);
     await this.readLive();
+    await this.allocations.warm();
     this.unlisten = await this.options.database.listen(PLAN_CHANNEL, () => void this.reloadPlan());
     this.sweeper = setInterval(() => void this.tick(), SWEEP_MS);
     this.planTimer = setInterval(() => void this.reloadPlan(), PLAN_RELOAD_MS);
