@@ -115,6 +115,18 @@ export class AllocationCache {
     };
   }
 
+  /**
+   * What the snapshot held now says of an address, without asking whether it is current: its
+   * allocation's MAC (null: none), false when it is not allocated, undefined when no snapshot is
+   * held. For what needs no round trip (Reconciler.isClean).
+   */
+  peek(subnetId: string, ip: Ip): { mac: string | null } | false | undefined {
+    const cached = this.cached.get(subnetId);
+    if (cached === undefined) return undefined;
+    const mac = cached.snapshot.macOf(ip);
+    return mac === undefined ? false : { mac };
+  }
+
   private async stamps(ids: readonly string[]): Promise<Map<string, string>> {
     const rows = await rowsOf<{ id: string; stamp: string }>(
       this.db,

@@ -145,8 +145,13 @@ export class Reconciler {
   }
 
   /** A batch was stored (its ack is on its way): judge it soon. */
-  submit(agentId: string, items: readonly SightingItem[]): void {
+  submit(agentId: string, all: readonly SightingItem[]): void {
     if (this.closed) return;
+    // Most of what agents report is evidence of nothing, and that is known at once from memory;
+    // only the rest waits for a round, so a batch is not held (and its garbage not promoted) for it.
+    const items = this.plan === undefined ? all : all.filter((item) => !this.isClean(this.plan!, item));
+    this.options.metrics.reconcileSightings.inc(all.length - items.length);
+    if (items.length === 0) return;
     if (this.queued + items.length > MAX_QUEUED) {
       this.options.metrics.reconcileDropped.inc(items.length);
       return;
@@ -156,6 +161,46 @@ export class Reconciler {
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
     });
+  }
+
+  /**
+   * True when the sighting is evidence of nothing, as far as memory tells: a binding on an
+   * address its subnet never allocates (gateway, DNS or DHCP server, dynamic range), or one
+   * allocated to its MAC (or to any) by the snapshot the last round found current — not a move,
+   * not an answer to a probe, not an address under a live duplicate. What this cannot tell goes
+   * to a round. A snapshot may be up to a round old here: an allocation removed through another
+   * collector in that second is judged at the address's next report, one removed through this
+   * one at once (`changed`).
+   */
+  private isClean(plan: NetworkPlan, item: SightingItem): boolean {
+    if (item.kind === 'dhcp-server' || item.kind === 'router') return false;
+    if (!isBindingSighting(item)) return true; // probes and DHCP clients: stored, read as history
+    if (item.event === 'moved' || item.detail?.answersProbe === true) return false;
+    const ip = parseWireIp(item.ip);
+    if (ip === undefined) return true;
+    const outerVlan = item.outerVlan ?? 0;
+    if (this.duplicates.size > 0 && this.duplicates.has(`${item.vlan}/${outerVlan}/${item.ip}`)) return false;
+    const located = plan.locate(item.vlan, ip);
+    if (located === undefined || !located.subnet.managed) return false;
+    switch (located.place) {
+      case 'gateway':
+        plan.learnRouter(item.vlan, item.mac);
+        this.options.metrics.conflictsQuieted.inc({ rule: 'gateway', kind: 'unallocated-in-use' });
+        return true;
+      case 'dns-server':
+      case 'dhcp-server':
+        this.options.metrics.conflictsQuieted.inc({ rule: located.place, kind: 'unallocated-in-use' });
+        return true;
+      case 'dynamic':
+        this.options.metrics.conflictsQuieted.inc({ rule: 'dynamic-range', kind: 'unallocated-in-use' });
+        return true;
+      case 'reserved':
+        return false;
+      case 'host': {
+        const allocated = this.allocations.peek(located.subnet.id, ip);
+        return allocated !== undefined && allocated !== false && (allocated.mac === null || allocated.mac === item.mac);
+      }
+    }
   }
 
   /** Resolves once everything submitted so far has been judged (tests, and an orderly close). */
