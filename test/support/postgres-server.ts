@@ -25,31 +25,47 @@ function postgresUid(): { uid: number; gid: number } {
 }
 
 let started = 0;
+const PORT_BASE = 20_000;
+const PORTS = 12_000; // 20000–31999
 
 export function startPostgres(): PostgresServer {
   const dir = mkdtempSync(join(tmpdir(), 'ipwarden-pg-'));
   const { uid, gid } = postgresUid();
   chownSync(dir, uid, gid);
   const data = join(dir, 'data');
-  // Ports of its own per test process (four, for tests that start more than one server); a
-  // clash fails the start, loudly.
-  const port = 20000 + (process.pid % 5000) * 4 + (started++ % 4);
   const as = (command: string, ...args: string[]) =>
     execFileSync('runuser', ['-u', 'postgres', '--', join(BIN, command), ...args], { stdio: 'pipe' });
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`;
   try {
     as('initdb', '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync');
-    as('pg_ctl', '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start');
   } catch (error) {
-    try {
-      as('pg_ctl', '-D', data, '-m', 'immediate', 'stop');
-    } catch {
-      // it did not start
-    }
     rmSync(dir, { recursive: true, force: true });
     throw new Error(
-      `could not start a PostgreSQL server: ${(error as { stderr?: Buffer }).stderr?.toString() ?? error}`,
+      `could not make a PostgreSQL cluster: ${(error as { stderr?: Buffer }).stderr?.toString() ?? error}`,
     );
+  }
+  // Ports of its own per test process, below Linux's ephemeral range (32768 up), where a client
+  // socket of the busy suite could hold the one chosen; one taken after all (another process's
+  // server) is tried again on another.
+  let port = 0;
+  let options = '';
+  for (let attempt = 0; ; attempt++) {
+    port = PORT_BASE + ((process.pid * 4 + (started++ % 4) + attempt * 1009) % PORTS);
+    options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`;
+    try {
+      as('pg_ctl', '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start');
+      break;
+    } catch (error) {
+      try {
+        as('pg_ctl', '-D', data, '-m', 'immediate', 'stop');
+      } catch {
+        // it did not start
+      }
+      if (attempt < 4) continue;
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(
+        `could not start a PostgreSQL server: ${(error as { stderr?: Buffer }).stderr?.toString() ?? error}`,
+      );
+    }
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
