@@ -1,66 +1,12 @@
 #!/usr/bin/env node
-/**
- * `pnpm bench:ingest`: how fast the collector stores sightings on PostgreSQL with reconciliation
- * on beside off, how soon a frame on the wire is a row in `GET /api/v1/discoveries`, and how soon
- * an offending frame is a conflict in `GET /api/v1/conflicts` under load. A benchmark, not a
- * timed test.
- *
- * - A throwaway PostgreSQL 15 cluster on disk (fsync on, synchronous_commit on: an ack means the
- *   batch is durable) and the collector as its own process (`ipwarden-collector`), started here
- *   and stopped at the end, even on failure or Ctrl-C.
- * - A network plan that makes the rules work, as production has one: through the API, for each
- *   simulated agent a /16 and a /64 on its VLAN (a gateway, a dynamic range), and 10.99.0.0/16
- *   for the lab link; then the allocations table pre-filled in SQL (bench/support.mjs,
- *   allocationFill: `addresses` and `taken_runs` as the allocator writes them) for 89.5% of the
- *   addresses the agents report, with the MAC they are seen with. Of the addresses: 10% in the
- *   dynamic range, 0.5% unallocated (unallocated-in-use), 0.5% allocated to a MAC never seen
- *   (mac-mismatch), the rest allocated and matching — the common case, which costs an allocation
- *   lookup. Moves happen in the dynamic ranges (leases changing hands); one in ten goes back to
- *   the MAC the address had before (duplicate-ip).
- * - Throughput, at each batch size, BENCH_ROUNDS rounds of two phases, reconciliation off
- *   (`--reconcile off`) then on, each on a collector of its own: this shared machine's speed drifts
- *   by 2× over minutes, so each round's ratio compares phases seconds apart, and the target is
- *   judged on the median round (as bench:alloc does). In a phase, 100 simulated agents, each a
- *   real WebSocket to /agent/v1 with its own token, stream pre-generated `sightings` batches
- *   (85% new, 10% refresh, 5% moved; ARP/NDP/mDNS/DHCP, IPv4 and IPv6) for a fixed time,
- *   keeping a window of unacked batches as the agent's outbox does. Sightings/s acked = stored
- *   (the collector acks after commit), counted after a warm-up. Afterwards the rows in PostgreSQL
- *   must be exactly those of the batches up to each agent's stored seq, which must cover every
- *   ack. Every phase starts from empty bindings, sighting_events, conflicts and events, and the
- *   agents report the same addresses in each. Judging happens after the ack, so an "on" phase
- *   also shows whether it kept up: the collector's reconcile lag and dropped sightings at the end
- *   of the phase, how far behind it was when the agents stopped, and how long it then took to
- *   catch up; the conflicts it opened are counted per kind. The collector is killed at the end of
- *   a phase (the batches it is still storing are rolled back, not waited for).
- * - Latency, frame → discovery, at light load: `ipwarden-agent run` captures on a veth in the
- *   root namespace (10.99.0.1/16) whose peer lives in a namespace of its own; gratuitous ARP
- *   announcements, each a new IP and MAC in 10.99.0.0/24, are sent from that namespace with a
- *   raw socket, and `GET /discoveries?ip=` is polled until the row appears. Nothing is sent on
- *   any other link.
- * - Latency, frame → conflict, under load: while the 100 simulated agents stream at
- *   BENCH_LOAD_RATE sightings/s (paced, batches of 1000), the same lab sends an announcement from
- *   a fresh unallocated address (10.99.4.0 on) every 100 ms, and `GET /conflicts?ip=&status=open`
- *   is polled every 5 ms until its unallocated-in-use conflict is there. The background rate
- *   achieved meanwhile is printed beside it.
- *
- * Targets (2-core machine; issues 3 and 10): ≥ 50,000 sightings/s stored with 100 agents at the
- * agent's batch size with reconciliation on, and on ≥ 80% of off; p99 frame → discovery < 100 ms
- * at light load; p99 frame → conflict < 1 s under 50,000 sightings/s. Environment: BENCH_SECONDS
- * (per phase, default 25), BENCH_SIGHTINGS (pre-generated per phase, default 1,000,000),
- * BENCH_BATCHES (1000; the agent sends up to 1000, e.g. 500,1000,2000), BENCH_ROUNDS (2),
- * BENCH_WINDOW (unacked batches per agent, 64 as the agent), BENCH_AGENTS (100), BENCH_PROBES
- * (200, at most 240), BENCH_LOAD_RATE (50000), BENCH_OFFENDERS (300; 0 skips that phase),
- * BENCH_PROFILE=1 (each phase's collector under --cpu-prof and stopped gracefully, and
- * pg_stat_statements: where the time goes).
- */
-import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { AGENT_PATH, PROTOCOL_VERSION } from '@ipwarden/protocol';
 import WebSocket from 'ws';
+import { agentHasRun, sendAndTime, setUpLab, startLabAgent } from './ingest-lab.mjs';
+import { allocationRows, DYNAMIC4_START, gateway4, SyntheticAgent } from './ingest-load.mjs';
 import {
   allocationFill,
   api,
@@ -68,21 +14,19 @@ import {
   cpuOf,
   cpuSnapshot,
   fmt,
-  now,
+  histogramDelta,
+  histogramOf,
+  readMetrics,
   root,
   run,
   say,
-  sh,
   sleep,
   startCollector,
   startStack,
-  stopper,
   summarizeProfile,
   topStatements,
   undo,
 } from './support.mjs';
-
-const agentBin = join(root, 'agent', 'bin', 'ipwarden-agent.js');
 
 const env = process.env;
 const AGENTS = Number(env.BENCH_AGENTS ?? 100);
@@ -102,165 +46,11 @@ const CONFLICT_POLL_MS = 5;
 /** After the agents stop, how long an "on" collector is given to judge what it has stored. */
 const CATCH_UP_SECONDS = 60;
 const PROFILE = env.BENCH_PROFILE === '1';
-const NETNS = 'iwb-host';
-const VETH = 'iwb0'; // root namespace: the agent captures here
-const VETH_PEER = 'iwb1'; // in NETNS: the frames are sent from here
 const TARGET_RATE = 50_000;
 const TARGET_RATIO = 0.8;
 const AGENT_BATCH = 1000; // the agent's largest batch (DEFAULT_BATCH_ITEMS in agent/src/uplink.ts)
 const TARGET_P99_MS = 100;
 const TARGET_CONFLICT_P99_MS = 1000;
-
-// ---------------------------------------------------------------------------------------------
-// Synthetic sightings: a deterministic generator per agent. Agent `a` watches VLAN 100 + a, with
-// 10.(100+a).0.0/16 and fd00:(a+1)::/64 on it. Its binding n is IPv6 when n % 4 = 3 (the k-th:
-// k = n >> 2), else IPv4 (the m-th); the m-th (k-th) address's class is m % 200: below 20 in
-// the dynamic range (10.(100+a).200.0 on, fd00:(a+1)::1:0 on), 20 unallocated, 21 allocated to
-// another MAC, the rest allocated to the binding's MAC 02:a:n:n:n:00. Static addresses are
-// 10.(100+a).0.(2+m) on and fd00:(a+1)::(16+k) on, so classes interleave at every rate, and the
-// SQL fill (allocationRows) follows the same arithmetic. Of the items: 85% new, 10% refresh of
-// an earlier binding, 5% moved: an earlier binding in a dynamic range given a new MAC (…:01,
-// …:02), or in one move of ten back to the MAC it had before (a duplicate). Every phase starts
-// again from binding 0 (its tables were emptied).
-
-const PERIOD = 200;
-const DYNAMIC_SHARE = 20; // classes 0–19 of PERIOD: 10%
-const UNALLOCATED_CLASS = 20; // 0.5%
-const OTHER_MAC_CLASS = 21; // 0.5%
-const BACK_SHARE = 0.1;
-const DYNAMIC4_START = 200 * 256; // 10.(100+a).200.0
-const gateway4 = (a) => `10.${100 + a}.255.254`;
-
-function mulberry32(seed) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const hex2 = (n) => (n & 255).toString(16).padStart(2, '0');
-
-/** Binding n of agent a: [ip, mac, moves, previous mac, dynamic]. */
-function bindingOf(a, n) {
-  const v6 = n % 4 === 3;
-  const i = v6 ? n >> 2 : 3 * (n >> 2) + (n % 4);
-  const cls = i % PERIOD;
-  const dynamic = cls < DYNAMIC_SHARE;
-  const j = Math.floor(i / PERIOD) * DYNAMIC_SHARE + cls; // the j-th address of the dynamic range
-  let ip;
-  if (v6) ip = `fd00:${(a + 1).toString(16)}::${dynamic ? `1:${j.toString(16)}` : (16 + i).toString(16)}`;
-  else {
-    const offset = dynamic ? DYNAMIC4_START + j : 2 + i;
-    ip = `10.${100 + a}.${offset >> 8}.${offset & 255}`;
-  }
-  return [ip, `02:${hex2(a)}:${hex2(n >> 16)}:${hex2(n >> 8)}:${hex2(n)}:00`, 0, undefined, dynamic];
-}
-
-/** The rows to allocate (subnet_id, ip, mac) for bindings 0 … n - 1 of every agent, as bindingOf has them. */
-function allocationRows(agents, n) {
-  const mac = (cls) => `('02' || lpad(to_hex(a), 2, '0') || lpad(to_hex((n >> 16) & 255), 2, '0')
-      || lpad(to_hex((n >> 8) & 255), 2, '0') || lpad(to_hex(n & 255), 2, '0')
-      || case when ${cls} = ${OTHER_MAC_CLASS} then 'ff' else '00' end)::macaddr`;
-  return `select s.id as subnet_id, x.ip, x.mac from (
-      select a, '10.0.0.0'::inet + ((100 + a) * 65536 + 2 + i) as ip, ${mac(`i % ${PERIOD}`)} as mac, 4 as family
-      from generate_series(0, ${agents - 1}) a, generate_series(0, ${Math.ceil((3 * n) / 4)}) i,
-           lateral (select 4 * (i / 3) + i % 3 as n) b
-      where i % ${PERIOD} > ${UNALLOCATED_CLASS} and 4 * (i / 3) + i % 3 < ${n}
-      union all
-      select a, ('fd00:' || to_hex(a + 1) || '::')::inet + (16 + i), ${mac(`i % ${PERIOD}`)}, 6
-      from generate_series(0, ${agents - 1}) a, generate_series(0, ${Math.ceil(n / 4)}) i,
-           lateral (select 4 * i + 3 as n) b
-      where i % ${PERIOD} > ${UNALLOCATED_CLASS} and 4 * i + 3 < ${n}
-    ) x join subnets s on s.vlan = 100 + x.a and family(s.cidr) = x.family`;
-}
-
-class SyntheticAgent {
-  constructor(index) {
-    this.index = index;
-    this.vlan = 100 + index;
-    this.random = mulberry32(0x1b5 + index);
-    this.seq = 0; // the last seq given out
-    this.restart();
-  }
-
-  /** A phase of its own: from binding 0 again, nothing known (the tables were emptied). */
-  restart() {
-    this.next = 0; // bindings made so far in this phase
-    this.known = []; // bindings of earlier batches
-    this.dynamic = []; // those of them in a dynamic range
-  }
-
-  newBinding() {
-    const n = this.next++;
-    if (n >= 65_535) throw new Error('synthetic address space exhausted: lower BENCH_SIGHTINGS');
-    return bindingOf(this.index, n);
-  }
-
-  /** One item as the agent would send it, written straight to JSON (the generator stays cheap). */
-  item(at, event, binding, previousMac) {
-    const [ip, mac] = binding;
-    const v6 = ip.includes(':');
-    const r = this.random();
-    const moved = previousMac === undefined ? '' : `,"previousMac":"${previousMac}"`;
-    const head = `{"at":${at},`;
-    const tail = `"ip":"${ip}","mac":"${mac}","vlan":${this.vlan},"event":"${event}"${moved}`;
-    const iface = `"interface":"${this.index % 2 === 0 ? 'eth0' : 'bond0'}"}`;
-    if (r < 0.1) {
-      const name = `node-${this.index}-${ip.replace(/[.:]/g, '-')}`;
-      return `${head}"source":"mdns","kind":"host",${tail},"hostname":"${name}","detail":{"name":"${name}.local","ttl":120},${iface}`;
-    }
-    if (!v6 && r < 0.2) {
-      return `${head}"source":"dhcp","kind":"dhcp-lease",${tail},"detail":{"messageType":"ack","server":"10.${100 + this.index}.0.1"},${iface}`;
-    }
-    if (v6) {
-      return `${head}"source":"ndp","kind":"host",${tail},"detail":{"type":"na","router":false,"solicited":true,"override":true},${iface}`;
-    }
-    return `${head}"source":"arp","kind":"host",${tail},"detail":{"op":"${r < 0.6 ? 'request' : 'reply'}"},${iface}`;
-  }
-
-  /** The next batch as UTF-8 JSON, and what storing it must add: events and binding rows. */
-  batch(size) {
-    const items = [];
-    const made = [];
-    let events = 0;
-    let bindings = 0;
-    const at = Date.now();
-    for (let i = 0; i < size; i++) {
-      const r = this.random();
-      if (this.known.length > 0 && r < 0.1) {
-        const b = this.known[Math.floor(this.random() * this.known.length)];
-        items.push(this.item(at + i, 'refresh', b));
-      } else if (this.dynamic.length > 0 && r < 0.15) {
-        const b = this.dynamic[Math.floor(this.random() * this.dynamic.length)];
-        const previous = b[1];
-        // Back to the MAC before: a binding row that exists already (one per IP and MAC).
-        const back = b[3] !== undefined && this.random() < BACK_SHARE;
-        b[2]++;
-        b[1] = back ? b[3] : `${previous.slice(0, 15)}${hex2(b[2])}`;
-        b[3] = previous;
-        items.push(this.item(at + i, 'moved', b, previous));
-        events++;
-        if (!back) bindings++;
-      } else {
-        const b = this.newBinding();
-        made.push(b);
-        items.push(this.item(at + i, 'new', b));
-        events++;
-        bindings++;
-      }
-    }
-    for (const b of made) {
-      this.known.push(b);
-      if (b[4]) this.dynamic.push(b);
-    }
-    const seq = ++this.seq;
-    const bytes = Buffer.from(`{"type":"sightings","seq":${seq},"items":[${items.join(',')}]}`);
-    return { seq, size, events, bindings, bytes };
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Throughput: every agent connects, says hello, then keeps WINDOW batches in flight.
@@ -325,40 +115,7 @@ async function quiesce(pg, seconds) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The collector's /metrics: counters and histograms by name and labels.
-
-async function readMetrics(collector) {
-  const text = await (await fetch(`${collector.url}/metrics`)).text();
-  const values = new Map();
-  for (const match of text.matchAll(/^(ipwarden_[a-z_]+)(\{[^}]*\})? (\S+)$/gm)) {
-    values.set(`${match[1]}${match[2] ?? ''}`, Number(match[3]));
-  }
-  return values;
-}
-
-/** A histogram's buckets [bound, cumulative count], sum and count. */
-function histogramOf(metrics, name) {
-  const buckets = [];
-  for (const [key, value] of metrics) {
-    const match = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`).exec(key);
-    if (match) buckets.push([match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), value]);
-  }
-  buckets.sort((x, y) => x[0] - y[0]);
-  return { buckets, sum: metrics.get(`${name}_sum`) ?? 0, count: metrics.get(`${name}_count`) ?? 0 };
-}
-
-/** Between two readings of a histogram: how many, their mean, and the bucket bound under which a quantile lies. */
-function histogramDelta(a, b) {
-  const buckets = b.buckets.map(([le, n], i) => [le, n - (a.buckets[i]?.[1] ?? 0)]);
-  const count = b.count - a.count;
-  const bound = (q) => buckets.find(([, n]) => n >= q * count)?.[0];
-  return {
-    count,
-    mean: count === 0 ? undefined : ((b.sum - a.sum) / count) * 1000,
-    p50: bound(0.5) * 1000,
-    p99: bound(0.99) * 1000,
-  };
-}
+// Reconciliation as the collector's /metrics tell it (support.mjs reads them).
 
 /** Where the collector's reconciliation stands: sightings stored, judged, dropped unjudged. */
 function reconcileState(metrics) {
@@ -605,143 +362,7 @@ async function streamPhase(pg, agents, { label, on, batchSize, items, seconds, r
 
 // ---------------------------------------------------------------------------------------------
 // Latency: frame on the wire → row in GET /discoveries, and → conflict in GET /conflicts, with a
-// real agent capturing.
-
-function tearDownLab() {
-  spawnSync('ip', ['netns', 'del', NETNS], { stdio: 'ignore' });
-  spawnSync('ip', ['link', 'del', VETH], { stdio: 'ignore' });
-}
-
-function setUpLab() {
-  tearDownLab(); // leftovers of an interrupted run
-  undo.push(tearDownLab);
-  sh('ip', 'netns', 'add', NETNS);
-  sh('ip', 'link', 'add', VETH, 'type', 'veth', 'peer', 'name', VETH_PEER, 'netns', NETNS);
-  // IPv4 only on the lab link: no router solicitations or DAD of our own in the capture.
-  sh('sysctl', '-qw', `net.ipv6.conf.${VETH}.disable_ipv6=1`);
-  sh('ip', 'addr', 'add', '10.99.0.1/16', 'dev', VETH);
-  sh('ip', 'link', 'set', VETH, 'up');
-  sh('ip', 'netns', 'exec', NETNS, 'sysctl', '-qw', `net.ipv6.conf.${VETH_PEER}.disable_ipv6=1`);
-  sh('ip', '-n', NETNS, 'addr', 'add', '10.99.0.2/16', 'dev', VETH_PEER);
-  sh('ip', '-n', NETNS, 'link', 'set', 'lo', 'up');
-  sh('ip', '-n', NETNS, 'link', 'set', VETH_PEER, 'up');
-}
-
-/**
- * Sends `count` gratuitous ARP announcements on VETH_PEER (inside NETNS), one every `gap` ms,
- * each from a new IP (10.99.0.0 + first, first + 1, …) and MAC; prints "ip ns-since-epoch" for
- * each, the time taken just before the frame is handed to the kernel.
- */
-const ARP_SENDER = `
-import socket, struct, sys, time
-ifname, first, count, gap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]) / 1000
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((ifname, 0))
-sys.stdin.readline()  # go
-for i in range(first, first + count):
-    ip = bytes([10, 99, (i >> 8) & 255, i & 255])
-    mac = bytes([0x02, 0x99, 0, (i >> 16) & 255, (i >> 8) & 255, i & 255])
-    frame = (b'\\xff' * 6 + mac + b'\\x08\\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1)
-             + mac + ip + b'\\x00' * 6 + ip + b'\\x00' * 18)
-    t = time.time_ns()
-    s.send(frame)
-    print('10.99.%d.%d %d' % ((i >> 8) & 255, i & 255, t), flush=True)
-    time.sleep(gap)
-`;
-
-function agentHasRun() {
-  const help = spawnSync(process.execPath, [agentBin, '--help'], { encoding: 'utf8' });
-  return /^\s+run\b/m.test(`${help.stdout}${help.stderr}`);
-}
-
-/**
- * `ipwarden-agent run` on the lab's veth, as agent `lab` (its token and state directory, kept
- * from one collector to the next), connected (welcomed) within 15 s or its own words say why not.
- */
-async function startLabAgent(collector, lab) {
-  // DESIGN.md, "Command-line contract": ipwarden-agent run.
-  const args = ['run', '--collector', collector.url, '--token', lab.token, '--interface', VETH];
-  args.push('--state-dir', lab.stateDir, '--name', 'bench-latency');
-  const agent = spawn(process.execPath, [agentBin, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...env, IPWARDEN_LOG_LEVEL: 'warn' },
-  });
-  // pcap keeps a quiet interface's process alive after close(): SIGKILL after a short grace.
-  const stop = stopper(agent, 2000);
-  undo.push(stop);
-  const agentLog = [];
-  for (const stream of [agent.stdout, agent.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => agentLog.length < 100 && agentLog.push(line));
-  }
-  const connectedBy = Date.now() + 15_000;
-  for (;;) {
-    if (agent.exitCode !== null) throw new Error(`the agent exited ${agent.exitCode}:\n${agentLog.join('\n')}`);
-    const { items } = await api(collector.url, 'GET', '/agents');
-    if (items.find((a) => a.name === 'bench-latency')?.connected) break;
-    if (Date.now() > connectedBy) throw new Error(`the agent did not connect in 15 s:\n${agentLog.join('\n')}`);
-    await sleep(50);
-  }
-  await sleep(500); // the capture is open once the agent is welcomed; a margin for libpcap
-  return { pid: agent.pid, stop };
-}
-
-/**
- * Announcements from `count` new addresses (10.99.0.0 + first on), one every `gap` ms; each is
- * timed from its send until `seenAt(ip)` says it is in the API (polled every `pollMs`, given
- * up after 10 s).
- */
-async function sendAndTime({ first, count, gap, pollMs, isThere }) {
-  const sender = spawn(
-    'ip',
-    ['netns', 'exec', NETNS, 'python3', '-u', '-c', ARP_SENDER, VETH_PEER, String(first), String(count), String(gap)],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  const senderExit = new Promise((r) => sender.once('exit', (code) => r(code)));
-  undo.push(stopper(sender, 1000));
-  let senderError = '';
-  sender.stderr.on('data', (d) => {
-    senderError += d;
-  });
-  const latencies = [];
-  const missing = [];
-  let polls = 0;
-  const poll = async (ip, sentAt) => {
-    const giveUp = sentAt + 10_000;
-    for (;;) {
-      polls++;
-      const there = await isThere(ip);
-      const seen = now();
-      if (there) return latencies.push(seen - sentAt);
-      if (seen > giveUp) return missing.push(ip);
-      await sleep(pollMs);
-    }
-  };
-  const pollers = [];
-  const pollStart = performance.now();
-  const window = { start: pollStart };
-  sender.stdin.write('go\n');
-  for await (const line of createInterface({ input: sender.stdout })) {
-    const [ip, ns] = line.split(' ');
-    pollers.push(poll(ip, Number(ns) / 1e6));
-  }
-  await Promise.all(pollers);
-  window.end = performance.now();
-  const code = await senderExit;
-  if (code !== 0) throw new Error(`the ARP sender failed (${code}): ${senderError}`);
-  latencies.sort((x, y) => x - y);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
-  return {
-    count,
-    seen: latencies.length,
-    missing,
-    min: latencies[0],
-    p50: at(0.5),
-    p99: at(0.99),
-    max: latencies.at(-1),
-    pollRate: polls / ((window.end - window.start) / 1000),
-    window,
-  };
-}
+// real agent capturing on the lab's veth (ingest-lab.mjs).
 
 async function latencyPhase(collector, pg, lab) {
   const probes = Math.min(PROBES, 240); // 10.99.0.10 – 10.99.0.249

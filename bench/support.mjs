@@ -452,3 +452,37 @@ export async function startStack({ profile, settings }) {
   const collector = await startCollector(pg.url, profileDir);
   return { pg, version, ...described, profileDir, collector };
 }
+
+/** The collector's /metrics: counters and histograms by name and labels. */
+export async function readMetrics(collector) {
+  const text = await (await fetch(`${collector.url}/metrics`)).text();
+  const values = new Map();
+  for (const match of text.matchAll(/^(ipwarden_[a-z_]+)(\{[^}]*\})? (\S+)$/gm)) {
+    values.set(`${match[1]}${match[2] ?? ''}`, Number(match[3]));
+  }
+  return values;
+}
+
+/** A histogram's buckets [bound, cumulative count], sum and count. */
+export function histogramOf(metrics, name) {
+  const buckets = [];
+  for (const [key, value] of metrics) {
+    const match = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}$`).exec(key);
+    if (match) buckets.push([match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), value]);
+  }
+  buckets.sort((x, y) => x[0] - y[0]);
+  return { buckets, sum: metrics.get(`${name}_sum`) ?? 0, count: metrics.get(`${name}_count`) ?? 0 };
+}
+
+/** Between two readings of a histogram: how many, their mean, and the bucket bound under which a quantile lies. */
+export function histogramDelta(a, b) {
+  const buckets = b.buckets.map(([le, n], i) => [le, n - (a.buckets[i]?.[1] ?? 0)]);
+  const count = b.count - a.count;
+  const bound = (q) => buckets.find(([, n]) => n >= q * count)?.[0];
+  return {
+    count,
+    mean: count === 0 ? undefined : ((b.sum - a.sum) / count) * 1000,
+    p50: bound(0.5) * 1000,
+    p99: bound(0.99) * 1000,
+  };
+}
