@@ -8,7 +8,7 @@
  * period, with `conflict.resolved` delivered; an offender that keeps going keeps its conflict
  * open. What networks do on purpose opens nothing.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -268,42 +268,23 @@ describe('conflicts in the lab', () => {
 
   it('opens rogue-dhcp-server when an unknown dnsmasq answers a client, and not for the known one', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ipwarden-dhcp-'));
-    const dnsmasq = (ns: string, name: string, range: string) => {
-      writeFileSync(join(work, `${name}.hosts`), '');
-      return lab.spawn(ns, name, 'dnsmasq', [
-        '--keep-in-foreground',
-        '--port=0',
-        '--conf-file=/dev/null',
-        '--no-hosts',
-        '--user=root',
-        '--group=root',
-        '--bind-interfaces',
-        '--interface=lab0',
-        `--dhcp-range=${range},12h`,
-        `--dhcp-hostsfile=${join(work, `${name}.hosts`)}`,
-        `--dhcp-leasefile=${join(work, `${name}.leases`)}`,
-        `--pid-file=${join(work, `${name}.pid`)}`,
-        '--log-facility=-',
-        // dnsmasq pings an address for up to 3 s before offering it; the OFFER is what is timed here.
-        '--no-ping',
-      ]);
-    };
+    // dnsmasq pings an address for up to 3 s before offering it; the OFFER is what is timed here.
+    const dnsmasq = (ns: string, name: string, range: string) =>
+      lab.dnsmasq(ns, name, work, { range, extra: ['--no-ping'] });
     const udhcpc = (ns: string) =>
       lab
         .exec(ns, 'udhcpc', '-i', 'lab0', '-n', '-q', '-f', '-t', '3', '-T', '1', '-s', '/bin/true')
         .catch(() => undefined);
 
     await lab.addIpv4(h4, '10.99.0.4/24');
-    const known = dnsmasq(h4, 'known', '10.99.0.100,10.99.0.149');
-    await known.waitFor(/DHCP, IP range/, 10_000);
+    const known = await dnsmasq(h4, 'known', '10.99.0.100,10.99.0.149');
     await udhcpc(h6);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await live('10.99.0.4')).toEqual([]);
     await known.stop();
 
     await lab.addIpv4(h5, '10.99.0.66/24');
-    const rogue = dnsmasq(h5, 'rogue', '10.99.0.150,10.99.0.160');
-    await rogue.waitFor(/DHCP, IP range/, 10_000);
+    const rogue = await dnsmasq(h5, 'rogue', '10.99.0.150,10.99.0.160');
     const sent = performance.now();
     await udhcpc(h6);
     const conflict = await opens('10.99.0.66', 'rogue-dhcp-server', sent);

@@ -131,24 +131,11 @@ describe.each([
   it('sees the lease dnsmasq gives udhcpc, with the name the client sent', async () => {
     const work = mkdtempSync(join(tmpdir(), 'ipwarden-dhcp-'));
     const clientMac = await lab.macOf(h5!);
-    writeFileSync(join(work, 'hosts'), `${clientMac},10.99.0.123\n`);
-    const dnsmasq = lab.spawn(h4!, 'dnsmasq', 'dnsmasq', [
-      '--keep-in-foreground',
-      '--port=0',
-      '--conf-file=/dev/null',
-      '--no-hosts',
-      '--user=root',
-      '--group=root',
-      '--bind-interfaces',
-      '--interface=lab0',
-      '--dhcp-range=10.99.0.100,10.99.0.150,12h',
-      `--dhcp-hostsfile=${join(work, 'hosts')}`,
-      `--dhcp-leasefile=${join(work, 'leases')}`,
-      `--pid-file=${join(work, 'pid')}`,
-      '--log-facility=-',
-      '--log-dhcp',
-    ]);
-    await dnsmasq.waitFor(/DHCP, IP range/, 10_000);
+    const dnsmasq = await lab.dnsmasq(h4!, 'dnsmasq', work, {
+      range: '10.99.0.100,10.99.0.150',
+      hosts: `${clientMac},10.99.0.123\n`,
+      extra: ['--log-dhcp'],
+    });
     await lab.exec(
       h5!,
       'udhcpc',

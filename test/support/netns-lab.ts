@@ -7,6 +7,8 @@
  * lab started, by PID, and deletes every namespace and link it made — call it in `finally`.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TestProcess } from './processes.js';
 
@@ -95,6 +97,37 @@ export class NetnsLab {
     const child = new TestProcess(label, 'ip', ['netns', 'exec', ns, command, ...args], env);
     this.processes.push(child);
     return child;
+  }
+
+  /**
+   * A dnsmasq DHCP server on lab0 of `ns` (no DNS, its own files under `dir`, named `name`),
+   * handing out `range` ("first,last") and the MAC → IP lines of `hosts`; started once it says so.
+   */
+  async dnsmasq(
+    ns: string,
+    name: string,
+    dir: string,
+    options: { range: string; hosts?: string; extra?: string[] },
+  ): Promise<TestProcess> {
+    writeFileSync(join(dir, `${name}.hosts`), options.hosts ?? '');
+    const server = this.spawn(ns, name, 'dnsmasq', [
+      '--keep-in-foreground',
+      '--port=0',
+      '--conf-file=/dev/null',
+      '--no-hosts',
+      '--user=root',
+      '--group=root',
+      '--bind-interfaces',
+      '--interface=lab0',
+      `--dhcp-range=${options.range},12h`,
+      `--dhcp-hostsfile=${join(dir, `${name}.hosts`)}`,
+      `--dhcp-leasefile=${join(dir, `${name}.leases`)}`,
+      `--pid-file=${join(dir, `${name}.pid`)}`,
+      '--log-facility=-',
+      ...(options.extra ?? []),
+    ]);
+    await server.waitFor(/DHCP, IP range/, 10_000);
+    return server;
   }
 
   async macOf(ns: string, ifname = 'lab0'): Promise<string> {
