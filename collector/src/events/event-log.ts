@@ -5,7 +5,7 @@
  * learn of it at once. Readers go back to the table for the events themselves: a NOTIFY only
  * says "there is more".
  */
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { type Database, rowsOf, type Tx } from '../db/database.js';
 import { events } from '../db/schema/index.js';
 
@@ -51,11 +51,6 @@ export async function appendEvents(tx: Database | Tx, batch: readonly NewEvent[]
   await tx.insert(events).values(batch.map((event) => ({ type: event.type, data: event.data })));
   // One NOTIFY per transaction is enough; PostgreSQL folds repeats of one payload anyway.
   await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
-}
-
-/** The SQL for appending events inside a larger statement's CTEs is kept here too. */
-export function notifyEvents(): SQL {
-  return sql`select pg_notify(${EVENTS_CHANNEL}, '')`;
 }
 
 /**
@@ -130,24 +125,6 @@ export async function positionOf(db: Database, id: number): Promise<LogPosition>
         )::text as tx`,
   );
   return row?.tx == null ? LOG_START : { tx: BigInt(row.tx), id };
-}
-
-/** Settled events after event `afterId`, in log order, of the given types (all when undefined). */
-export async function readEvents(
-  db: Database,
-  afterId: number,
-  limit: number,
-  types?: readonly string[],
-): Promise<StoredEvent[]> {
-  const wanted = types === undefined ? undefined : new Set(types);
-  const out: StoredEvent[] = [];
-  let after = await positionOf(db, afterId);
-  for (;;) {
-    const page = await readLog(db, after, limit);
-    for (const { position, ...event } of page) if (wanted === undefined || wanted.has(event.type)) out.push(event);
-    if (page.length < limit || out.length >= limit) return out.slice(0, limit);
-    after = page.at(-1)!.position;
-  }
 }
 
 /** The last settled event: what a reader starting "from now on" starts after (0: none). */
