@@ -75,7 +75,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       stored: (agentId, items) => {
         if (options.reconcile !== false) reconciler.submit(agentId, items);
       },
-      agentChanged: () => void reconciler.changed({ plan: true }).catch(() => {}),
+      agentChanged: () => reconciler.agentsChanged(),
     };
     const ready = async () => {
       try {

@@ -58,6 +58,8 @@ const MAX_ROUND = 50_000;
  * allocation and history reads go at once.
  */
 const CONNECTIONS = 2;
+/** Hellos of agents within this long are one change of the plan. */
+const AGENTS_SETTLE_MS = 1_000; // 1 s
 /** Watch lists go out at most this often: each is up to MAX_WATCHED addresses to every agent. */
 const WATCH_EVERY_MS = 250;
 /** Sightings waiting at most; past it new ones are counted and left unjudged (they are stored). */
@@ -112,6 +114,8 @@ export class Reconciler {
   private readonly connections: { db: Database; close(): Promise<void> };
   private readonly allocations: AllocationCache;
   private watchTimer: NodeJS.Timeout | undefined;
+  private agentsTimer: NodeJS.Timeout | undefined;
+  private agentsAgain = false;
   private plan: NetworkPlan | undefined;
   private settings: Settings | undefined;
   private readonly queue: Queued[] = [];
@@ -544,6 +548,27 @@ export class Reconciler {
     }
   }
 
+  /**
+   * An agent said hello (its interfaces' addresses are its own, and raise nothing): the plan is
+   * read again at once, and once more for all the hellos of the second after — a hundred agents
+   * reconnecting to a collector that restarted are two readings, not a hundred.
+   */
+  agentsChanged(): void {
+    if (this.agentsTimer !== undefined) {
+      this.agentsAgain = true;
+      return;
+    }
+    // The first at once (its evidence then carries its name), the others of the second after it.
+    void this.changed({ plan: true });
+    this.agentsTimer = setTimeout(() => {
+      this.agentsTimer = undefined;
+      if (this.agentsAgain && !this.closed) {
+        this.agentsAgain = false;
+        this.agentsChanged();
+      }
+    }, AGENTS_SETTLE_MS);
+  }
+
   /** The settings changed through this collector (others read them again within a second). */
   async settingsChanged(): Promise<void> {
     this.settings = await readSettings(this.db);
@@ -594,6 +619,7 @@ export class Reconciler {
     clearInterval(this.sweeper);
     clearInterval(this.planTimer);
     clearTimeout(this.watchTimer);
+    clearTimeout(this.agentsTimer);
     await this.running;
     await this.ticking;
     await this.unlisten?.();
