@@ -113,6 +113,26 @@ describe.each([
     expect(row!.hostnames).toEqual(Array.from({ length: 16 }, (_, i) => `name-${39 - i}`));
   });
 
+  it('stores any text a frame can carry as it came: quotes, backslashes, braces, commas, "NULL", emoji', async () => {
+    const names = ['a"b', 'back\\slash\\', '{braces}', 'with, comma', 'NULL', '', ' spaced ', 'é💡'];
+    const items = names.map((hostname, i) =>
+      sighting({ ip: `10.99.1.${i}`, mac: '02:00:00:00:01:00', source: 'mdns', hostname, interface: `if"${hostname}` }),
+    );
+    expect(await storeBatch(handle.db, agentId, 7, items)).toEqual({ stored: true });
+    const rows = await handle.db
+      .select()
+      .from(schema.bindings)
+      .where(sql`${schema.bindings.ip} <<= '10.99.1.0/24'`)
+      .orderBy(schema.bindings.ip);
+    expect(rows.map((r) => [r.hostnames, r.interface])).toEqual(names.map((n) => [[n], `if"${n}`]));
+    const events = await handle.db
+      .select({ hostname: schema.sightingEvents.hostname, previousMac: schema.sightingEvents.previousMac })
+      .from(schema.sightingEvents)
+      .where(sql`${schema.sightingEvents.ip} <<= '10.99.1.0/24'`)
+      .orderBy(schema.sightingEvents.ip);
+    expect(events).toEqual(names.map((hostname) => ({ hostname, previousMac: null })));
+  });
+
   it('stores a batch of the largest size the protocol allows', async () => {
     const items = Array.from({ length: MAX_BATCH_ITEMS }, (_, i) =>
       sighting({
@@ -121,7 +141,7 @@ describe.each([
       }),
     );
     const before = await count(schema.bindings);
-    expect(await storeBatch(handle.db, agentId, 6, items)).toEqual({ stored: true });
+    expect(await storeBatch(handle.db, agentId, 8, items)).toEqual({ stored: true });
     expect(await count(schema.bindings)).toBe(before + MAX_BATCH_ITEMS);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { isBindingSighting, type SightingItem } from '@ipwarden/protocol';
 import { and, eq, isNull, lt, type SQL, sql } from 'drizzle-orm';
+import { plainArray, textArray } from '../db/array-literal.js';
 import type { Database } from '../db/database.js';
 import { agents, bindings, sightingEvents } from '../db/schema/index.js';
 
@@ -70,10 +71,11 @@ function bindingRows(items: readonly SightingItem[]): BindingRow[] {
 const fromMillis = (column: SQL) => sql`to_timestamp(${column} / 1000.0)`;
 
 /**
- * Each table gets the whole batch in one statement with one parameter: the rows as a JSON array,
- * unpacked by json_to_recordset. One fixed SQL text (prepared once per connection), no parameter
- * limit, and nothing built per row on our side — building a 13 000-parameter statement cost far
- * more CPU than PostgreSQL spent storing it.
+ * Each table gets the whole batch in one statement with one parameter per column, an array
+ * literal (db/array-literal.ts) unnested by PostgreSQL. One fixed SQL text (prepared once per
+ * connection), no parameter limit, and little built per row on our side — building a
+ * 13 000-parameter statement cost far more CPU than PostgreSQL spent storing it, and a JSON array
+ * of objects (json_to_recordset) cost PostgreSQL a fifth of its time in parsing.
  */
 export async function storeBatch(
   db: Database,
@@ -93,24 +95,35 @@ export async function storeBatch(
 
     const events = items.filter((item) => item.event !== 'refresh' || !isBindingSighting(item));
     if (events.length > 0) {
+      const column = <T>(of: (item: SightingItem) => T) => events.map(of);
       await tx.execute(sql`
         insert into ${sightingEvents} (agent_id, seq, at, interface, vlan, outer_vlan, source, kind, event, ip, mac, previous_mac, hostname)
-        select ${agentId}::uuid, ${seq}::bigint, ${fromMillis(sql`r.at`)}, r.interface, r.vlan, coalesce(r."outerVlan", 0),
-               r.source, r.kind, r.event, r.ip::inet, r.mac::macaddr, r."previousMac"::macaddr, r.hostname
-        from json_to_recordset(${JSON.stringify(events)}::json) as r(
-          at float8, interface text, vlan int, "outerVlan" int, source text, kind text, event text,
-          ip text, mac text, "previousMac" text, hostname text)`);
+        select ${agentId}::uuid, ${seq}::bigint, ${fromMillis(sql`r.at`)}, r.interface, r.vlan, r.outer_vlan,
+               r.source, r.kind, r.event, r.ip, r.mac, r.previous_mac, r.hostname
+        from unnest(${plainArray(column((i) => i.at))}::float8[], ${textArray(column((i) => i.interface))}::text[],
+                    ${plainArray(column((i) => i.vlan))}::int[], ${plainArray(column((i) => i.outerVlan ?? 0))}::int[],
+                    ${textArray(column((i) => i.source))}::text[], ${textArray(column((i) => i.kind))}::text[],
+                    ${textArray(column((i) => i.event))}::text[], ${plainArray(column((i) => i.ip))}::inet[],
+                    ${plainArray(column((i) => i.mac))}::macaddr[], ${plainArray(column((i) => i.previousMac))}::macaddr[],
+                    ${textArray(column((i) => i.hostname))}::text[])
+          as r(at, interface, vlan, outer_vlan, source, kind, event, ip, mac, previous_mac, hostname)`);
     }
 
     const rows = bindingRows(items);
     if (rows.length === 0) return { stored: true };
+    const column = <T>(of: (row: BindingRow) => T) => rows.map(of);
     await tx.execute(sql`
       insert into ${bindings} as b (vlan, outer_vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
-      select r.vlan, r."outerVlan", r.ip::inet, r.mac::macaddr, ${agentId}::uuid, r.interface, r.sources, r.hostnames,
-             ${fromMillis(sql`r."firstSeen"`)}, ${fromMillis(sql`r."lastSeen"`)}
-      from json_to_recordset(${JSON.stringify(rows)}::json) as r(
-        vlan int, "outerVlan" int, ip text, mac text, interface text, sources text[], hostnames text[],
-        "firstSeen" float8, "lastSeen" float8)
+      select r.vlan, r.outer_vlan, r.ip, r.mac, ${agentId}::uuid, r.interface, r.sources::text[], r.hostnames::text[],
+             ${fromMillis(sql`r.first_seen`)}, ${fromMillis(sql`r.last_seen`)}
+      -- sources and hostnames: each row's array as the text of an array literal, cast per row
+      -- (unnest flattens a two-dimensional array, and rows have as many as they have).
+      from unnest(${plainArray(column((r) => r.vlan))}::int[], ${plainArray(column((r) => r.outerVlan))}::int[],
+                  ${plainArray(column((r) => r.ip))}::inet[], ${plainArray(column((r) => r.mac))}::macaddr[],
+                  ${textArray(column((r) => r.interface))}::text[], ${textArray(column((r) => plainArray(r.sources)))}::text[],
+                  ${textArray(column((r) => textArray(r.hostnames)))}::text[],
+                  ${plainArray(column((r) => r.firstSeen))}::float8[], ${plainArray(column((r) => r.lastSeen))}::float8[])
+        as r(vlan, outer_vlan, ip, mac, interface, sources, hostnames, first_seen, last_seen)
       on conflict (vlan, outer_vlan, ip, mac) do update set
         -- Who saw it last, and where, move together.
         agent_id = case when excluded.last_seen >= b.last_seen then excluded.agent_id else b.agent_id end,
