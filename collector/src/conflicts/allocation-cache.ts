@@ -116,15 +116,11 @@ export class AllocationCache {
   }
 
   /**
-   * What the snapshot held now says of an address, without asking whether it is current: its
-   * allocation's MAC (null: none), false when it is not allocated, undefined when no snapshot is
-   * held. For what needs no round trip (Reconciler.isClean).
+   * Whether the snapshot held now admits `mac` at the address (AllocationSnapshot.admits),
+   * undefined when it is not allocated or no snapshot is held: for what needs no round trip (Reconciler.isClean).
    */
-  peek(subnetId: string, ip: Ip): { mac: string | null } | false | undefined {
-    const cached = this.cached.get(subnetId);
-    if (cached === undefined) return undefined;
-    const mac = cached.snapshot.macOf(ip);
-    return mac === undefined ? false : { mac };
+  admits(subnetId: string, ip: Ip, mac: string): boolean | undefined {
+    return this.cached.get(subnetId)?.snapshot.admits(ip, mac);
   }
 
   private async stamps(ids: readonly string[]): Promise<Map<string, string>> {

@@ -200,10 +200,8 @@ export class Reconciler {
         return true;
       case 'reserved':
         return false;
-      case 'host': {
-        const allocated = this.allocations.peek(located.subnet.id, ip);
-        return allocated !== undefined && allocated !== false && (allocated.mac === null || allocated.mac === item.mac);
-      }
+      case 'host':
+        return this.allocations.admits(located.subnet.id, ip, item.mac) === true;
     }
   }
 

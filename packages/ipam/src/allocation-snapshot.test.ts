@@ -20,6 +20,17 @@ describe('AllocationSnapshot', () => {
     expect(snapshot.macOf(ip('0.0.0.0'))).toBe('00:00:00:00:00:00');
   });
 
+  it('admits the allocated MAC, and any MAC where the allocation has none; not another; undefined where nothing is allocated', () => {
+    const snapshot = AllocationSnapshot.of(6, [
+      { ip: ip('fd99::9'), mac: '02:00:00:00:00:09' },
+      { ip: ip('fd99::1'), mac: null },
+    ]);
+    expect(snapshot.admits(ip('fd99::9'), '02:00:00:00:00:09')).toBe(true);
+    expect(snapshot.admits(ip('fd99::9'), '02:00:00:00:00:0a')).toBe(false);
+    expect(snapshot.admits(ip('fd99::1'), '02:00:00:00:00:0a')).toBe(true);
+    expect(snapshot.admits(ip('fd99::2'), '02:00:00:00:00:09')).toBeUndefined();
+  });
+
   it('is the same made from columns in address order', () => {
     const snapshot = AllocationSnapshot.fromSortedIpv4(new Float64Array([167_968_769, 167_968_777]), [
       null,

@@ -59,6 +59,17 @@ export class AllocationSnapshot {
     return mac === NO_MAC ? null : macText(mac);
   }
 
+  /**
+   * Whether `mac` may use the address: true when it is allocated to that MAC or to none, false
+   * when to another, undefined when it is not allocated. Numbers compared, no text made.
+   */
+  admits(ip: Ip, mac: string): boolean | undefined {
+    const at = ip.family === 4 ? this.find4(Number(ip.value)) : this.find6(ip.value);
+    if (at < 0) return undefined;
+    const allocated = this.macs[at]!;
+    return allocated === NO_MAC || allocated === macNumber(mac);
+  }
+
   private find4(value: number): number {
     const keys = this.v4;
     let lo = 0;
