@@ -30,7 +30,7 @@ import {
 
 const env = process.env;
 const AGENTS = Number(env.BENCH_AGENTS ?? 100);
-const SIGHTINGS = Number(env.BENCH_SIGHTINGS ?? 1_000_000);
+const SIGHTINGS = Number(env.BENCH_SIGHTINGS ?? 1_500_000); // enough for SECONDS at 60,000/s
 const SECONDS = Number(env.BENCH_SECONDS ?? 25);
 const WARMUP_SECONDS = 3;
 const BATCHES = (env.BENCH_BATCHES ?? '1000').split(',').map(Number);
@@ -51,6 +51,8 @@ const TARGET_RATIO = 0.8;
 const AGENT_BATCH = 1000; // the agent's largest batch (DEFAULT_BATCH_ITEMS in agent/src/uplink.ts)
 const TARGET_P99_MS = 100;
 const TARGET_CONFLICT_P99_MS = 1000;
+/** The background counts as the load asked for when this share of it was stored meanwhile (pacing is not exact). */
+const LOAD_KEPT = 0.97;
 
 // ---------------------------------------------------------------------------------------------
 // Throughput: every agent connects, says hello, then keeps WINDOW batches in flight.
@@ -125,6 +127,19 @@ function reconcileState(metrics) {
   return { stored, judged, dropped, behind: stored - judged - dropped };
 }
 
+/** Waits until the collector holds every managed subnet's allocations; how long that took, in s. */
+async function allocationsWarm(collector, pg) {
+  const subnets = Number(pg.psql('select count(*) from subnets where managed'));
+  const t0 = performance.now();
+  for (;;) {
+    const held = (await readMetrics(collector)).get('ipwarden_reconcile_allocation_snapshots{state="held"}') ?? 0;
+    if (held >= subnets) return (performance.now() - t0) / 1000;
+    if (performance.now() - t0 > 300_000)
+      throw new Error(`the collector held ${held} of ${subnets} subnets' allocations after 300 s`);
+    await sleep(100);
+  }
+}
+
 /** The conflicts in PostgreSQL, by kind (each phase starts with none). */
 function conflictsByKind(pg) {
   const text = pg.psql(`select kind || '=' || count(*) from conflicts group by kind order by kind`);
@@ -153,6 +168,9 @@ async function streamPhase(pg, agents, { label, on, batchSize, items, seconds, r
   const profileDir = PROFILE ? join(root, '.bench', `collector-profile-${Date.now()}-${label}`) : undefined;
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const collector = await startCollector(pg.url, profileDir, ['--reconcile', on ? 'on' : 'off']);
+  // A reconciling collector reads every subnet's allocations into memory as it starts (once in
+  // its life, allocation-cache.ts); the phase measures it judging, after that, and says how long it took.
+  const warmSeconds = on ? await allocationsWarm(collector, pg) : undefined;
   const extra = before === undefined ? undefined : await before(collector);
 
   const perAgent = Math.ceil(items / agents.length / batchSize);
@@ -340,6 +358,7 @@ async function streamPhase(pg, agents, { label, on, batchSize, items, seconds, r
     verified: seqsOk && bindings === expected.bindings && events === expected.events,
     conflicts: conflictsByKind(pg),
     config,
+    warmSeconds,
     reconcile: {
       atEnd,
       caughtUp,
@@ -664,7 +683,7 @@ async function main() {
       .map(([k, n]) => `${k} ${fmt(n)}`)
       .join(', ');
     line(
-      `  ${name.padEnd(15)} conflicts opened ${fmt(totalOf(p.conflicts)).padStart(6)} (${kinds || 'none'}); at the last ack ${fmt(atEnd.behind)} of ${fmt(atEnd.stored)} stored unjudged, ${caughtUp === undefined ? `NOT caught up ${CATCH_UP_SECONDS} s later` : `caught up ${caughtUp.toFixed(1)} s later`}; lag p50 ${bucket(lag.p50)}, p99 ${bucket(lag.p99)}, mean ${lag.mean?.toFixed(0)} ms; dropped ${fmt(dropped)}; watch lists sent ${fmt(p.config.messages)} (${(p.config.bytes / 1e6).toFixed(0)} MB)`,
+      `  ${name.padEnd(15)} conflicts opened ${fmt(totalOf(p.conflicts)).padStart(6)} (${kinds || 'none'}); at the last ack ${fmt(atEnd.behind)} of ${fmt(atEnd.stored)} stored unjudged, ${caughtUp === undefined ? `NOT caught up ${CATCH_UP_SECONDS} s later` : `caught up ${caughtUp.toFixed(1)} s later`}; allocations read in ${p.warmSeconds?.toFixed(1)} s before the phase; lag p50 ${bucket(lag.p50)}, p99 ${bucket(lag.p99)}, mean ${lag.mean?.toFixed(0)} ms; dropped ${fmt(dropped)}; watch lists sent ${fmt(p.config.messages)} (${(p.config.bytes / 1e6).toFixed(0)} MB)`,
     );
   };
   for (const r of rounds) judgingLine(r.on, `round ${r.r}, on`);
@@ -777,10 +796,12 @@ async function main() {
     line(`p99 frame → conflict < ${TARGET_CONFLICT_P99_MS} ms under ${fmt(LOAD_RATE)} sightings/s: ${loadNote}`);
   } else {
     const d = load.during;
-    const conflictMet = d.seen === d.count && d.p99 < TARGET_CONFLICT_P99_MS;
+    // Under the load asked for: what the collector stored meanwhile, not only what was sent.
+    const loadMet = load.backgroundRate >= LOAD_RATE * LOAD_KEPT;
+    const conflictMet = d.seen === d.count && d.p99 < TARGET_CONFLICT_P99_MS && loadMet;
     ok &&= conflictMet;
     line(
-      `p99 frame → conflict < ${TARGET_CONFLICT_P99_MS} ms under ${fmt(LOAD_RATE)} sightings/s: ${conflictMet ? 'met' : 'NOT met'} (p99 ${d.p99?.toFixed(0)} ms, ${d.seen}/${d.count} seen, background ${fmt(load.backgroundRate)}/s)`,
+      `p99 frame → conflict < ${TARGET_CONFLICT_P99_MS} ms under ${fmt(LOAD_RATE)} sightings/s: ${conflictMet ? 'met' : 'NOT met'} (p99 ${d.p99?.toFixed(0)} ms, ${d.seen}/${d.count} seen, background ${fmt(load.backgroundRate)}/s stored${loadMet ? '' : `, under ${LOAD_KEPT * 100}% of the load`})`,
     );
   }
   line(ok ? '\ntargets met' : '\ntargets NOT met');
