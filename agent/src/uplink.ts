@@ -19,6 +19,7 @@ import {
   type AgentConfig as CollectorConfig,
   type CollectorMessage,
   type DhcpMap,
+  type DhcpMapChange,
   decodeAgentMessage,
   decodeCollectorMessage,
   encodeMessage,
@@ -78,7 +79,7 @@ export interface UplinkOptions {
    */
   onConfig?: (config: Partial<CollectorConfig>, whole: boolean) => void;
   /** A DHCP host map for this agent; without a handler it is logged and left alone. */
-  onDhcpMap?: (map: DhcpMap) => void;
+  onDhcpMap?: (map: DhcpMap | DhcpMapChange) => void;
   /** The outbox cannot be written: the sightings of the batch are lost, and so is durability. */
   onFatal?: (error: Error) => void;
   /** PEM certificates to trust for `wss://`, instead of the system's. */
@@ -474,6 +475,7 @@ export class Uplink {
         this.options.onConfig?.(message.config, false);
         break;
       case 'dhcpMap':
+      case 'dhcpMapChange':
         if (this.options.onDhcpMap !== undefined) this.options.onDhcpMap(message);
         else this.log(`DHCP map version ${message.version} not applied: this agent has no DHCP applier`);
         break;

@@ -52,6 +52,14 @@ const collectorMessages: CollectorMessage[] = [
     hosts: [{ mac: '02:00:00:00:00:07', ip: '10.99.0.7', hostname: 'node-7', subnet: '10.99.0.0/24' }],
     subnets: [{ cidr: '10.99.0.0/24', gateway: '10.99.0.1', dnsServers: ['10.99.0.2'], leaseSeconds: 3600 }],
   },
+  {
+    type: 'dhcpMapChange',
+    version: 4,
+    base: 3,
+    hosts: [{ mac: '02:00:00:00:00:08', ip: '10.99.0.8', subnet: '10.99.0.0/24' }],
+    removed: [{ subnet: '10.99.0.0/24', mac: '02:00:00:00:00:07' }],
+    subnets: [{ cidr: '10.99.0.0/24', vlan: 7, dynamicRanges: [{ start: '10.99.0.100', end: '10.99.0.199' }] }],
+  },
   { type: 'config', config: { discovery: false } },
   { type: 'error', code: 'unauthorized', message: 'token revoked' },
 ];

@@ -16,6 +16,7 @@ import {
   DhcpApplied,
   DhcpFailed,
   DhcpMap,
+  DhcpMapChange,
   ErrorMessage,
   Hello,
   Sightings,
@@ -48,6 +49,7 @@ const fromCollector = compile({
   welcome: Welcome,
   ack: Ack,
   dhcpMap: DhcpMap,
+  dhcpMapChange: DhcpMapChange,
   config: ConfigChange,
   error: ErrorMessage,
 });

@@ -23,7 +23,8 @@ const Seq = Type.Integer({
 });
 const Version = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'DHCP map version' });
 /** Text PostgreSQL can hold (formats.ts, isWellFormedText). */
-const Name = (maxLength: number) => Type.String({ minLength: 1, maxLength, format: 'text' });
+const Name = (maxLength: number, description?: string) =>
+  Type.String({ minLength: 1, maxLength, format: 'text', ...(description !== undefined && { description }) });
 const Detail = Type.Record(Type.String(), Type.Unknown(), { description: 'what the frame said besides' });
 
 export const DhcpBackend = Type.Union([
@@ -181,14 +182,20 @@ export const Welcome = Type.Object(
 
 export const Ack = Type.Object({ type: Type.Literal('ack'), seq: Seq }, { additionalProperties: false });
 
+/** Hosts in one map at most: a rack's every address, and the map within MAX_MESSAGE_BYTES (about 90 bytes a host). */
+export const MAX_DHCP_HOSTS = 50_000;
+
+/** One reservation: this MAC gets this address (and name) in this subnet. */
 export const DhcpHost = Type.Object(
-  { mac: Mac, ip: Ip, hostname: Type.Optional(Name(255)), subnet: Name(64) },
+  { mac: Mac, ip: Ip, hostname: Type.Optional(Name(255)), subnet: Name(64, "the subnet's CIDR") },
   { additionalProperties: false },
 );
 
+/** A subnet the agent serves, with the options its DHCP server hands out there. */
 export const DhcpSubnet = Type.Object(
   {
     cidr: Name(64),
+    vlan: Type.Optional(Vlan),
     gateway: Type.Optional(Ip),
     dnsServers: Type.Optional(Type.Array(Ip, { maxItems: 16 })),
     ntpServers: Type.Optional(Type.Array(Ip, { maxItems: 16 })),
@@ -196,16 +203,41 @@ export const DhcpSubnet = Type.Object(
     leaseSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
     nextServer: Type.Optional(Ip),
     bootFile: Type.Optional(Name(255)),
+    /** Addresses the server hands to clients it has no reservation for. */
+    dynamicRanges: Type.Optional(
+      Type.Array(Type.Object({ start: Ip, end: Ip }, { additionalProperties: false }), { maxItems: 256 }),
+    ),
   },
   { additionalProperties: false },
 );
 
+/** The whole map for this agent: sent on (re)connect, and when the agent is behind. */
 export const DhcpMap = Type.Object(
   {
     type: Type.Literal('dhcpMap'),
     version: Version,
-    hosts: Type.Array(DhcpHost),
-    subnets: Type.Array(DhcpSubnet),
+    hosts: Type.Array(DhcpHost, { maxItems: MAX_DHCP_HOSTS }),
+    subnets: Type.Array(DhcpSubnet, { maxItems: 4096 }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * What changed since `base`, the version of the map or change sent before it on this
+ * connection: `hosts` replace the hosts of the same subnet and MAC (or join the map), `removed`
+ * leave it, and `subnets`, when present, replace the subnets. An agent that does not hold `base`
+ * waits for the whole map instead (it comes on its next connection).
+ */
+export const DhcpMapChange = Type.Object(
+  {
+    type: Type.Literal('dhcpMapChange'),
+    version: Version,
+    base: Version,
+    hosts: Type.Array(DhcpHost, { maxItems: MAX_DHCP_HOSTS }),
+    removed: Type.Array(Type.Object({ subnet: Name(64), mac: Mac }, { additionalProperties: false }), {
+      maxItems: MAX_DHCP_HOSTS,
+    }),
+    subnets: Type.Optional(Type.Array(DhcpSubnet, { maxItems: 4096 })),
   },
   { additionalProperties: false },
 );
@@ -220,7 +252,7 @@ export const ErrorMessage = Type.Object(
   { additionalProperties: false },
 );
 
-export const CollectorMessage = Type.Union([Welcome, Ack, DhcpMap, ConfigChange, ErrorMessage]);
+export const CollectorMessage = Type.Union([Welcome, Ack, DhcpMap, DhcpMapChange, ConfigChange, ErrorMessage]);
 
 export type Sighting = Static<typeof Sighting>;
 export type SightingItem = Static<typeof SightingItem>;
@@ -237,6 +269,7 @@ export type Ack = Static<typeof Ack>;
 export type DhcpHost = Static<typeof DhcpHost>;
 export type DhcpSubnet = Static<typeof DhcpSubnet>;
 export type DhcpMap = Static<typeof DhcpMap>;
+export type DhcpMapChange = Static<typeof DhcpMapChange>;
 export type ConfigChange = Static<typeof ConfigChange>;
 export type ErrorMessage = Static<typeof ErrorMessage>;
 export type CollectorMessage = Static<typeof CollectorMessage>;
