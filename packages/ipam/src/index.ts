@@ -22,6 +22,7 @@ export {
   type Quieted,
   type SeenBinding,
 } from './conflict-rules.js';
+export { type ServableSubnet, type ServingAgent, servedSubnets } from './dhcp-serving.js';
 export { IntervalSet } from './interval-set.js';
 export { bitsOf, type Family, formatIp, type Ip, parseIp, parseWireIp } from './ip.js';
 export {
