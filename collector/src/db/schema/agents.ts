@@ -37,5 +37,7 @@ export const agents = pgTable('agents', {
   interfaces: jsonb('interfaces').$type<AgentInterface[]>().notNull().default([]),
   dhcpBackend: text('dhcp_backend').notNull().default('none'),
   dhcpAppliedVersion: bigint('dhcp_applied_version', { mode: 'number' }),
+  /** Subnets whose DHCP this agent serves, as an admin set them; null: those its interfaces sit in. */
+  serves: uuid('serves').array(),
   stats: jsonb('stats').$type<AgentStats>(),
 });

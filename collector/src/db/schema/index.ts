@@ -10,6 +10,7 @@ export {
   events,
   webhooks,
 } from './conflicts.js';
+export { agentDhcp, dhcpChanges } from './dhcp.js';
 export { bindings, sightingEvents } from './discoveries.js';
 export {
   type AddressKind,

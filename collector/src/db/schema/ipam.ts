@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   check,
   cidr,
@@ -51,6 +52,12 @@ export const subnets = pgTable(
      * knowledge was carried to (allocator.ts).
      */
     allocStamp: uuid('alloc_stamp').notNull().defaultRandom(),
+    /**
+     * The version of this subnet's part of the DHCP maps: raised by the database itself, with a
+     * row in dhcp_changes, whenever an address carrying a MAC, a DHCP option or a dynamic range
+     * of the subnet changes (the triggers of migration 0012; dhcp/ reads them).
+     */
+    dhcpVersion: bigint('dhcp_version', { mode: 'number' }).notNull().default(0),
     createdAt: when('created_at').notNull().defaultNow(),
   },
   (t) => [
