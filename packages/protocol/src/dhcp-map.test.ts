@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { applyMapChange, type DhcpMapContent, mapChange, mapProblems } from './dhcp-map.js';
+import type { DhcpHost, DhcpSubnet } from './messages.js';
 
-const subnet = { cidr: '10.99.0.0/24', gateway: '10.99.0.1' };
-const host = (n: number, ip = n) => ({ mac: `02:00:00:00:00:0${n}`, ip: `10.99.0.${ip}`, subnet: subnet.cidr });
+const subnet: DhcpSubnet = { cidr: '10.99.0.0/24', gateway: '10.99.0.1' };
+const host = (n: number, ip = n): DhcpHost => ({
+  mac: `02:00:00:00:00:0${n}`,
+  ip: `10.99.0.${ip}`,
+  subnet: subnet.cidr,
+});
 const map = (version: number, hosts = [host(1), host(2)], subnets = [subnet]): DhcpMapContent => ({
   version,
   hosts,

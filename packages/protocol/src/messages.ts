@@ -115,7 +115,13 @@ export const DhcpApplied = Type.Object(
 );
 
 export const DhcpFailed = Type.Object(
-  { type: Type.Literal('dhcpFailed'), version: Version, error: Name(4096) },
+  {
+    type: Type.Literal('dhcpFailed'),
+    version: Version,
+    error: Name(4096),
+    /** The agent does not hold the map a change was made for: it needs the whole map. */
+    behind: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 
