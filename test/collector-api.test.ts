@@ -432,7 +432,15 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
           revoked: false,
           lastSeen: null,
           stats: null,
-          dhcp: { backend: 'none', appliedVersion: null, wantedVersion: null },
+          dhcp: {
+            backend: 'none',
+            appliedVersion: null,
+            wantedVersion: null,
+            inStep: true,
+            serves: [],
+            servesSetBy: 'interfaces',
+            failure: null,
+          },
         }),
       );
       expect(JSON.stringify(listed)).not.toContain(created.body.token);

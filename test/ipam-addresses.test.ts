@@ -72,7 +72,7 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(listed.body.items.map((a: { ip: string }) => a.ip)).toEqual(['10.99.0.10']);
     expectProblem(await c.api('DELETE', '/addresses/10.99.0.10', { token: bob }), 403, 'forbidden');
     expectProblem(await c.api('DELETE', '/addresses/10.99.0.10', { token: viewer }), 403, 'forbidden');
-    expect((await c.api('DELETE', '/addresses/10.99.0.10', { token: alice })).status).toBe(204);
+    expect((await c.api('DELETE', '/addresses/10.99.0.10', { token: alice })).status).toBe(200);
     expectProblem(await c.api('GET', '/addresses/10.99.0.10'), 404, 'not-found');
   });
 
@@ -86,7 +86,7 @@ describe.each(TARGETS)('addresses on %s', (target) => {
       token: alice,
     });
     expect([first.body.ip, second.body.ip]).toEqual(['10.99.0.10', '10.99.0.11']);
-    expect((await c.api('DELETE', '/addresses/10.99.0.10')).status).toBe(204); // an admin may release anyone's
+    expect((await c.api('DELETE', '/addresses/10.99.0.10')).status).toBe(200); // an admin may release anyone's
     expect(
       (await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'reserved' }, token: bob })).body.ip,
     ).toBe('10.99.0.10');

@@ -74,7 +74,7 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
 
   it('hands out an address freed since, a range, a DNS server and a pool never', async () => {
     expect(await take()).toBe('10.99.30.7');
-    expect((await c.api('DELETE', '/addresses/10.99.30.3')).status).toBe(204);
+    expect((await c.api('DELETE', '/addresses/10.99.30.3')).status).toBe(200);
     expect(await take()).toBe('10.99.30.3');
 
     expect(await take()).toBe('10.99.30.8');
@@ -132,7 +132,7 @@ describe.each(TARGETS)('allocations decided ahead, on %s', (target) => {
     expect(await take()).toBe('10.99.30.16');
     expect(await take(other)).toBe('10.99.30.20');
     expect(await take()).toBe('10.99.30.22');
-    expect((await other.api('DELETE', '/addresses/10.99.30.20')).status).toBe(204);
+    expect((await other.api('DELETE', '/addresses/10.99.30.20')).status).toBe(200);
     expect(await take()).toBe('10.99.30.20');
     expect(await take(other)).toBe('10.99.30.23');
     expect(await take()).toBe('10.99.30.24');

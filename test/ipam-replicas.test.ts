@@ -57,7 +57,7 @@ describe('two collectors on one PostgreSQL server', () => {
     const take = async (replica: TestCollector) =>
       (await replica.api('POST', '/addresses', { json: { subnet: '10.99.22.0/24', kind: 'reserved' } })).body.ip;
     expect([await take(b), await take(b), await take(b)]).toEqual(['10.99.22.2', '10.99.22.3', '10.99.22.4']);
-    expect((await a.api('DELETE', '/addresses/10.99.22.3')).status).toBe(204);
+    expect((await a.api('DELETE', '/addresses/10.99.22.3')).status).toBe(200);
     expect(await take(b)).toBe('10.99.22.3');
     // And a range made through one replica is off limits at once through the other.
     await a.api('POST', '/subnets/10.99.22.0%2F24/ranges', {

@@ -39,6 +39,17 @@ export class Metrics {
     help: 'DHCP maps an agent reported it could not apply',
     registers: [this.registry],
   });
+  readonly dhcpApplied = new Counter({
+    name: 'ipwarden_dhcp_applied_total',
+    help: 'DHCP maps and changes agents acknowledged as applied',
+    registers: [this.registry],
+  });
+  readonly dhcpPushes = new Counter({
+    name: 'ipwarden_dhcp_pushes_total',
+    help: 'DHCP maps sent to agents: whole maps, and changes since the one before',
+    labelNames: ['form'] as const,
+    registers: [this.registry],
+  });
   readonly httpRequests = new Counter({
     name: 'ipwarden_http_requests_total',
     help: 'API requests answered, by method and status',

@@ -8,8 +8,10 @@ import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { bootstrapAdmin, Principals } from './auth/users.js';
-import { Reconciler } from './conflicts/reconciler.js';
+import { PLAN_CHANNEL, Reconciler } from './conflicts/reconciler.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { DhcpWaits } from './dhcp/dhcp-wait.js';
+import { DhcpPusher } from './dhcp/map-pusher.js';
 import { EventHub } from './events/event-hub.js';
 import { EventStream, type EventStreamOptions } from './events/event-stream.js';
 import { type WebhookDeliveryOptions, WebhookDispatcher } from './events/webhook-dispatcher.js';
@@ -48,6 +50,7 @@ export interface Collector {
   database: DatabaseHandle;
   gateway: AgentGateway;
   reconciler: Reconciler;
+  dhcp: DhcpPusher;
   /** Set when this start generated the admin token. */
   newAdminToken?: string;
   adminTokenFile?: string;
@@ -77,6 +80,12 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       },
       agentChanged: () => reconciler.agentsChanged(),
     };
+    const dhcp = new DhcpPusher({ database, metrics, log: logger });
+    await dhcp.start();
+    gateway.dhcp = dhcp;
+    const dhcpWaits = new DhcpWaits(database, dhcp, logger);
+    await dhcpWaits.start();
+    const unlistenPlan = await database.listen(PLAN_CHANNEL, () => void dhcp.planChanged());
     const ready = async () => {
       try {
         await db.execute(sql`select 1`);
@@ -94,6 +103,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
         eventHub,
         eventStream,
         reconciler,
+        dhcp: { pusher: dhcp, waits: dhcpWaits },
         metrics,
         ready,
       },
@@ -112,8 +122,12 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       newAdminToken: bootstrap.newToken,
       adminTokenFile: bootstrap.tokenFile,
       reconciler,
+      dhcp,
       async close() {
         await gateway.close();
+        await unlistenPlan();
+        await dhcpWaits.close();
+        await dhcp.close();
         await reconciler.close();
         await webhooks.close();
         // Open event streams would keep app.close() waiting for the grace period.

@@ -2,11 +2,12 @@
  * Agents as the collector keeps them: registered by an admin (`POST /agents`) or enrolled with
  * the shared secret, each with its own token (only its hash stored), revocable.
  */
+import { type ServableSubnet, servedSubnets } from '@ipwarden/ipam';
 import type { Hello, Stats } from '@ipwarden/protocol';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import { hashToken, newToken } from '../auth/tokens.js';
 import type { Database, Tx } from '../db/database.js';
-import { type AgentInterface, type AgentStats, agents } from '../db/schema/index.js';
+import { type AgentInterface, type AgentStats, agentDhcp, agents, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import { appendEvents } from '../events/event-log.js';
 
@@ -143,6 +144,22 @@ export async function revokeAgent(db: Database, id: string): Promise<void> {
   if (rows.length === 0) throw new ApiError(ErrorCode.NOT_FOUND, `no agent ${id}`);
 }
 
+/** An agent's DHCP as `GET /agents` shows it (API.md, "Agents"). */
+export interface AgentDhcpView {
+  backend: string;
+  /** The map version the agent last acknowledged as applied. */
+  appliedVersion: number | null;
+  /** The version it should be at: the applied one when in step, else the one on its way or next. */
+  wantedVersion: number | null;
+  /** Holding the newest DHCP version of every subnet it serves. */
+  inStep: boolean;
+  /** The subnets it serves, by id, and whether an admin set them (PATCH /agents/{id}). */
+  serves: string[];
+  servesSetBy: 'interfaces' | 'admin';
+  /** The last apply that failed since the last that succeeded: the server's own words. */
+  failure: { version: number; error: string; at: string } | null;
+}
+
 export interface AgentView {
   id: string;
   name: string;
@@ -153,24 +170,61 @@ export interface AgentView {
   lastSeen: string | null;
   lastSeq: number;
   interfaces: AgentInterface[];
-  dhcp: { backend: string; appliedVersion: number | null; wantedVersion: number | null };
+  dhcp: AgentDhcpView;
   stats: AgentStats | null;
 }
 
-export async function listAgents(db: Database, connected: (id: string) => boolean): Promise<AgentView[]> {
-  const rows = await db.select().from(agents).orderBy(asc(agents.name));
-  return rows.map((row) => ({
-    id: row.id,
-    name: row.name,
-    hostname: row.hostname,
-    version: row.version,
-    connected: connected(row.id),
-    revoked: row.revokedAt !== null,
-    lastSeen: row.lastSeenAt?.toISOString() ?? null,
-    lastSeq: row.lastSeq,
-    interfaces: row.interfaces,
-    // The DHCP map push comes with the DHCP issue; until then no agent is wanted to serve one.
-    dhcp: { backend: row.dhcpBackend, appliedVersion: row.dhcpAppliedVersion, wantedVersion: null },
-    stats: row.stats ?? null,
-  }));
+export async function listAgents(
+  db: Database,
+  connected: (id: string) => boolean,
+  subnetsNow: readonly ServableSubnet[],
+  id?: string,
+): Promise<AgentView[]> {
+  const [rows, versionRows] = await Promise.all([
+    db
+      .select({ agent: agents, dhcp: agentDhcp })
+      .from(agents)
+      .leftJoin(agentDhcp, eq(agentDhcp.agentId, agents.id))
+      .where(id === undefined ? undefined : eq(agents.id, id))
+      .orderBy(asc(agents.name)),
+    db.select({ id: subnets.id, version: subnets.dhcpVersion }).from(subnets),
+  ]);
+  const versions = new Map(versionRows.map((r) => [r.id, r.version]));
+  return rows.map(({ agent: row, dhcp }) => {
+    const served = row.dhcpBackend === 'none' ? [] : servedSubnets(row, subnetsNow);
+    const applied = dhcp?.appliedVersion ?? row.dhcpAppliedVersion;
+    const inStep = served.every((s) => (dhcp?.applied[s] ?? -1) >= (versions.get(s) ?? 0));
+    const sent = dhcp?.sentVersion ?? 0;
+    const failing = dhcp?.failedVersion != null && (applied === null || dhcp.failedVersion > applied);
+    return {
+      id: row.id,
+      name: row.name,
+      hostname: row.hostname,
+      version: row.version,
+      connected: connected(row.id),
+      revoked: row.revokedAt !== null,
+      lastSeen: row.lastSeenAt?.toISOString() ?? null,
+      lastSeq: row.lastSeq,
+      interfaces: row.interfaces,
+      dhcp: {
+        backend: row.dhcpBackend,
+        appliedVersion: applied,
+        wantedVersion: row.dhcpBackend === 'none' ? null : inStep ? applied : sent > (applied ?? 0) ? sent : sent + 1,
+        inStep,
+        serves: served,
+        servesSetBy: row.serves === null ? 'interfaces' : 'admin',
+        failure:
+          failing && dhcp?.failure != null
+            ? { version: dhcp.failedVersion!, error: dhcp.failure, at: dhcp.failedAt!.toISOString() }
+            : null,
+      },
+      stats: row.stats ?? null,
+    };
+  });
+}
+
+/** Sets the subnets an agent serves (null: those its interfaces sit in); false when there is no such agent. */
+export async function setServes(db: Database, id: string, serves: string[] | null): Promise<boolean> {
+  const rows = await db.update(agents).set({ serves }).where(eq(agents.id, id)).returning({ id: agents.id });
+  return rows.length > 0;
 }

@@ -13,6 +13,8 @@ import {
   AGENT_PATH,
   type AgentConfig,
   type AgentMessage,
+  type DhcpMap,
+  type DhcpMapChange,
   decodeAgentMessage,
   encodeMessage,
   type Hello,
@@ -77,6 +79,22 @@ export interface BatchSink {
   agentChanged(): void;
 }
 
+/** An agent with a DHCP backend, welcomed here, as the DHCP pusher sees it. */
+export interface DhcpPeer {
+  id: string;
+  name: string;
+  backend: Hello['dhcp']['backend'];
+  send(message: DhcpMap | DhcpMapChange): void;
+}
+
+/** Who pushes DHCP maps to agents and hears what they applied (dhcp/map-pusher.ts). */
+export interface DhcpSink {
+  connected(peer: DhcpPeer): Promise<void>;
+  disconnected(agentId: string, send: DhcpPeer['send']): void;
+  applied(agentId: string, version: number): Promise<void>;
+  failed(agentId: string, version: number, error: string, behind?: boolean): Promise<void>;
+}
+
 class ProtocolFailure extends Error {
   constructor(
     readonly kind: ProtocolErrorKind,
@@ -96,6 +114,9 @@ class AgentConnection {
   private closed = false;
   alive = true;
   private readonly helloTimer: NodeJS.Timeout;
+  /** The DHCP pusher's way to this agent: one function per connection, so a newer one is told apart. */
+  readonly sendDhcp = (message: DhcpMap | DhcpMapChange) => this.send(message);
+  private dhcpBackend: Hello['dhcp']['backend'] = 'none';
 
   constructor(
     readonly socket: WebSocket,
@@ -171,14 +192,15 @@ class AgentConnection {
       case 'stats':
         return recordStats(db, this.agent.id, message);
       case 'dhcpApplied':
-        return recordDhcpApplied(db, this.agent.id, message.version);
+        await recordDhcpApplied(db, this.agent.id, message.version);
+        return this.gateway.dhcp?.applied(this.agent.id, message.version);
       case 'dhcpFailed':
         metrics.dhcpApplyFailures.inc();
         this.gateway.log.warn(
           { agent: this.agent.name, version: message.version },
           `DHCP apply failed: ${message.error}`,
         );
-        return;
+        return this.gateway.dhcp?.failed(this.agent.id, message.version, message.error, message.behind === true);
     }
   }
 
@@ -245,6 +267,14 @@ class AgentConnection {
       },
       'agent welcomed',
     );
+    // Its DHCP map follows the welcome (the agent takes nothing before it).
+    this.dhcpBackend = hello.dhcp.backend;
+    await this.gateway.dhcp?.connected({
+      id: record.id,
+      name: record.name,
+      backend: hello.dhcp.backend,
+      send: this.sendDhcp,
+    });
   }
 
   private async store(batch: Sightings, arrived: number): Promise<void> {
@@ -305,6 +335,8 @@ class AgentConnection {
   private onClose(): void {
     this.closed = true;
     clearTimeout(this.helloTimer);
+    if (this.agent !== undefined && this.dhcpBackend !== 'none')
+      this.gateway.dhcp?.disconnected(this.agent.id, this.sendDhcp);
     this.gateway.release(this);
   }
 }
@@ -325,6 +357,8 @@ export class AgentGateway {
   private readonly pinger: NodeJS.Timeout;
   /** Set once the reconciler runs. */
   sink: BatchSink | undefined;
+  /** Set once the DHCP pusher runs. */
+  dhcp: DhcpSink | undefined;
   /**
    * By agent: the addresses under conflict it saw, which it reports at a short interval
    * (protocol `config.watch`), until a list without them.

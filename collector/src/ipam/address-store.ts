@@ -3,6 +3,7 @@
  * view of an address, listing, changing and releasing. Handing addresses out is the
  * allocator's (allocator.ts); freeing them here keeps its `taken_runs` bookkeeping in step.
  */
+
 import { formatIp, formatPrefix } from '@ipwarden/ipam';
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
@@ -17,6 +18,7 @@ import {
   takenRuns,
   users,
 } from '../db/schema/index.js';
+import { type DhcpOutcome, NO_DHCP } from '../dhcp/dhcp-wait.js';
 import { ApiError, ErrorCode, type ErrorKind, fieldError } from '../errors.js';
 import type { Allocator } from './allocator.js';
 import { canonicalIp, checkAddress, checkPrefix, findSubnet, subnetIdOf, touchSubnets } from './subnet-store.js';
@@ -61,8 +63,8 @@ export interface Address {
   /** The latest sighting of the address, if any. */
   lastSeen: string | null;
   seenMac: string | null;
-  /** The DHCP push comes with its own issue: until then no agent waits for a map. */
-  dhcp: { state: 'none'; version: null; agents: [] };
+  /** Where the DHCP maps stand with this address (API.md, "DHCP wait"); filled in by the route that changed it. */
+  dhcp: DhcpOutcome;
 }
 
 /** A MAC address in its one form (lowercase, colons); `kind` is the code a bad one answers with. */
@@ -196,7 +198,7 @@ function addressOf(a: {
     createdAt: a.createdAt.toISOString(),
     lastSeen: a.lastSeen?.toISOString() ?? null,
     seenMac: a.seenMac,
-    dhcp: { state: 'none', version: null, agents: [] },
+    dhcp: NO_DHCP,
   };
 }
 

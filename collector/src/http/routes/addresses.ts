@@ -1,8 +1,10 @@
 /** Addresses, the allocations table (API.md): allocate, list, change and release. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_DHCP_WAIT_MS, MAX_DHCP_WAIT_MS } from '../../dhcp/dhcp-wait.js';
 import { announceAddresses } from '../../events/address-events.js';
 import {
+  type Address,
   allocateAddress,
   findAddress,
   listAddresses,
@@ -49,7 +51,14 @@ const AddressChange = Type.Partial(
 );
 const IpParams = Type.Object({ ip: Text(64) }, { additionalProperties: false });
 const SubnetParams = Type.Object({ subnet: Text(64) }, { additionalProperties: false });
-const InSubnet = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
+/** API.md, "DHCP wait": how long to wait for the agents serving the subnet, in ms (0: not at all). */
+const Wait = Type.Integer({ minimum: 0, maximum: MAX_DHCP_WAIT_MS });
+const Waiting = Type.Partial(Type.Object({ wait: Wait }), { additionalProperties: false });
+const InSubnet = Type.Partial(Type.Object({ subnet: Text(64), wait: Wait }), { additionalProperties: false });
+const InSubnetOnly = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
+
+/** Addresses in DHCP maps: with a MAC, and not a reservation (API.md, "Addresses"). */
+const inMaps = (address: Address) => address.mac !== null && address.kind !== 'reserved';
 const ListQuery = Type.Partial(
   Type.Object({ ...PageQuery, subnet: Text(64), kind: Kind, owner: Text(64), mac: Text(64), node: Uuid }),
   { additionalProperties: false },
@@ -57,21 +66,26 @@ const ListQuery = Type.Partial(
 
 export async function addressRoutes(
   app: FastifyInstance,
-  { db, allocator, principals, reconciler }: AppContext,
+  { db, allocator, principals, reconciler, dhcp }: AppContext,
 ): Promise<void> {
-  app.post<{ Body: Static<typeof NewAddress> }>(
+  /** The address with where the DHCP maps stand: waited for when the change touched them. */
+  const withDhcp = async (address: Address, touched: boolean, wait = DEFAULT_DHCP_WAIT_MS): Promise<Address> =>
+    touched ? { ...address, dhcp: await dhcp.waits.outcome([address.subnet], wait) } : address;
+
+  app.post<{ Body: Static<typeof NewAddress>; Querystring: Static<typeof Waiting> }>(
     '/addresses',
-    { schema: { body: NewAddress }, onRequest: requireRole(principals, WRITE) },
+    { schema: { body: NewAddress, querystring: Waiting }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       const address = await allocateAddress(db, allocator, request.principal!, request.body);
       await announceAddresses(db, 'address.created', [address]);
       await reconciler.changed({ ips: [address.ip] });
-      return reply.code(201).send(address);
+      return reply.code(201).send(await withDhcp(address, inMaps(address), request.query.wait));
     },
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof Reservation> }>(
     '/subnets/:subnet/reserve',
+    // A reservation is in no DHCP map: nothing to wait for.
     { schema: { params: SubnetParams, body: Reservation }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
       const address = await allocateAddress(db, allocator, request.principal!, {
@@ -105,9 +119,9 @@ export async function addressRoutes(
     },
   );
 
-  app.get<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnet> }>(
+  app.get<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnetOnly> }>(
     '/addresses/:ip',
-    { schema: { params: IpParams, querystring: InSubnet }, onRequest: requireRole(principals, READ) },
+    { schema: { params: IpParams, querystring: InSubnetOnly }, onRequest: requireRole(principals, READ) },
     async (request) => findAddress(db, request.params.ip, request.query.subnet),
   );
 
@@ -131,7 +145,9 @@ export async function addressRoutes(
       );
       await announceAddresses(db, 'address.changed', [address]);
       await reconciler.changed({ ips: [address.ip] });
-      return address;
+      // A MAC given, changed or taken away, or a new name, changes the maps.
+      const touched = inMaps(address) || request.body.mac !== undefined;
+      return withDhcp(address, touched, request.query.wait);
     },
   );
 
@@ -142,7 +158,8 @@ export async function addressRoutes(
       const released = await releaseAddress(db, request.principal!, request.params.ip, request.query.subnet);
       await announceAddresses(db, 'address.released', [released]);
       await reconciler.changed({ ips: [released.ip] });
-      return reply.code(204).send();
+      // The address as it was, with where the DHCP maps stand now that it has left them.
+      return reply.code(200).send(await withDhcp(released, inMaps(released), request.query.wait));
     },
   );
 }
