@@ -6,9 +6,10 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/** `mode` defaults to the owner only (tokens, the outbox); files other programs read ask for more. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   const temporary = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temporary, 'w', 0o600);
+  const fd = openSync(temporary, 'w', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fsyncSync(fd);

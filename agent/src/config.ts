@@ -19,6 +19,7 @@ export interface AgentConfig {
   stateDir: string;
   name: string | undefined;
   dhcpBackend: 'none' | 'file' | 'dnsmasq' | 'kea';
+  dhcpFile: string | undefined;
   pcap: string | undefined;
   refreshSeconds: number;
   maxBindings: number;
@@ -114,6 +115,15 @@ export const AGENT_OPTIONS: readonly Option[] = [
     choices: ['none', 'file', 'dnsmasq', 'kea'],
     description: 'DHCP server the agent keeps in step',
     default: 'none',
+  },
+  {
+    key: 'dhcpFile',
+    flag: 'dhcp-file',
+    env: 'IPWARDEN_DHCP_FILE',
+    kind: 'string',
+    value: 'FILE',
+    description: 'where the file backend writes the DHCP map (JSON); default: dhcp-map.json in the state directory',
+    default: undefined,
   },
   {
     key: 'pcap',

@@ -11,11 +11,13 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename } from 'node:path';
-import type { Hello } from '@ipwarden/protocol';
+import { basename, join } from 'node:path';
+import type { DhcpMap, DhcpMapChange, Hello } from '@ipwarden/protocol';
 import { CaptureFileError, readCaptureFile } from './capture-file.js';
 import { applyWatch, CaptureSet } from './capture-set.js';
 import type { AgentConfig } from './config.js';
+import { DhcpService } from './dhcp/dhcp-service.js';
+import { FileApplier } from './dhcp/file-applier.js';
 import { UsageError } from './errors.js';
 import { FramePipeline } from './frame-pipeline.js';
 import { instanceId } from './instance-id.js';
@@ -61,6 +63,27 @@ function describeInterfaces(names: readonly string[]): Hello['interfaces'] {
       addresses: found.addresses.filter((a) => a.length <= MAX_ADDRESS_LENGTH).slice(0, MAX_HELLO_ADDRESSES),
     };
   });
+}
+
+/** The DHCP backend asked for, with its last applied map given to it; undefined for none. */
+async function startDhcp(
+  config: AgentConfig,
+  log: Logger,
+): Promise<{ service: DhcpService; connect(uplink: Uplink): void } | undefined> {
+  if (config.dhcpBackend === 'none' || config.pcap !== undefined) return undefined;
+  if (config.dhcpBackend !== 'file') {
+    throw new UsageError(`--dhcp-backend ${config.dhcpBackend}: not in this build yet; file is (--dhcp-file)`);
+  }
+  const applier = new FileApplier(config.dhcpFile ?? join(config.stateDir, 'dhcp-map.json'));
+  let uplink: Uplink | undefined;
+  const service = new DhcpService({
+    stateDir: config.stateDir,
+    applier,
+    report: (message) => uplink?.sendDhcp(message) ?? false,
+    log,
+  });
+  await service.start();
+  return { service, connect: (u) => (uplink = u) };
 }
 
 function readCa(path: string | undefined): Buffer | undefined {
@@ -115,7 +138,10 @@ export async function runAgent(config: AgentConfig, log: Logger = logToStderr): 
       );
     }
     const outbox = new Outbox({ dir: config.stateDir, maxBytes: config.outboxBytes });
+    let dhcp: Awaited<ReturnType<typeof startDhcp>>;
     try {
+      // The DHCP server is given its last applied map before the collector is reached (it may be out of reach).
+      dhcp = await startDhcp(config, log);
       const uplinkOptions = {
         collectors: config.collectors,
         credentials,
@@ -124,6 +150,7 @@ export async function runAgent(config: AgentConfig, log: Logger = logToStderr): 
         ca,
         batchItems: config.batchItems,
         flushDelayMs: config.flushDelayMs,
+        ...(dhcp !== undefined && { onDhcpMap: (map: DhcpMap | DhcpMapChange) => dhcp?.service.received(map) }),
       };
       const host = hostname();
       const instance = instanceId(config.stateDir);
@@ -134,7 +161,7 @@ export async function runAgent(config: AgentConfig, log: Logger = logToStderr): 
         hostname: host,
         version,
         interfaces: describeInterfaces(names),
-        dhcp: { backend: config.dhcpBackend, appliedVersion: null },
+        dhcp: { backend: config.dhcpBackend, appliedVersion: dhcp?.service.appliedVersion ?? null },
       });
       const starting = () =>
         log(
@@ -142,8 +169,9 @@ export async function runAgent(config: AgentConfig, log: Logger = logToStderr): 
         );
       if (config.pcap !== undefined) return await runPcap(config, config.pcap, uplinkOptions, hello, starting, log);
       starting();
-      return await runLive(config, interfaces, uplinkOptions, hello, log);
+      return await runLive(config, interfaces, uplinkOptions, hello, log, (uplink) => dhcp?.connect(uplink));
     } finally {
+      await dhcp?.service.close();
       outbox.close();
     }
   } finally {
@@ -168,6 +196,7 @@ async function runLive(
   uplinkOptions: CommonUplinkOptions,
   hello: (names: readonly string[]) => HelloFields,
   log: Logger,
+  withUplink: (uplink: Uplink) => void,
 ): Promise<number> {
   const done = exitCode();
   const uplink = new Uplink({
@@ -176,6 +205,7 @@ async function runLive(
     onConfig: (change, whole) => captures.configure(change, whole),
     onFatal: () => done.settle(1),
   });
+  withUplink(uplink);
   const captures = new CaptureSet({
     interfaces: configured,
     submit: (item) => uplink.submit(item),

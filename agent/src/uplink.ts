@@ -18,6 +18,8 @@ import {
   AGENT_PATH,
   type AgentConfig as CollectorConfig,
   type CollectorMessage,
+  type DhcpApplied,
+  type DhcpFailed,
   type DhcpMap,
   type DhcpMapChange,
   decodeAgentMessage,
@@ -274,9 +276,21 @@ export class Uplink {
 
   /** Sends the agent's counters, if the collector has welcomed it; false otherwise. */
   sendStats(stats: Omit<Stats, 'type'>): boolean {
+    return this.sendNow({ type: 'stats', ...stats });
+  }
+
+  /**
+   * Says how applying a DHCP map went, if the collector has welcomed it; false otherwise (the
+   * next connection's welcome brings the map again, and the answer then).
+   */
+  sendDhcp(report: DhcpApplied | DhcpFailed): boolean {
+    return this.sendNow(report);
+  }
+
+  private sendNow(message: Stats | DhcpApplied | DhcpFailed): boolean {
     const connection = this.connection;
     if (connection === undefined || !connection.welcomed || connection.ws.readyState !== WebSocket.OPEN) return false;
-    connection.ws.send(encodeMessage({ type: 'stats', ...stats }));
+    connection.ws.send(encodeMessage(message));
     return true;
   }
 
