@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, AGENT_SECRET, CollectorProcess, until } from './support/collector-process.js';
 import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
 import { agentBin } from './support/paths.js';
+import { type PostgresServer, startPostgres } from './support/postgres-server.js';
 import { stopAll, type TestProcess } from './support/processes.js';
 
 interface Dhcp {
@@ -247,5 +248,104 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
     expect(await eventsSoFar()).toMatch(/event: dhcp\.failed\n(.|\n)*ENOTDIR/);
     // The good file is untouched: it still holds what was applied before.
     expect(readMap()!.hosts.map((h) => h.ip)).not.toContain('10.99.0.50');
+  });
+});
+
+describe('DHCP maps across two collector replicas on one PostgreSQL', () => {
+  const lab: { current?: NetnsLab } = {};
+  const dir = mkdtempSync(join(tmpdir(), 'ipwarden-dhcp-replicas-'));
+  const mapFile = join(dir, 'dhcp-map.json');
+  let postgres: PostgresServer | undefined;
+  let a: CollectorProcess;
+  let b: CollectorProcess;
+  let subnetId = '';
+
+  beforeAll(async () => {
+    lab.current = await NetnsLab.create(`iw-${process.pid}-dr-`, 1);
+    await lab.current.exec(lab.current.bridge, 'ip', 'addr', 'add', '10.99.0.2/24', 'dev', 'br0');
+    postgres = startPostgres();
+    a = new CollectorProcess(UPLINK_COLLECTOR_IP, postgres.url);
+    b = new CollectorProcess(UPLINK_COLLECTOR_IP, postgres.url);
+    await a.start();
+    await b.start();
+    const subnet = await b.api<{ id: string }>('/subnets', {
+      method: 'POST',
+      body: JSON.stringify({ cidr: '10.99.0.0/24', gateway: '10.99.0.1' }),
+    });
+    subnetId = subnet.body.id;
+    // Connected to A only.
+    lab.current.spawn(lab.current.bridge, 'rack-r', process.execPath, [
+      agentBin,
+      'run',
+      '--collector',
+      a.url,
+      '--secret',
+      AGENT_SECRET,
+      '--interface',
+      'br0',
+      '--state-dir',
+      join(dir, 'state'),
+      '--name',
+      'rack-r',
+      '--dhcp-backend',
+      'file',
+      '--dhcp-file',
+      mapFile,
+    ]);
+    await until(
+      async () => {
+        const { body } = await b.api<{ items: AgentRow[] }>('/agents');
+        const row = body.items.find((r) => r.name === 'rack-r');
+        return row?.dhcp.inStep && row.dhcp.serves.includes(subnetId) && existsSync(mapFile) ? row : undefined;
+      },
+      30_000,
+      'rack-r in step, seen from B',
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await stopAll();
+    await a?.stop();
+    await b?.stop();
+    await lab.current?.destroy();
+    postgres?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies a change made through B on the agent connected to A, and B answers applied', async () => {
+    const created = await b.api<{ dhcp: Dhcp }>('/addresses', {
+      method: 'POST',
+      body: JSON.stringify({ subnet: subnetId, kind: 'device', ip: '10.99.0.60', mac: '02:99:00:00:00:60' }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.dhcp).toMatchObject({ state: 'applied', agents: [{ name: 'rack-r', state: 'applied' }] });
+    const map = JSON.parse(readFileSync(mapFile, 'utf8')) as MapFile;
+    expect(map.hosts).toContainEqual({ mac: '02:99:00:00:00:60', ip: '10.99.0.60', subnet: '10.99.0.0/24' });
+  });
+
+  it('sends the agent a new map when an admin sets what it serves through B', async () => {
+    const other = await b.api<{ id: string }>('/subnets', {
+      method: 'POST',
+      body: JSON.stringify({ cidr: '10.98.0.0/24', vlan: 98 }),
+    });
+    const agentId = (await b.api<{ items: AgentRow[] }>('/agents')).body.items.find((r) => r.name === 'rack-r')!.id;
+    const patched = await b.api<AgentRow>(`/agents/${agentId}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ serves: ['10.98.0.0/24'] }),
+    });
+    expect(patched.body.dhcp).toMatchObject({ serves: [other.body.id], servesSetBy: 'admin' });
+    await until(
+      async () => {
+        const map = JSON.parse(readFileSync(mapFile, 'utf8')) as MapFile;
+        return map.subnets.map((s) => s.cidr).join() === '10.98.0.0/24' ? map : undefined;
+      },
+      10_000,
+      'the map of the subnet it was given',
+    );
+    const bad = await b.api(`/agents/${agentId}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ serves: ['10.97.0.0/24'] }),
+    });
+    expect(bad.status).toBe(404);
   });
 });

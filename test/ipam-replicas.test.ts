@@ -7,6 +7,7 @@
  * a read behind the subnet's lock).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentSocket } from './support/agent-socket.js';
 import { allocateUntilExhausted, startTestCollector, type TestCollector } from './support/collector.js';
 
 describe('two collectors on one PostgreSQL server', () => {
@@ -64,5 +65,31 @@ describe('two collectors on one PostgreSQL server', () => {
       json: { start: '10.99.22.5', end: '10.99.22.50', purpose: 'dynamic' },
     });
     expect(await take(b)).toBe('10.99.22.51');
+  });
+});
+
+describe('settings across two collectors on one PostgreSQL server', () => {
+  let a: TestCollector;
+  let b: TestCollector;
+
+  beforeAll(async () => {
+    a = await startTestCollector('PostgreSQL');
+    b = await startTestCollector('PostgreSQL', { databaseUrl: a.postgres!.url });
+  }, 60_000);
+
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+  });
+
+  it('sends a settings change made through one replica to the agents connected to the other', async () => {
+    const { token } = (await a.api('POST', '/agents', { json: { name: 'rack-settings' } })).body;
+    const socket = await AgentSocket.welcomed(a.agentUrl, token);
+    try {
+      expect((await b.api('PUT', '/settings', { json: { refreshSeconds: 300 } })).status).toBe(200);
+      expect(await socket.next()).toEqual({ type: 'config', config: { discovery: true, refreshSeconds: 300 } });
+    } finally {
+      await socket.close();
+    }
   });
 });

@@ -19,7 +19,7 @@ import { AgentGateway } from './gateway/agent-gateway.js';
 import { buildApp } from './http/app.js';
 import { Allocator } from './ipam/allocator.js';
 import { Metrics } from './metrics.js';
-import { readSettings } from './settings.js';
+import { followSettings, readSettings } from './settings.js';
 
 /** How long requests under way may take to finish when the collector stops. */
 const CLOSE_GRACE_MS = 5_000; // 5 s
@@ -86,6 +86,17 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const dhcpWaits = new DhcpWaits(database, dhcp, logger);
     await dhcpWaits.start();
     const unlistenPlan = await database.listen(PLAN_CHANNEL, () => void dhcp.planChanged());
+    const unfollowSettings = await followSettings(
+      database,
+      async (before, after) => {
+        if (after.discovery.enabled !== before.discovery.enabled || after.refreshSeconds !== before.refreshSeconds) {
+          gateway.broadcastConfig({ discovery: after.discovery.enabled, refreshSeconds: after.refreshSeconds });
+        }
+        // The quiet period sets how often agents report watched addresses.
+        await reconciler.settingsChanged();
+      },
+      (error) => logger.warn({ err: error }, 'following a settings change failed'),
+    );
     const ready = async () => {
       try {
         await db.execute(sql`select 1`);
@@ -126,6 +137,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       async close() {
         await gateway.close();
         await unlistenPlan();
+        await unfollowSettings();
         await dhcpWaits.close();
         await dhcp.close();
         await reconciler.close();

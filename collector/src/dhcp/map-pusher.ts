@@ -15,7 +15,7 @@
  */
 import { type ServableSubnet, servedSubnets } from '@ipwarden/ipam';
 import type { DhcpHost, DhcpMap, DhcpMapChange, DhcpMapContent, DhcpSubnet } from '@ipwarden/protocol';
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Database, type DatabaseHandle, rowsOf } from '../db/database.js';
 import { agentDhcp, agents, dhcpChanges } from '../db/schema/index.js';
@@ -151,15 +151,21 @@ export class DhcpPusher implements DhcpSink {
 
   /** Subnets, ranges or agents changed (the plan channel): who serves what is worked out again. */
   async planChanged(): Promise<void> {
-    await this.reloadSubnets();
-    for (const agent of this.agents.values()) {
-      const served = await this.servedBy(agent.id);
-      if (served.join() !== agent.served.join()) {
-        agent.served = served;
-        agent.whole = true;
+    try {
+      await this.reloadSubnets();
+      const servedNow = await this.servedByAll([...this.agents.keys()]);
+      for (const agent of this.agents.values()) {
+        const served = servedNow.get(agent.id) ?? [];
+        if (served.join() !== agent.served.join()) {
+          agent.served = served;
+          agent.whole = true;
+        }
       }
+      this.schedule();
+    } catch (error) {
+      // Read again at the next change; meanwhile agents keep the maps they have.
+      this.options.log.warn({ err: error }, 'working out who serves what failed');
     }
-    this.schedule();
   }
 
   private heard(payload: string): void {
@@ -333,12 +339,17 @@ export class DhcpPusher implements DhcpSink {
 
   /** The subnets an agent serves, from its last hello and what an admin set. */
   private async servedBy(agentId: string): Promise<string[]> {
-    const [row] = await this.db
-      .select({ interfaces: agents.interfaces, serves: agents.serves })
+    return (await this.servedByAll([agentId])).get(agentId) ?? [];
+  }
+
+  private async servedByAll(ids: readonly string[]): Promise<Map<string, string[]>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .select({ id: agents.id, interfaces: agents.interfaces, serves: agents.serves })
       .from(agents)
-      .where(eq(agents.id, agentId));
-    if (row === undefined) return [];
-    return servedSubnets(row, [...this.subnets.values()]);
+      .where(inArray(agents.id, [...ids]));
+    const subnetsNow = [...this.subnets.values()];
+    return new Map(rows.map((row) => [row.id, servedSubnets(row, subnetsNow)]));
   }
 
   private async reloadSubnets(): Promise<void> {

@@ -17,24 +17,13 @@ const SettingsChange = Type.Object(
   { additionalProperties: false },
 );
 
-export async function settingsRoutes(
-  app: FastifyInstance,
-  { db, gateway, principals, reconciler }: AppContext,
-): Promise<void> {
+export async function settingsRoutes(app: FastifyInstance, { db, principals }: AppContext): Promise<void> {
   app.get('/settings', { onRequest: requireRole(principals, READ) }, async () => readSettings(db));
 
   app.put<{ Body: Static<typeof SettingsChange> }>(
     '/settings',
     { schema: { body: SettingsChange }, onRequest: requireRole(principals, ADMIN) },
-    async (request) => {
-      const before = await readSettings(db);
-      const after = await updateSettings(db, request.body);
-      if (after.discovery.enabled !== before.discovery.enabled || after.refreshSeconds !== before.refreshSeconds) {
-        gateway.broadcastConfig({ discovery: after.discovery.enabled, refreshSeconds: after.refreshSeconds });
-      }
-      // The quiet period sets how often agents report watched addresses.
-      await reconciler.settingsChanged();
-      return after;
-    },
+    // Agents hear of it from every collector they are connected to (server.ts, followSettings).
+    async (request) => updateSettings(db, request.body),
   );
 }
