@@ -20,6 +20,8 @@ export interface AgentConfig {
   name: string | undefined;
   dhcpBackend: 'none' | 'file' | 'dnsmasq' | 'kea';
   dhcpFile: string | undefined;
+  dnsmasqDir: string | undefined;
+  dnsmasqPidFile: string | undefined;
   pcap: string | undefined;
   refreshSeconds: number;
   maxBindings: number;
@@ -123,6 +125,26 @@ export const AGENT_OPTIONS: readonly Option[] = [
     kind: 'string',
     value: 'FILE',
     description: 'where the file backend writes the DHCP map (JSON); default: dhcp-map.json in the state directory',
+    default: undefined,
+  },
+  {
+    key: 'dnsmasqDir',
+    flag: 'dnsmasq-dir',
+    env: 'IPWARDEN_DNSMASQ_DIR',
+    kind: 'string',
+    value: 'DIR',
+    description:
+      "where the dnsmasq backend keeps dnsmasq's hosts file, hosts directory and options file; default: dnsmasq/ in the state directory",
+    default: undefined,
+  },
+  {
+    key: 'dnsmasqPidFile',
+    flag: 'dnsmasq-pid-file',
+    env: 'IPWARDEN_DNSMASQ_PID_FILE',
+    kind: 'string',
+    value: 'FILE',
+    description:
+      'a dnsmasq run by someone else, reading the files of --dnsmasq-dir, to send SIGHUP to; default: the agent runs its own on its interfaces',
     default: undefined,
   },
   {

@@ -16,7 +16,9 @@ import type { DhcpMap, DhcpMapChange, Hello } from '@ipwarden/protocol';
 import { CaptureFileError, readCaptureFile } from './capture-file.js';
 import { applyWatch, CaptureSet } from './capture-set.js';
 import type { AgentConfig } from './config.js';
+import type { DhcpApplier } from './dhcp/applier.js';
 import { DhcpService } from './dhcp/dhcp-service.js';
+import { DnsmasqApplier } from './dhcp/dnsmasq-applier.js';
 import { FileApplier } from './dhcp/file-applier.js';
 import { UsageError } from './errors.js';
 import { FramePipeline } from './frame-pipeline.js';
@@ -71,10 +73,27 @@ async function startDhcp(
   log: Logger,
 ): Promise<{ service: DhcpService; connect(uplink: Uplink): void } | undefined> {
   if (config.dhcpBackend === 'none' || config.pcap !== undefined) return undefined;
-  if (config.dhcpBackend !== 'file') {
-    throw new UsageError(`--dhcp-backend ${config.dhcpBackend}: not in this build yet; file is (--dhcp-file)`);
+  let applier: DhcpApplier;
+  switch (config.dhcpBackend) {
+    case 'file':
+      applier = new FileApplier(config.dhcpFile ?? join(config.stateDir, 'dhcp-map.json'));
+      break;
+    case 'dnsmasq':
+      if (config.dnsmasqPidFile === undefined && config.interfaces.length === 0) {
+        throw new UsageError(
+          '--dhcp-backend dnsmasq runs dnsmasq on the --interface list: name them (or give --dnsmasq-pid-file)',
+        );
+      }
+      applier = new DnsmasqApplier({
+        dir: config.dnsmasqDir ?? join(config.stateDir, 'dnsmasq'),
+        interfaces: config.interfaces,
+        pidFile: config.dnsmasqPidFile,
+        log,
+      });
+      break;
+    case 'kea':
+      throw new UsageError('--dhcp-backend kea: not in this build yet; file and dnsmasq are');
   }
-  const applier = new FileApplier(config.dhcpFile ?? join(config.stateDir, 'dhcp-map.json'));
   let uplink: Uplink | undefined;
   const service = new DhcpService({
     stateDir: config.stateDir,
