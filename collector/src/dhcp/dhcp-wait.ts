@@ -28,6 +28,10 @@ export interface DhcpOutcome {
   agents: { id: string; name: string; state: AgentDhcpState; error?: string }[];
 }
 
+/** Addresses in DHCP maps: with a MAC, and not a reservation (API.md, "Addresses"). */
+export const inMaps = (address: { mac: string | null; kind: string }) =>
+  address.mac !== null && address.kind !== 'reserved';
+
 /** Nothing to wait for: the change touched no address in a DHCP map. */
 export const NO_DHCP: DhcpOutcome = { state: 'none', version: null, agents: [] };
 
@@ -132,6 +136,17 @@ export class DhcpWaits {
       out.push({ id: row.id, name: row.name, state, ...(state === 'failed' && { error: row.failure ?? undefined }) });
     }
     return out;
+  }
+
+  /** `address` with where the DHCP maps stand, waited for when the change touched them (API.md, "DHCP wait"). */
+  async withDhcp<A extends { subnet: string; dhcp: DhcpOutcome }>(
+    address: A,
+    touched: boolean,
+    waitMs?: number,
+  ): Promise<A> {
+    return touched
+      ? { ...address, dhcp: await this.outcome([address.subnet], waitMs ?? DEFAULT_DHCP_WAIT_MS) }
+      : address;
   }
 
   async close(): Promise<void> {

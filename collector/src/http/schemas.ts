@@ -1,6 +1,7 @@
 /** Schema pieces shared by the routes. */
 import { parseIp, parsePrefix } from '@ipwarden/ipam';
 import { Type } from '@sinclair/typebox';
+import { MAX_DHCP_WAIT_MS } from '../dhcp/dhcp-wait.js';
 import { NAME_PATTERN } from '../names.js';
 
 /**
@@ -31,3 +32,6 @@ export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false 
 export const isUuid = (part: unknown) => typeof part === 'string' && new RegExp(Uuid.pattern!).test(part);
 export const isAddress = (part: unknown) => typeof part === 'string' && parseIp(part) !== undefined;
 export const isPrefix = (part: unknown) => typeof part === 'string' && parsePrefix(part).ok;
+
+/** API.md, "DHCP wait": how long a change waits for the agents serving its subnet, in ms (0: not at all). */
+export const Wait = Type.Integer({ minimum: 0, maximum: MAX_DHCP_WAIT_MS });

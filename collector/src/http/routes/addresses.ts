@@ -1,7 +1,7 @@
 /** Addresses, the allocations table (API.md): allocate, list, change and release. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_DHCP_WAIT_MS, MAX_DHCP_WAIT_MS } from '../../dhcp/dhcp-wait.js';
+import { inMaps } from '../../dhcp/dhcp-wait.js';
 import { announceAddresses } from '../../events/address-events.js';
 import {
   type Address,
@@ -14,7 +14,7 @@ import {
 import { type Key, paged } from '../../paging.js';
 import { READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { isAddress, isUuid, Limit, PageQuery, Text, Uuid } from '../schemas.js';
+import { isAddress, isUuid, Limit, PageQuery, Text, Uuid, Wait } from '../schemas.js';
 
 const Kind = Type.Union([
   Type.Literal('reserved'),
@@ -51,14 +51,10 @@ const AddressChange = Type.Partial(
 );
 const IpParams = Type.Object({ ip: Text(64) }, { additionalProperties: false });
 const SubnetParams = Type.Object({ subnet: Text(64) }, { additionalProperties: false });
-/** API.md, "DHCP wait": how long to wait for the agents serving the subnet, in ms (0: not at all). */
-const Wait = Type.Integer({ minimum: 0, maximum: MAX_DHCP_WAIT_MS });
 const Waiting = Type.Partial(Type.Object({ wait: Wait }), { additionalProperties: false });
 const InSubnet = Type.Partial(Type.Object({ subnet: Text(64), wait: Wait }), { additionalProperties: false });
 const InSubnetOnly = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
 
-/** Addresses in DHCP maps: with a MAC, and not a reservation (API.md, "Addresses"). */
-const inMaps = (address: Address) => address.mac !== null && address.kind !== 'reserved';
 const ListQuery = Type.Partial(
   Type.Object({ ...PageQuery, subnet: Text(64), kind: Kind, owner: Text(64), mac: Text(64), node: Uuid }),
   { additionalProperties: false },
@@ -68,9 +64,7 @@ export async function addressRoutes(
   app: FastifyInstance,
   { db, allocator, principals, reconciler, dhcp }: AppContext,
 ): Promise<void> {
-  /** The address with where the DHCP maps stand: waited for when the change touched them. */
-  const withDhcp = async (address: Address, touched: boolean, wait = DEFAULT_DHCP_WAIT_MS): Promise<Address> =>
-    touched ? { ...address, dhcp: await dhcp.waits.outcome([address.subnet], wait) } : address;
+  const withDhcp = (address: Address, touched: boolean, wait?: number) => dhcp.waits.withDhcp(address, touched, wait);
 
   app.post<{ Body: Static<typeof NewAddress>; Querystring: Static<typeof Waiting> }>(
     '/addresses',

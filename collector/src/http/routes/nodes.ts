@@ -1,14 +1,16 @@
 /** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { inMaps } from '../../dhcp/dhcp-wait.js';
 import { announceAddresses } from '../../events/address-events.js';
 import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
 import { paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { IdParams, Limit, PageQuery } from '../schemas.js';
+import { IdParams, Limit, PageQuery, Wait } from '../schemas.js';
 
 const ListQuery = Type.Partial(Type.Object(PageQuery), { additionalProperties: false });
+const Waiting = Type.Partial(Type.Object({ wait: Wait }), { additionalProperties: false });
 
 const NewNode = Type.Object(
   {
@@ -34,7 +36,7 @@ const Deployment = Type.Object(
 
 export async function nodeRoutes(
   app: FastifyInstance,
-  { db, allocator, principals, reconciler }: AppContext,
+  { db, allocator, principals, reconciler, dhcp }: AppContext,
 ): Promise<void> {
   app.post<{ Body: Static<typeof NewNode> }>(
     '/nodes',
@@ -62,14 +64,15 @@ export async function nodeRoutes(
     async (request) => findNode(db, request.params.id),
   );
 
-  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Deployment> }>(
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Deployment>; Querystring: Static<typeof Waiting> }>(
     '/nodes/:id/deploy',
-    { schema: { params: IdParams, body: Deployment }, onRequest: requireRole(principals, ADMIN) },
+    { schema: { params: IdParams, body: Deployment, querystring: Waiting }, onRequest: requireRole(principals, ADMIN) },
     async (request) => {
       const address = await deployNode(db, allocator, request.principal!, request.params.id, request.body.subnet);
       await announceAddresses(db, 'address.created', [address]);
       await reconciler.changed({ ips: [address.ip] });
-      return address;
+      // Answered once the agents serving the subnet hand the boot MAC its address (MAAS answers before).
+      return dhcp.waits.withDhcp(address, inMaps(address), request.query.wait);
     },
   );
 
