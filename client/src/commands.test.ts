@@ -26,6 +26,8 @@ describe('parseCommandLine', () => {
       ['release', '2001:db8::7', '--subnet', '2001:db8::/64'],
       { method: 'DELETE', path: '/addresses/2001%3Adb8%3A%3A7', query: { subnet: '2001:db8::/64' } },
     ],
+    [['agents', 'list'], { method: 'GET', path: '/agents' }],
+    [['agents', 'show', 'a1'], { method: 'GET', path: '/agents/a1' }],
     [['addresses'], { method: 'GET', path: '/addresses', query: { limit: '1000' }, all: true }],
     [
       ['addresses', 'list', '--kind', 'reserved', '--owner', 'ursula'],

@@ -179,8 +179,20 @@ const COMMANDS: readonly Command[] = [
       method: 'DELETE',
       path: `/addresses/${seg(ip!)}`,
       query: { subnet: o.subnet },
-      view: done(`released ${ip}`),
+      view: views.released,
     }),
+  },
+  {
+    words: 'agents list',
+    args: [],
+    summary: 'the agents: connected or not, their DHCP backend and map versions (applied, wanted)',
+    plan: () => ({ method: 'GET', path: '/agents', view: views.agents }),
+  },
+  {
+    words: 'agents show',
+    args: ['ID'],
+    summary: 'one agent, with its interfaces, the subnets it serves and its last DHCP failure',
+    plan: ([id]) => ({ method: 'GET', path: `/agents/${seg(id!)}`, view: views.agent }),
   },
   {
     words: 'addresses list',

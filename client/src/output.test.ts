@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cell, escapeText, record, table, views } from './output.js';
+import { cell, dhcpLine, escapeText, record, table, views } from './output.js';
 
 describe('escapeText', () => {
   it.each([
@@ -224,5 +224,28 @@ describe('views', () => {
         'd2  8      -         02:00:00:00:00:53  -',
       ].join('\n'),
     );
+  });
+});
+
+describe('the DHCP state of a change', () => {
+  it('says how each serving agent stands, with the reason of a failed apply', () => {
+    const address = {
+      ip: '10.0.0.7',
+      dhcp: {
+        state: 'pending',
+        version: 4,
+        agents: [
+          { id: 'a', name: 'rack-1', state: 'applied' },
+          { id: 'b', name: 'rack-2', state: 'failed', error: 'dnsmasq is not running' },
+        ],
+      },
+    };
+    expect(dhcpLine(address)).toBe('DHCP: pending — rack-1: applied, rack-2: failed (dnsmasq is not running)');
+    expect(views.released(address)).toBe(`released 10.0.0.7\n${dhcpLine(address)}`);
+  });
+
+  it('says nothing of an address no map holds', () => {
+    expect(dhcpLine({ dhcp: { state: 'none', version: null, agents: [] } })).toBeUndefined();
+    expect(views.released({ ip: '10.0.0.8', dhcp: { state: 'none' } })).toBe('released 10.0.0.8');
   });
 });

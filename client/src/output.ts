@@ -161,10 +161,46 @@ const DHCP_SERVER: Columns = { ID: 'id', VLAN: segment, IP: 'ip', MAC: 'mac', CO
 
 const blocks = (...parts: string[]) => parts.join('\n\n');
 
+/**
+ * Where the DHCP maps stand after a change (API.md, "DHCP wait"): nothing when no map holds
+ * the address, else its state and each serving agent's, with the reason of a failed apply.
+ */
+export function dhcpLine(answer: unknown): string | undefined {
+  const dhcp = (answer as { dhcp?: { state?: string; version?: unknown; agents?: unknown } } | undefined)?.dhcp;
+  if (dhcp === undefined || dhcp.state === 'none') return undefined;
+  const agents = rows(dhcp.agents).map((a) => `${a.name}: ${a.state}${a.error === undefined ? '' : ` (${a.error})`}`);
+  return escapeText(`DHCP: ${dhcp.state}${agents.length > 0 ? ` — ${agents.join(', ')}` : ''}`);
+}
+
+/** A view of a changed address, with its DHCP line under it. */
+const withDhcpLine = (view: (answer: unknown) => string) => (answer: unknown) => {
+  const line = dhcpLine(answer);
+  return line === undefined ? view(answer) : `${view(answer)}\n${line}`;
+};
+
+const AGENT: Columns = {
+  NAME: 'name',
+  CONNECTED: 'connected',
+  'LAST-SEEN': (a) => seconds(a.lastSeen),
+  DHCP: (a) => (a.dhcp as Row | undefined)?.backend,
+  APPLIED: (a) => (a.dhcp as Row | undefined)?.appliedVersion,
+  WANTED: (a) => (a.dhcp as Row | undefined)?.wantedVersion,
+  'IN-STEP': (a) => (a.dhcp as Row | undefined)?.inStep,
+  DROPS: (a) => (a.stats as Row | null | undefined)?.kernelDrops,
+  OUTBOX: (a) => (a.stats as Row | null | undefined)?.outboxDepth,
+};
+
 /** How each answer of the API looks to a person. */
 export const views = {
   addresses: (page: unknown) => table(ADDRESS, items(page)),
-  address: (address: unknown) => table(ADDRESS, [address as Row]),
+  address: withDhcpLine((address: unknown) => table(ADDRESS, [address as Row])),
+  released: (address: unknown) => {
+    const a = address as Row;
+    const line = dhcpLine(address);
+    return escapeText(`released ${a.ip}`) + (line === undefined ? '' : `\n${line}`);
+  },
+  agents: (page: unknown) => table(AGENT, items(page)),
+  agent: (agent: unknown) => record(agent as Row),
   addressDetail: (address: unknown) => record(address as Row),
   subnets: (page: unknown) => table(SUBNET, items(page)),
   subnet: (subnet: unknown) => record(subnet as Row),
