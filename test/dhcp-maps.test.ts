@@ -11,9 +11,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, AGENT_SECRET, CollectorProcess, until } from './support/collector-process.js';
+import { ADMIN_TOKEN, CollectorProcess, startLabAgent, until } from './support/collector-process.js';
 import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
-import { agentBin } from './support/paths.js';
 import { type PostgresServer, startPostgres } from './support/postgres-server.js';
 import { stopAll, type TestProcess } from './support/processes.js';
 
@@ -74,24 +73,14 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
   }
 
   async function startAgent(file = mapFile): Promise<void> {
-    agent = lab.current!.spawn(lab.current!.bridge, 'rack-1', process.execPath, [
-      agentBin,
-      'run',
-      '--collector',
+    agent = startLabAgent(
+      lab.current!,
       collector.url,
-      '--secret',
-      AGENT_SECRET,
-      '--interface',
-      'br0',
-      '--state-dir',
-      stateDir,
-      '--name',
       'rack-1',
-      '--dhcp-backend',
-      'file',
-      '--dhcp-file',
-      file,
-    ]);
+      stateDir,
+      [],
+      ['--dhcp-backend', 'file', '--dhcp-file', file],
+    );
   }
 
   beforeAll(async () => {
@@ -274,24 +263,14 @@ describe('DHCP maps across two collector replicas on one PostgreSQL', () => {
     });
     subnetId = subnet.body.id;
     // Connected to A only.
-    lab.current.spawn(lab.current.bridge, 'rack-r', process.execPath, [
-      agentBin,
-      'run',
-      '--collector',
+    startLabAgent(
+      lab.current,
       a.url,
-      '--secret',
-      AGENT_SECRET,
-      '--interface',
-      'br0',
-      '--state-dir',
-      join(dir, 'state'),
-      '--name',
       'rack-r',
-      '--dhcp-backend',
-      'file',
-      '--dhcp-file',
-      mapFile,
-    ]);
+      join(dir, 'state'),
+      [],
+      ['--dhcp-backend', 'file', '--dhcp-file', mapFile],
+    );
     await until(
       async () => {
         const { body } = await b.api<{ items: AgentRow[] }>('/agents');

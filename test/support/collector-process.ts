@@ -66,7 +66,8 @@ export { ADMIN_TOKEN, AGENT_SECRET };
 
 /**
  * `ipwarden-agent run` inside the lab's bridge namespace, capturing on br0 and enrolling with
- * the secret under `name`; `wrapper` (a command and its arguments, such as setpriv's) runs it.
+ * the secret under `name`; `wrapper` (a command and its arguments, such as setpriv's) runs it;
+ * `extra` are more of its options.
  */
 export function startLabAgent(
   lab: NetnsLab,
@@ -74,9 +75,20 @@ export function startLabAgent(
   name: string,
   stateDir: string,
   wrapper: string[] = [],
+  extra: string[] = [],
 ): TestProcess {
   const agent = [process.execPath, agentBin, 'run', '--collector', collectorUrl, '--secret', AGENT_SECRET];
-  const [command, ...args] = [...wrapper, ...agent, '--interface', 'br0', '--state-dir', stateDir, '--name', name];
+  const [command, ...args] = [
+    ...wrapper,
+    ...agent,
+    '--interface',
+    'br0',
+    '--state-dir',
+    stateDir,
+    '--name',
+    name,
+    ...extra,
+  ];
   return lab.spawn(lab.bridge, name, command!, args);
 }
 

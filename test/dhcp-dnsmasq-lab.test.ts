@@ -1,0 +1,162 @@
+/**
+ * From the API call to a real DHCP client's address, with real processes in the netns lab:
+ * `ipwarden-collector` in the main namespace; `ipwarden-agent run --dhcp-backend dnsmasq` in the
+ * bridge namespace, running its own dnsmasq on br0 (which sits in the lab subnet, so the agent
+ * serves it by the rule); busybox udhcpc in a host namespace asking for an address.
+ *
+ * A device address made for the client's MAC answers `applied`, and the client started then gets
+ * exactly that address with the subnet's gateway and DNS; moved, the client renews onto the new
+ * one; released, it falls back into the dynamic range. A node deployed (MAAS) gets its `auto`
+ * address with next-server and boot file. With the collector down, the client still gets its
+ * address. A name DHCP cannot carry never reaches a map (what the agent does with one it is sent
+ * anyway is the appliers' conformance suite's, agent/src/dhcp/appliers.test.ts).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CollectorProcess, startLabAgent, until } from './support/collector-process.js';
+import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
+import { stopAll } from './support/processes.js';
+
+interface Dhcp {
+  state: string;
+  agents: { name: string; state: string; error?: string }[];
+}
+
+describe('DHCP maps to a real dnsmasq and a real client', () => {
+  const lab: { current?: NetnsLab } = {};
+  const dir = mkdtempSync(join(tmpdir(), 'ipwarden-dhcp-dnsmasq-'));
+  const collector = new CollectorProcess(UPLINK_COLLECTOR_IP, undefined);
+  const leaseScript = join(dir, 'udhcpc.sh');
+  const leaseOut = join(dir, 'lease.env');
+  let client = '';
+  let clientMac = '';
+  let subnetId = '';
+
+  /** One DHCP exchange by udhcpc in the client's namespace: what it was given (ip, router, dns, siaddr, boot_file). */
+  async function lease(): Promise<Record<string, string>> {
+    rmSync(leaseOut, { force: true });
+    await lab.current!.exec(client, 'udhcpc', '-i', 'lab0', '-n', '-q', '-f', '-t', '5', '-T', '1', '-s', leaseScript);
+    return Object.fromEntries(
+      readFileSync(leaseOut, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+  }
+
+  const agentRow = async () =>
+    (
+      await collector.api<{ items: { name: string; dhcp: { inStep: boolean; failure: { error: string } | null } }[] }>(
+        '/agents',
+      )
+    ).body.items.find((a) => a.name === 'rack-d');
+
+  beforeAll(async () => {
+    lab.current = await NetnsLab.create(`iw-${process.pid}-dd-`, 1);
+    client = lab.current.hosts[0]!;
+    clientMac = await lab.current.macOf(client);
+    await lab.current.exec(lab.current.bridge, 'ip', 'addr', 'add', '10.99.0.2/24', 'dev', 'br0');
+    writeFileSync(
+      leaseScript,
+      `#!/bin/sh\n[ "$1" = bound ] || exit 0\nprintf 'ip=%s\\nrouter=%s\\ndns=%s\\nsiaddr=%s\\nboot_file=%s\\n' "$ip" "$router" "$dns" "$siaddr" "$boot_file" > ${leaseOut}\n`,
+      { mode: 0o755 },
+    );
+    await collector.start();
+    const subnet = await collector.api<{ id: string }>('/subnets', {
+      method: 'POST',
+      body: JSON.stringify({
+        cidr: '10.99.0.0/24',
+        gateway: '10.99.0.1',
+        dnsServers: ['10.99.0.53'],
+        nextServer: '10.99.0.2',
+        bootFile: 'pxelinux.0',
+      }),
+    });
+    subnetId = subnet.body.id;
+    await collector.api(`/subnets/${subnetId}/ranges`, {
+      method: 'POST',
+      body: JSON.stringify({ start: '10.99.0.100', end: '10.99.0.199', purpose: 'dynamic' }),
+    });
+    startLabAgent(lab.current, collector.url, 'rack-d', join(dir, 'state'), [], ['--dhcp-backend', 'dnsmasq']);
+    await until(async () => ((await agentRow())?.dhcp.inStep ? true : undefined), 30_000, 'dnsmasq serving the map');
+  }, 90_000);
+
+  afterAll(async () => {
+    await stopAll();
+    await collector.stop();
+    await lab.current?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('hands the client the address made for its MAC, with the gateway and DNS, once the call says applied', async () => {
+    const created = await collector.api<{ dhcp: Dhcp }>('/addresses', {
+      method: 'POST',
+      body: JSON.stringify({ subnet: subnetId, kind: 'device', ip: '10.99.0.20', mac: clientMac, hostname: 'client' }),
+    });
+    expect(created.body.dhcp).toMatchObject({ state: 'applied', agents: [{ name: 'rack-d', state: 'applied' }] });
+    expect(await lease()).toMatchObject({ ip: '10.99.0.20', router: '10.99.0.1', dns: '10.99.0.53' });
+  });
+
+  it('moves the client to the address it is moved to, and back to the dynamic range once released', async () => {
+    const released = await collector.api<{ dhcp: Dhcp }>('/addresses/10.99.0.20', { method: 'DELETE' });
+    expect(released.body.dhcp.state).toBe('applied');
+    const moved = await collector.api<{ dhcp: Dhcp }>('/addresses', {
+      method: 'POST',
+      body: JSON.stringify({ subnet: subnetId, kind: 'device', ip: '10.99.0.21', mac: clientMac }),
+    });
+    expect(moved.body.dhcp.state).toBe('applied');
+    expect((await lease()).ip).toBe('10.99.0.21');
+    expect((await collector.api<{ dhcp: Dhcp }>('/addresses/10.99.0.21', { method: 'DELETE' })).body.dhcp.state).toBe(
+      'applied',
+    );
+    const dynamic = (await lease()).ip!;
+    const last = Number(dynamic.split('.')[3]);
+    expect(dynamic.startsWith('10.99.0.') && last >= 100 && last <= 199).toBe(true);
+  });
+
+  it('gives a deployed node its auto address with next-server and boot file (MAAS)', async () => {
+    const node = await collector.api<{ id: string }>('/nodes', {
+      method: 'POST',
+      body: JSON.stringify({ hostname: 'node-7', interfaces: [{ mac: clientMac }] }),
+    });
+    const deployed = await collector.api<{ ip: string; kind: string; dhcp: Dhcp }>(`/nodes/${node.body.id}/deploy`, {
+      method: 'POST',
+      body: JSON.stringify({ subnet: subnetId }),
+    });
+    expect(deployed.body).toMatchObject({ kind: 'auto', dhcp: { state: 'applied' } });
+    expect(await lease()).toMatchObject({ ip: deployed.body.ip, siaddr: '10.99.0.2', boot_file: 'pxelinux.0' });
+  });
+
+  it('never lets a name DHCP cannot carry reach a map: the API refuses it, and the agent stays in step', async () => {
+    const bad = await collector.api<{ code: string }>('/addresses', {
+      method: 'POST',
+      body: JSON.stringify({
+        subnet: subnetId,
+        kind: 'device',
+        ip: '10.99.0.30',
+        mac: '02:99:00:00:00:30',
+        hostname: 'bad_name',
+      }),
+    });
+    expect([bad.status, bad.body.code]).toEqual([400, 'invalid-hostname']);
+    expect((await agentRow())!.dhcp).toMatchObject({ inStep: true, failure: null });
+  });
+
+  it('takes the agent’s own dnsmasq for a known DHCP server: its answers opened no rogue-dhcp-server', async () => {
+    const conflicts = await collector.api<{ items: { kind: string }[] }>('/conflicts?kind=rogue-dhcp-server');
+    expect(conflicts.body.items).toEqual([]);
+  });
+
+  it('goes on serving with the collector down', async () => {
+    const node = (await collector.api<{ items: { ip: string; kind: string }[] }>(`/addresses?mac=${clientMac}`)).body
+      .items;
+    await collector.stop();
+    try {
+      expect((await lease()).ip).toBe(node.find((a) => a.kind === 'auto')!.ip);
+    } finally {
+      await collector.start();
+    }
+  });
+});
