@@ -5,6 +5,7 @@
  */
 
 import { formatIp, formatPrefix } from '@ipwarden/ipam';
+import { isDhcpHostname } from '@ipwarden/protocol';
 import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/users.js';
 import type { Database, Tx } from '../db/database.js';
@@ -77,8 +78,8 @@ export function checkMac(field: string, text: string, kind: ErrorKind = ErrorCod
 
 /** RFC 1123 2.1 host names: dot-separated labels of letters, digits and inner hyphens. */
 export function checkHostname(field: string, text: string): string {
-  const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
-  if (text.length > 253 || !text.split('.').every((part) => label.test(part))) {
+  // What DHCP can carry (option 12): an address's name goes into the DHCP maps.
+  if (!isDhcpHostname(text)) {
     throw fieldError(ErrorCode.INVALID_HOSTNAME, field, `"${text}" is not a host name`);
   }
   return text.toLowerCase();

@@ -52,13 +52,20 @@ describe('DHCP maps', () => {
     ]);
   });
 
-  it('names what makes a map unfit: a MAC or an IP twice in a subnet, a host without its subnet', () => {
+  it('names what makes a map unfit: a name DHCP cannot carry, a MAC or an IP twice in a subnet, a host without its subnet', () => {
     expect(
       mapProblems({
-        hosts: [host(1), host(1, 5), host(2, 5), { ...host(3), subnet: '10.98.0.0/24' }],
+        hosts: [
+          host(1),
+          host(1, 5),
+          host(2, 5),
+          { ...host(3), subnet: '10.98.0.0/24' },
+          { ...host(4), hostname: 'a_b' },
+        ],
         subnets: [subnet],
       }),
     ).toEqual([
+      'host 02:00:00:00:00:04 (10.99.0.4): "a_b" is not a name DHCP can carry (RFC 1123 labels)',
       '02:00:00:00:00:01 has two addresses in 10.99.0.0/24: 10.99.0.1 and 10.99.0.5',
       '10.99.0.5 is reserved twice in 10.99.0.0/24: for 02:00:00:00:00:01 and 02:00:00:00:00:02',
       'host 02:00:00:00:00:03 is in subnet 10.98.0.0/24, which the map lacks',

@@ -53,11 +53,17 @@ export function mapChange(before: DhcpMapContent, after: DhcpMapContent): DhcpMa
 }
 
 /**
- * What makes a map unfit for a DHCP server, in words an operator can act on: two hosts for one
- * MAC or one IP in a subnet, a host of a subnet the map does not have. Empty when it is fit.
+ * What makes a map unfit for a DHCP server, in words an operator can act on: a name DHCP cannot
+ * carry, two hosts for one MAC or one IP in a subnet, a host of a subnet the map does not have.
+ * Empty when it is fit.
  */
 export function mapProblems(map: Pick<DhcpMap, 'hosts' | 'subnets'>): string[] {
   const problems: string[] = [];
+  for (const host of map.hosts) {
+    if (host.hostname !== undefined && !isDhcpHostname(host.hostname)) {
+      problems.push(`host ${host.mac} (${host.ip}): "${host.hostname}" is not a name DHCP can carry (RFC 1123 labels)`);
+    }
+  }
   const subnets = new Set(map.subnets.map((s) => s.cidr));
   const macs = new Map<string, string>();
   const ips = new Map<string, string>();
@@ -72,4 +78,11 @@ export function mapProblems(map: Pick<DhcpMap, 'hosts' | 'subnets'>): string[] {
     ips.set(`${host.subnet} ${host.ip}`, host.mac);
   }
   return problems;
+}
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** A host name option 12 carries and DHCP servers take: RFC 1123 labels, dot-separated, at most 253 characters. */
+export function isDhcpHostname(name: string): boolean {
+  return name.length <= 253 && name.split('.').every((label) => LABEL.test(label));
 }
