@@ -41,24 +41,11 @@ export interface DnsmasqApplierOptions {
   log: Logger;
 }
 
-/** RFC 1123 host names, dot-separated labels: what DHCP option 12 and dnsmasq carry. */
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
-
-/** What dnsmasq cannot serve from a map, in words for the operator; empty when it can. */
+/** What dnsmasq cannot serve from a map beyond what unfits it for any server (mapProblems); empty when it can. */
 export function dnsmasqProblems(map: DhcpMapContent): string[] {
-  const problems: string[] = [];
-  for (const host of map.hosts) {
-    if (
-      host.hostname !== undefined &&
-      (host.hostname.length > 253 || !host.hostname.split('.').every((l) => LABEL.test(l)))
-    ) {
-      problems.push(`host ${host.mac} (${host.ip}): "${host.hostname}" is not a name DHCP can carry (RFC 1123 labels)`);
-    }
-  }
-  for (const subnet of map.subnets) {
-    if (subnet.cidr.includes(':')) problems.push(`subnet ${subnet.cidr}: this backend serves DHCPv4 only`);
-  }
-  return problems;
+  return map.subnets
+    .filter((s) => s.cidr.includes(':'))
+    .map((s) => `subnet ${s.cidr}: this backend serves DHCPv4 only`);
 }
 
 const hostLine = (h: DhcpHost) => `${h.mac},${h.ip}${h.hostname === undefined ? '' : `,${h.hostname}`}\n`;

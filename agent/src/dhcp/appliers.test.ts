@@ -1,0 +1,196 @@
+/**
+ * One conformance suite for every DHCP backend: the same tests, run against the agent's DHCP
+ * service with each applier, asking the server itself what it hands out — the file backend's
+ * file, and for dnsmasq a real busybox udhcpc in a network namespace of the test's, asking the
+ * real dnsmasq the applier runs in another. Needs root (namespaces), as the rest of the suite.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DhcpApplied, DhcpFailed, DhcpHost, DhcpMap } from '@ipwarden/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DhcpApplier } from './applier.js';
+import { DhcpService } from './dhcp-service.js';
+import { DnsmasqApplier } from './dnsmasq-applier.js';
+import { FileApplier } from './file-applier.js';
+
+const run = promisify(execFile);
+const SERVER_NS = `iwa-${process.pid}-srv`;
+const CLIENT_NS = `iwa-${process.pid}-cli`;
+const work = mkdtempSync(join(tmpdir(), 'ipwarden-appliers-'));
+
+const subnet = { cidr: '10.99.0.0/24', gateway: '10.99.0.1', dnsServers: ['10.99.0.53'] };
+const host = (n: number, ip = n): DhcpHost => ({
+  mac: `02:99:00:00:01:${n.toString(16).padStart(2, '0')}`,
+  ip: `10.99.0.${ip}`,
+  subnet: subnet.cidr,
+});
+const map = (version: number, hosts: DhcpHost[]): DhcpMap => ({ type: 'dhcpMap', version, hosts, subnets: [subnet] });
+
+/** What each backend's server hands a MAC now: the address, or undefined. */
+interface Backend {
+  name: string;
+  applier(dir: string): DhcpApplier;
+  /** An applier whose server cannot take a map, and the words its failure carries. */
+  broken(dir: string): { applier: DhcpApplier; reason: RegExp };
+  served(dir: string, mac: string): Promise<string | undefined>;
+}
+
+async function inNs(ns: string, ...command: string[]): Promise<string> {
+  return (await run('ip', ['netns', 'exec', ns, ...command], { timeout: 20_000 })).stdout;
+}
+
+const leaseScript = join(work, 'udhcpc.sh');
+const leaseOut = join(work, 'lease');
+
+const backends: Backend[] = [
+  {
+    name: 'file',
+    applier: (dir) => new FileApplier(join(dir, 'map.json')),
+    broken: () => ({
+      // A path under a regular file: no one, root included, can write it.
+      applier: new FileApplier(join(leaseScript, 'map.json')),
+      reason: /cannot write .*map\.json: ENOTDIR/,
+    }),
+    async served(dir, mac) {
+      try {
+        const hosts = (JSON.parse(readFileSync(join(dir, 'map.json'), 'utf8')) as DhcpMap).hosts;
+        return hosts.find((h) => h.mac === mac)?.ip;
+      } catch {
+        return undefined;
+      }
+    },
+  },
+  {
+    name: 'dnsmasq',
+    // The agent's own dnsmasq, started in the server namespace (`ip netns exec` execs: the pid is dnsmasq's).
+    applier: (dir) =>
+      new DnsmasqApplier({ dir, interfaces: ['dsrv0'], binary: join(work, 'dnsmasq-in-ns'), log: () => {} }),
+    broken: (dir) => {
+      writeFileSync(join(dir, 'gone.pid'), '999999999\n');
+      return {
+        applier: new DnsmasqApplier({ dir, interfaces: [], pidFile: join(dir, 'gone.pid'), log: () => {} }),
+        reason: /dnsmasq is not running: no process 999999999/,
+      };
+    },
+    async served(_dir, mac) {
+      rmSync(leaseOut, { force: true });
+      await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'down');
+      await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'address', mac);
+      await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'up');
+      try {
+        await inNs(CLIENT_NS, 'udhcpc', '-i', 'dcli0', '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', leaseScript);
+      } catch {
+        return undefined; // no answer
+      }
+      return readFileSync(leaseOut, 'utf8').trim() || undefined;
+    },
+  },
+];
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0)
+    throw new Error('the appliers’ suite needs root (network namespaces): run it as root, as CI does');
+  for (const ns of [SERVER_NS, CLIENT_NS]) await run('ip', ['netns', 'add', ns]);
+  await inNs(SERVER_NS, 'ip', 'link', 'add', 'dsrv0', 'type', 'veth', 'peer', 'name', 'dcli0', 'netns', CLIENT_NS);
+  await inNs(SERVER_NS, 'ip', 'addr', 'add', '10.99.0.2/24', 'dev', 'dsrv0');
+  for (const [ns, link] of [
+    [SERVER_NS, 'dsrv0'],
+    [SERVER_NS, 'lo'],
+    [CLIENT_NS, 'dcli0'],
+    [CLIENT_NS, 'lo'],
+  ] as const) {
+    await inNs(ns, 'ip', 'link', 'set', link, 'up');
+  }
+  writeFileSync(join(work, 'dnsmasq-in-ns'), `#!/bin/sh\nexec ip netns exec ${SERVER_NS} dnsmasq "$@"\n`, {
+    mode: 0o755,
+  });
+  writeFileSync(leaseScript, `#!/bin/sh\n[ "$1" = bound ] && echo "$ip" > ${leaseOut}\nexit 0\n`, { mode: 0o755 });
+}, 30_000);
+
+afterAll(async () => {
+  for (const ns of [SERVER_NS, CLIENT_NS]) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe.each(backends)('the $name backend', (backend) => {
+  const dir = mkdtempSync(join(work, `${backend.name}-`));
+  const reports: (DhcpApplied | DhcpFailed)[] = [];
+  const service = (applier = backend.applier(dir)) =>
+    new DhcpService({
+      stateDir: dir,
+      applier,
+      report: (m) => reports.push(m) > 0,
+      log: () => {},
+      retryFirstMs: 60_000,
+    });
+  let current: DhcpService;
+
+  beforeAll(async () => {
+    current = service();
+    await current.start();
+  });
+
+  afterAll(async () => current.close());
+
+  it('serves every host of the map it applied, and says so', async () => {
+    current.received(map(1, [host(10), host(11)]));
+    await current.idle();
+    expect(reports.at(-1)).toEqual({ type: 'dhcpApplied', version: 1 });
+    expect(await backend.served(dir, host(10).mac)).toBe('10.99.0.10');
+    expect(await backend.served(dir, host(11).mac)).toBe('10.99.0.11');
+  }, 30_000);
+
+  it('takes changes: a host added, one moved to another address, applied together', async () => {
+    current.received({
+      type: 'dhcpMapChange',
+      version: 2,
+      base: 1,
+      hosts: [host(12)],
+      removed: [],
+    });
+    current.received({ type: 'dhcpMapChange', version: 3, base: 2, hosts: [host(11, 21)], removed: [] });
+    await current.idle();
+    expect(reports.at(-1)).toEqual({ type: 'dhcpApplied', version: 3 });
+    expect(await backend.served(dir, host(12).mac)).toBe('10.99.0.12');
+    expect(await backend.served(dir, host(11).mac)).toBe('10.99.0.21');
+  }, 30_000);
+
+  it('refuses a map DHCP cannot serve — a name it cannot carry, an address twice — and keeps the one before', async () => {
+    current.received(map(4, [host(10), { ...host(13), hostname: 'not_a_name' }, host(14, 10)]));
+    await current.idle();
+    const failed = reports.at(-1) as DhcpFailed;
+    expect(failed).toMatchObject({ type: 'dhcpFailed', version: 4 });
+    expect(failed.error).toMatch(/"not_a_name" is not a name DHCP can carry/);
+    expect(failed.error).toMatch(/10\.99\.0\.10 is reserved twice/);
+    expect(await backend.served(dir, host(12).mac)).toBe('10.99.0.12');
+  }, 30_000);
+
+  it('asks for the whole map when a change is not for the map it holds', async () => {
+    current.received(map(5, [host(10), host(11, 21), host(12)]));
+    await current.idle();
+    current.received({ type: 'dhcpMapChange', version: 7, base: 6, hosts: [host(15)], removed: [] });
+    expect(reports.at(-1)).toMatchObject({ type: 'dhcpFailed', version: 7, behind: true });
+  }, 30_000);
+
+  it('keeps the map it applied across a restart, and serves it before any collector is heard', async () => {
+    await current.close();
+    current = service();
+    await current.start();
+    expect(current.appliedVersion).toBe(5);
+    expect(await backend.served(dir, host(12).mac)).toBe('10.99.0.12');
+  }, 30_000);
+
+  it('reports what the server says when it cannot take a map, and never throws', async () => {
+    const { applier, reason } = backend.broken(dir);
+    const broken = service(applier);
+    broken.received(map(8, [host(16)]));
+    await broken.idle();
+    const failed = reports.at(-1) as DhcpFailed;
+    expect(failed).toMatchObject({ type: 'dhcpFailed', version: 8 });
+    expect(failed.error).toMatch(reason);
+    await broken.close();
+  }, 30_000);
+});
