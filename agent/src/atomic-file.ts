@@ -4,6 +4,7 @@
  * directory is flushed too, so the rename itself survives a power cut.
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** `mode` defaults to the owner only (tokens, the outbox); files other programs read ask for more. */
@@ -29,5 +30,33 @@ export function syncDirectory(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+let written = 0;
+
+/**
+ * writeFileAtomic without holding the event loop while the disk works (a DHCP map of 10,000
+ * hosts is a megabyte, and its fsync the most of an apply's time); each call has a temporary
+ * file of its own, so two may be under way at once — the one to finish last wins.
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const temporary = `${path}.${process.pid}.${written++}.tmp`;
+  const file = await open(temporary, 'w', mode);
+  try {
+    await file.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
+    await file.sync();
+  } catch (error) {
+    await file.close();
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await file.close();
+  await rename(temporary, path);
+  const directory = await open(dirname(path), 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
   }
 }

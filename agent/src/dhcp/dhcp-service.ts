@@ -20,7 +20,7 @@ import {
   mapChange,
   mapProblems,
 } from '@ipwarden/protocol';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomicAsync } from '../atomic-file.js';
 import type { Logger } from '../run-command.js';
 import type { DhcpApplier } from './applier.js';
 
@@ -46,6 +46,7 @@ export class DhcpService {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
+  private keeping: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: DhcpServiceOptions) {}
 
@@ -103,9 +104,10 @@ export class DhcpService {
     this.kick();
   }
 
-  /** Resolves once nothing waits to be applied (tests). */
+  /** Resolves once nothing waits to be applied, and what was applied is kept (tests). */
   async idle(): Promise<void> {
     while (this.running !== undefined) await this.running;
+    await this.keeping;
   }
 
   private kick(): void {
@@ -127,8 +129,10 @@ export class DhcpService {
     if (error === undefined) {
       this.failures = 0;
       this.applied = map;
-      this.keep(map);
+      // Said first, kept after: the server serves it already, and should the agent stop before
+      // it is kept, the collector sends the whole map on the next connection anyway.
       this.options.report({ type: 'dhcpApplied', version: map.version });
+      this.keep(map);
       return;
     }
     this.options.log(`DHCP: map version ${map.version} not applied: ${error}`);
@@ -152,18 +156,21 @@ export class DhcpService {
     }
   }
 
+  /** Keeps the map in the state directory, one keeping after another (the last applied is the one left). */
   private keep(map: DhcpMapContent): void {
-    try {
-      writeFileAtomic(join(this.options.stateDir, APPLIED_MAP_FILE), JSON.stringify(map));
-    } catch (error) {
-      this.options.log(`DHCP: cannot keep the applied map in ${this.options.stateDir}: ${(error as Error).message}`);
-    }
+    const path = join(this.options.stateDir, APPLIED_MAP_FILE);
+    this.keeping = this.keeping
+      .then(() => writeFileAtomicAsync(path, JSON.stringify(map)))
+      .catch((error: unknown) =>
+        this.options.log(`DHCP: cannot keep the applied map in ${this.options.stateDir}: ${(error as Error).message}`),
+      );
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
     await this.running;
+    await this.keeping;
     await this.options.applier.close();
   }
 }

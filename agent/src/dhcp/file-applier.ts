@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DhcpMapContent } from '@ipwarden/protocol';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeFileAtomicAsync } from '../atomic-file.js';
 import type { DhcpApplier } from './applier.js';
 
 export class FileApplier implements DhcpApplier {
@@ -15,7 +15,7 @@ export class FileApplier implements DhcpApplier {
   async apply(map: DhcpMapContent): Promise<void> {
     const text = `${JSON.stringify({ version: map.version, subnets: map.subnets, hosts: map.hosts }, null, 1)}\n`;
     try {
-      writeFileAtomic(this.path, text, 0o644);
+      await writeFileAtomicAsync(this.path, text, 0o644);
     } catch (error) {
       throw new Error(`cannot write ${this.path}: ${(error as Error).message}`);
     }
