@@ -5,12 +5,10 @@
  * What agents applied is in agent_dhcp, written by whichever collector they are connected to,
  * which then NOTIFYs every collector: a waiter here reads again when it hears of one.
  */
-import { servedSubnets } from '@ipwarden/ipam';
 import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Database, type DatabaseHandle, rowsOf } from '../db/database.js';
-import type { AgentInterface } from '../db/schema/index.js';
-import { agentDhcp, agents, subnets } from '../db/schema/index.js';
+import { agentDhcp, subnets } from '../db/schema/index.js';
 import { DHCP_APPLIED_CHANNEL, type DhcpPusher } from './map-pusher.js';
 
 /** How long a call waits for agents by default, in ms (API.md). */
@@ -35,11 +33,8 @@ export const inMaps = (address: { mac: string | null; kind: string }) =>
 /** Nothing to wait for: the change touched no address in a DHCP map. */
 export const NO_DHCP: DhcpOutcome = { state: 'none', version: null, agents: [] };
 
-interface ServingRow {
-  id: string;
-  name: string;
-  interfaces: AgentInterface[];
-  serves: string[] | null;
+interface AppliedRow {
+  agent_id: string;
   applied: Record<string, number> | null;
   applied_version: number | null;
   failed_version: number | null;
@@ -82,8 +77,9 @@ export class DhcpWaits {
         const woken = new Promise<void>((resolve) => (wake = resolve));
         this.waiting.add(wake);
         try {
-          const agentsNow = this.judge(await this.servingAgents(), ids, versions);
-          if (agentsNow.length === 0) return { state: 'none', version, agents: [] };
+          const serving = this.pusher.servingAgents(ids);
+          if (serving.length === 0) return { state: 'none', version, agents: [] };
+          const agentsNow = this.judge(serving, await this.appliedBy(serving.map((a) => a.id)), versions);
           const left = deadline - performance.now();
           if (agentsNow.every((a) => a.state === 'applied') || left <= 0) {
             const state = agentsNow.every((a) => a.state === 'applied') ? 'applied' : 'pending';
@@ -110,32 +106,30 @@ export class DhcpWaits {
     return new Map(rows.map((r) => [r.id, Number(r.version)]));
   }
 
-  /** Agents that can serve DHCP (a backend), with what they applied. */
-  private servingAgents(): Promise<ServingRow[]> {
-    return rowsOf<ServingRow>(
+  /** What each of `ids` applied, and its last failure. */
+  private async appliedBy(ids: readonly string[]): Promise<Map<string, AppliedRow>> {
+    const rows = await rowsOf<AppliedRow>(
       this.db,
-      sql`select a.id, a.name, a.interfaces, a.serves, d.applied, d.applied_version::float8 as applied_version,
-                 d.failed_version::float8 as failed_version, d.failure
-          from ${agents} a left join ${agentDhcp} d on d.agent_id = a.id
-          where a.revoked_at is null and a.dhcp_backend <> 'none'`,
+      sql`select agent_id, applied, applied_version::float8 as applied_version,
+                 failed_version::float8 as failed_version, failure
+          from ${agentDhcp} where agent_id = any(${`{${ids.join(',')}}`}::uuid[])`,
     );
+    return new Map(rows.map((r) => [r.agent_id, r]));
   }
 
-  private judge(rows: readonly ServingRow[], ids: readonly string[], versions: ReadonlyMap<string, number>) {
-    const subnetsNow = this.pusher.servable();
-    const out: DhcpOutcome['agents'] = [];
-    for (const row of rows) {
-      const served = servedSubnets({ interfaces: row.interfaces, serves: row.serves }, subnetsNow).filter((id) =>
-        ids.includes(id),
-      );
-      if (served.length === 0) continue;
-      const holds = served.every((id) => (row.applied?.[id] ?? -1) >= (versions.get(id) ?? 0));
+  private judge(
+    serving: readonly { id: string; name: string; served: string[] }[],
+    applied: ReadonlyMap<string, AppliedRow>,
+    versions: ReadonlyMap<string, number>,
+  ): DhcpOutcome['agents'] {
+    return serving.map(({ id, name, served }) => {
+      const row = applied.get(id);
+      const holds = served.every((s) => (row?.applied?.[s] ?? -1) >= (versions.get(s) ?? 0));
       const failing =
-        row.failed_version !== null && (row.applied_version === null || row.failed_version > row.applied_version);
+        row?.failed_version != null && (row.applied_version === null || row.failed_version > row.applied_version);
       const state: AgentDhcpState = holds ? 'applied' : failing ? 'failed' : 'pending';
-      out.push({ id: row.id, name: row.name, state, ...(state === 'failed' && { error: row.failure ?? undefined }) });
-    }
-    return out;
+      return { id, name, state, ...(state === 'failed' && row?.failure != null && { error: row.failure }) };
+    });
   }
 
   /** `address` with where the DHCP maps stand, waited for when the change touched them (API.md, "DHCP wait"). */

@@ -61,6 +61,7 @@ export interface DhcpPusherOptions {
 export class DhcpPusher implements DhcpSink {
   private readonly db: Database;
   private subnets = new Map<string, DhcpSubnetRow>();
+  private serving: { id: string; name: string; served: string[] }[] = [];
   private readonly agents = new Map<string, PushedAgent>();
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
@@ -74,14 +75,39 @@ export class DhcpPusher implements DhcpSink {
 
   async start(): Promise<void> {
     await this.reloadSubnets();
+    await this.reloadServing();
     this.unlisten = await this.options.database.listen(DHCP_CHANNEL, (payload) => this.heard(payload));
     this.pruner = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
     this.pruner.unref();
   }
 
-  /** Subnets as this collector knows them (dhcp-wait.ts reads who serves what from here). */
+  /** Subnets as this collector knows them. */
   servable(): ServableSubnet[] {
     return [...this.subnets.values()];
+  }
+
+  /**
+   * Every agent with a DHCP backend, connected here or not, and the subnets it serves — read
+   * again with every change of the plan (subnets, hellos, what an admin set): what a DHCP wait
+   * asks of each call without a reading of its own (dhcp-wait.ts).
+   */
+  servingAgents(subnetIds: readonly string[]): { id: string; name: string; served: string[] }[] {
+    const wanted = new Set(subnetIds);
+    const out: { id: string; name: string; served: string[] }[] = [];
+    for (const agent of this.serving) {
+      const served = agent.served.filter((id) => wanted.has(id));
+      if (served.length > 0) out.push({ id: agent.id, name: agent.name, served });
+    }
+    return out;
+  }
+
+  private async reloadServing(): Promise<void> {
+    const rows = await this.db
+      .select({ id: agents.id, name: agents.name, interfaces: agents.interfaces, serves: agents.serves })
+      .from(agents)
+      .where(sql`${agents.revokedAt} is null and ${agents.dhcpBackend} <> 'none'`);
+    const subnetsNow = [...this.subnets.values()];
+    this.serving = rows.map((row) => ({ id: row.id, name: row.name, served: servedSubnets(row, subnetsNow) }));
   }
 
   /** An agent was welcomed: its whole map now, if it has a DHCP backend. */
@@ -98,6 +124,9 @@ export class DhcpPusher implements DhcpSink {
     };
     this.agents.set(agent.id, pushed);
     pushed.served = await this.servedBy(agent.id);
+    const known = this.serving.find((a) => a.id === agent.id);
+    if (known === undefined) this.serving.push({ id: agent.id, name: agent.name, served: pushed.served });
+    else known.served = pushed.served;
     this.schedule();
   }
 
@@ -153,6 +182,7 @@ export class DhcpPusher implements DhcpSink {
   async planChanged(): Promise<void> {
     try {
       await this.reloadSubnets();
+      await this.reloadServing();
       const servedNow = await this.servedByAll([...this.agents.keys()]);
       for (const agent of this.agents.values()) {
         const served = servedNow.get(agent.id) ?? [];
