@@ -335,16 +335,16 @@ export async function api(base, method, path, body) {
 // their runs; this works them out, gaps and islands, for any set of addresses).
 
 /**
- * The statements that allocate, as `reserved` addresses owned by `owner`, the rows of the query
+ * The statements that allocate, as addresses of `kind` (`reserved` unless given) owned by `owner`, the rows of the query
  * `rows` (columns subnet_id, ip, mac — mac may be null) in subnets that hold no allocation yet.
  * Run them in order in one session (a temporary table joins them): psql's -c one after another,
  * or postgres.js's `unsafe` in one transaction.
  */
-export function allocationFill(rows, owner) {
+export function allocationFill(rows, owner, kind = 'reserved') {
   return [
     `create temporary table bench_fill as ${rows}`,
     `insert into addresses (subnet_id, ip, kind, mac, owner_id)
-       select subnet_id, ip, 'reserved', mac, '${owner}' from bench_fill`,
+       select subnet_id, ip, '${kind}', mac, '${owner}' from bench_fill`,
     // Consecutive addresses share ip - (their rank in the subnet): one run each.
     `insert into taken_runs (subnet_id, lo, hi)
        select subnet_id, min(ip), max(ip)
