@@ -11,7 +11,7 @@
  * address. A name DHCP cannot carry never reaches a map (what the agent does with one it is sent
  * anyway is the appliers' conformance suite's, agent/src/dhcp/appliers.test.ts).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +147,23 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
   it('takes the agent’s own dnsmasq for a known DHCP server: its answers opened no rogue-dhcp-server', async () => {
     const conflicts = await collector.api<{ items: { kind: string }[] }>('/conflicts?kind=rogue-dhcp-server');
     expect(conflicts.body.items).toEqual([]);
+  });
+
+  it('starts its dnsmasq again when it dies, on the map it served', async () => {
+    const pidFile = join(dir, 'state', 'dnsmasq', 'dnsmasq.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    process.kill(pid, 'SIGKILL'); // the agent's own dnsmasq, started by this test's agent
+    await until(
+      async () => {
+        const now = Number(readFileSync(pidFile, 'utf8').trim());
+        return now !== pid && existsSync(`/proc/${now}`) ? now : undefined;
+      },
+      10_000,
+      'a new dnsmasq',
+    );
+    const node = (await collector.api<{ items: { ip: string; kind: string }[] }>(`/addresses?mac=${clientMac}`)).body
+      .items;
+    expect((await lease()).ip).toBe(node.find((a) => a.kind === 'auto')!.ip);
   });
 
   it('goes on serving with the collector down', async () => {

@@ -282,7 +282,17 @@ export class DnsmasqApplier implements DhcpApplier {
     child.stderr!.removeAllListeners('data');
     child.stderr!.resume();
     child.once('exit', (code, signal) => {
-      if (!this.closed && this.child === child) this.settings.log(`dnsmasq exited (${code ?? signal})`);
+      if (this.closed || this.child !== child) return;
+      // Supervised: started again on the map it served, a second later (not in a tight loop).
+      this.settings.log(`dnsmasq exited (${code ?? signal}); starting it again in 1 s`);
+      this.child = undefined;
+      setTimeout(() => {
+        const last = this.last;
+        if (this.closed || this.child !== undefined || last === undefined) return;
+        this.restart(last.map, last.args, last.options).catch((error: Error) =>
+          this.settings.log(`dnsmasq could not be started again: ${error.message}`),
+        );
+      }, 1_000).unref();
     });
     this.child = child;
   }
