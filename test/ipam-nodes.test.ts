@@ -64,6 +64,8 @@ describe.each(TARGETS)('nodes on %s', (target) => {
     expect(extra.body).toMatchObject({ kind: 'extra', ip: '10.99.30.3' });
     const released = (await c.api('POST', `/nodes/${n.id}/release`)).body;
     expect(released.addresses).toEqual([]);
+    // Its auto and extra addresses left the DHCP maps; no agent serves the subnet to wait for.
+    expect(released.dhcp).toMatchObject({ state: 'none', agents: [] });
     expect(released.interfaces.map((nic: { mac: string }) => nic.mac)).toEqual([
       '02:30:00:00:00:11',
       '02:30:00:00:00:12',

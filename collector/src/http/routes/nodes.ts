@@ -1,7 +1,7 @@
 /** Nodes (API.md): machines being provisioned; admins deploy and release them, everyone reads. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { inMaps } from '../../dhcp/dhcp-wait.js';
+import { DEFAULT_DHCP_WAIT_MS, inMaps, NO_DHCP } from '../../dhcp/dhcp-wait.js';
 import { announceAddresses } from '../../events/address-events.js';
 import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } from '../../ipam/node-store.js';
 import { paged } from '../../paging.js';
@@ -76,20 +76,22 @@ export async function nodeRoutes(
     },
   );
 
-  app.post<{ Params: Static<typeof IdParams> }>(
+  app.post<{ Params: Static<typeof IdParams>; Querystring: Static<typeof Waiting> }>(
     '/nodes/:id/release',
-    { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
+    { schema: { params: IdParams, querystring: Waiting }, onRequest: requireRole(principals, ADMIN) },
     async (request) => {
       const before = await findNode(db, request.params.id);
       const node = await releaseNode(db, request.params.id);
       const kept = new Set(node.addresses.map((a) => `${a.subnet}/${a.ip}`));
-      await announceAddresses(
-        db,
-        'address.released',
-        before.addresses.filter((a) => !kept.has(`${a.subnet}/${a.ip}`)),
-      );
+      const released = before.addresses.filter((a) => !kept.has(`${a.subnet}/${a.ip}`));
+      await announceAddresses(db, 'address.released', released);
       await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
-      return node;
+      // Answered once the agents serving those subnets no longer hand the node's MACs their addresses.
+      const left = released.filter(inMaps).map((a) => a.subnet);
+      return {
+        ...node,
+        dhcp: left.length === 0 ? NO_DHCP : await dhcp.waits.outcome(left, request.query.wait ?? DEFAULT_DHCP_WAIT_MS),
+      };
     },
   );
 
