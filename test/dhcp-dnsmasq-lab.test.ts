@@ -155,8 +155,14 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
     process.kill(pid, 'SIGKILL'); // the agent's own dnsmasq, started by this test's agent
     await until(
       async () => {
-        const now = Number(readFileSync(pidFile, 'utf8').trim());
-        return now !== pid && existsSync(`/proc/${now}`) ? now : undefined;
+        // The new dnsmasq writes the file as it starts: absent or empty for a moment.
+        let now = 0;
+        try {
+          now = Number(readFileSync(pidFile, 'utf8').trim());
+        } catch {
+          // not there yet
+        }
+        return now > 0 && now !== pid && existsSync(`/proc/${now}`) ? now : undefined;
       },
       10_000,
       'a new dnsmasq',
