@@ -18,7 +18,7 @@
  * Whatever fails, the files dnsmasq serves from are left as they were: checks come first.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DhcpHost, DhcpMapChange, DhcpMapContent, DhcpSubnet } from '@ipwarden/protocol';
@@ -254,7 +254,30 @@ export class DnsmasqApplier implements DhcpApplier {
     this.childArgs = args.join(' ');
   }
 
+  /**
+   * A dnsmasq an earlier run of the agent left behind (killed before it could stop its child):
+   * its pid file is ours and its command line reads our hosts file. It would hold the DHCP port.
+   */
+  private async stopLeftOver(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(join(this.settings.dir, 'dnsmasq.pid'), 'utf8').trim());
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes(`--dhcp-hostsfile=${this.hostsFile}`)) return;
+    } catch {
+      return; // no pid file, or no such process
+    }
+    this.settings.log(`stopping the dnsmasq (pid ${pid}) an earlier run left`);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+
   private async start(binary: string, full: string[]): Promise<void> {
+    if (this.child === undefined) await this.stopLeftOver();
     const child = spawn(binary, full, { stdio: ['ignore', 'ignore', 'pipe'] });
     let said = '';
     await new Promise<void>((resolve, reject) => {
