@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectorProcess, startLabAgent, until } from './support/collector-process.js';
 import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
-import { stopAll } from './support/processes.js';
+import { stopAll, type TestProcess } from './support/processes.js';
 
 interface Dhcp {
   state: string;
@@ -33,6 +33,7 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
   let client = '';
   let clientMac = '';
   let subnetId = '';
+  let agent: TestProcess | undefined;
 
   /** One DHCP exchange by udhcpc in the client's namespace: what it was given (ip, router, dns, siaddr, boot_file). */
   async function lease(): Promise<Record<string, string>> {
@@ -79,11 +80,13 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
       method: 'POST',
       body: JSON.stringify({ start: '10.99.0.100', end: '10.99.0.199', purpose: 'dynamic' }),
     });
-    startLabAgent(lab.current, collector.url, 'rack-d', join(dir, 'state'), [], ['--dhcp-backend', 'dnsmasq']);
+    agent = startLabAgent(lab.current, collector.url, 'rack-d', join(dir, 'state'), [], ['--dhcp-backend', 'dnsmasq']);
     await until(async () => ((await agentRow())?.dhcp.inStep ? true : undefined), 30_000, 'dnsmasq serving the map');
   }, 90_000);
 
   afterAll(async () => {
+    // The agent stops its dnsmasq on SIGTERM; stopAll's SIGKILL would leave it running.
+    await agent?.stop('SIGTERM');
     await stopAll();
     await collector.stop();
     await lab.current?.destroy();
