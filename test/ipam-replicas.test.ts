@@ -66,21 +66,6 @@ describe('two collectors on one PostgreSQL server', () => {
     });
     expect(await take(b)).toBe('10.99.22.51');
   });
-});
-
-describe('settings across two collectors on one PostgreSQL server', () => {
-  let a: TestCollector;
-  let b: TestCollector;
-
-  beforeAll(async () => {
-    a = await startTestCollector('PostgreSQL');
-    b = await startTestCollector('PostgreSQL', { databaseUrl: a.postgres!.url });
-  }, 60_000);
-
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-  });
 
   it('sends a settings change made through one replica to the agents connected to the other', async () => {
     const { token } = (await a.api('POST', '/agents', { json: { name: 'rack-settings' } })).body;
