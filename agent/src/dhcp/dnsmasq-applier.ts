@@ -17,18 +17,17 @@
  * by someone else (`--dnsmasq-pid-file`), which must then read the files in `--dnsmasq-dir`.
  * Whatever fails, the files dnsmasq serves from are left as they were: checks come first.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DhcpHost, DhcpMapChange, DhcpMapContent, DhcpSubnet } from '@ipwarden/protocol';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { Logger } from '../run-command.js';
 import type { DhcpApplier } from './applier.js';
+import { SupervisedServer } from './supervised-server.js';
 
 const run = promisify(execFile);
-/** How long a dnsmasq the agent starts has to say it serves. */
-const START_TIMEOUT_MS = 10_000; // 10 s
 
 export interface DnsmasqApplierOptions {
   /** Where the hosts, options and hosts.d live (and, for the agent's own dnsmasq, its leases and pid). */
@@ -92,14 +91,13 @@ export class DnsmasqApplier implements DhcpApplier {
   private readonly hostsFile: string;
   private readonly hostsDir: string;
   private readonly optsFile: string;
-  private child: ChildProcess | undefined;
+  private readonly server: SupervisedServer;
   private childArgs = '';
   private options = '';
   /** Addresses and MACs any entry dnsmasq holds gives: live ones and those left by hosts.d files. */
   private heldIps = new Set<string>();
   private heldMacs = new Set<string>();
   private deltas = 0;
-  private closed = false;
   /** The map applied last, with its command line and options: what a failed restart goes back to. */
   private last: { map: DhcpMapContent; args: string[]; options: string } | undefined;
 
@@ -108,6 +106,10 @@ export class DnsmasqApplier implements DhcpApplier {
     this.hostsDir = join(settings.dir, 'hosts.d');
     this.optsFile = join(settings.dir, 'options');
     mkdirSync(this.hostsDir, { recursive: true });
+    this.server = new SupervisedServer('dnsmasq', settings.log, async () => {
+      const last = this.last;
+      if (last !== undefined) await this.restart(last.map, last.args, last.options);
+    });
   }
 
   async apply(map: DhcpMapContent, change: DhcpMapChange | undefined): Promise<void> {
@@ -126,7 +128,7 @@ export class DnsmasqApplier implements DhcpApplier {
     options: string,
   ): Promise<void> {
     if (this.settings.pidFile === undefined) {
-      if (this.child === undefined || args.join(' ') !== this.childArgs) {
+      if (!this.server.running || args.join(' ') !== this.childArgs) {
         await this.restart(map, args, options);
         return;
       }
@@ -183,8 +185,9 @@ export class DnsmasqApplier implements DhcpApplier {
   /** The pid of the dnsmasq to signal: the agent's own, or the one of the pid file, if it runs. */
   private serverPid(): number {
     if (this.settings.pidFile === undefined) {
-      if (this.child?.pid === undefined || this.child.exitCode !== null) throw new Error('dnsmasq is not running');
-      return this.child.pid;
+      const pid = this.server.pid;
+      if (pid === undefined) throw new Error('dnsmasq is not running');
+      return pid;
     }
     let pid: number;
     try {
@@ -225,7 +228,7 @@ export class DnsmasqApplier implements DhcpApplier {
     const binary = this.settings.binary ?? 'dnsmasq';
     const full = this.fullArgs(args);
     if (map.subnets.length === 0) {
-      await this.stopChild();
+      await this.server.stop();
       this.writeWhole(map, options);
       this.childArgs = args.join(' ');
       return;
@@ -237,7 +240,7 @@ export class DnsmasqApplier implements DhcpApplier {
       throw new Error(`dnsmasq refused its configuration: ${(e.stderr || e.message).trim()}`);
     }
     const before = this.last;
-    await this.stopChild();
+    await this.server.stop();
     this.writeWhole(map, options);
     try {
       await this.start(binary, full);
@@ -254,79 +257,13 @@ export class DnsmasqApplier implements DhcpApplier {
     this.childArgs = args.join(' ');
   }
 
-  /**
-   * A dnsmasq an earlier run of the agent left behind (killed before it could stop its child):
-   * its pid file is ours and its command line reads our hosts file. It would hold the DHCP port.
-   */
-  private async stopLeftOver(): Promise<void> {
-    let pid: number;
-    try {
-      pid = Number(readFileSync(join(this.settings.dir, 'dnsmasq.pid'), 'utf8').trim());
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes(`--dhcp-hostsfile=${this.hostsFile}`)) return;
-    } catch {
-      return; // no pid file, or no such process
-    }
-    this.settings.log(`stopping the dnsmasq (pid ${pid}) an earlier run left`);
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      return;
-    }
-    for (let i = 0; i < 50 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
-  }
-
-  private async start(binary: string, full: string[]): Promise<void> {
-    if (this.child === undefined) await this.stopLeftOver();
-    const child = spawn(binary, full, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let said = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`dnsmasq did not start within 10 s: ${said.trim()}`)),
-        START_TIMEOUT_MS,
-      );
-      child.stderr!.on('data', (chunk: Buffer) => {
-        said += chunk.toString();
-        if (/DHCP, (IP range|static leases)/.test(said)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('error', (error) => {
-        clearTimeout(timer);
-        reject(new Error(`cannot run ${binary}: ${error.message}`));
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`dnsmasq exited (${code}): ${said.trim().split('\n').slice(-3).join(' ')}`));
-      });
+  private start(binary: string, full: string[]): Promise<void> {
+    return this.server.start({
+      binary,
+      args: full,
+      ready: /DHCP, (IP range|static leases)/,
+      leftOver: { pidFile: join(this.settings.dir, 'dnsmasq.pid'), marker: `--dhcp-hostsfile=${this.hostsFile}` },
     });
-    child.removeAllListeners('exit');
-    child.stderr!.removeAllListeners('data');
-    child.stderr!.resume();
-    child.once('exit', (code, signal) => {
-      if (this.closed || this.child !== child) return;
-      // Supervised: started again on the map it served, a second later (not in a tight loop).
-      this.settings.log(`dnsmasq exited (${code ?? signal}); starting it again in 1 s`);
-      this.child = undefined;
-      setTimeout(() => {
-        const last = this.last;
-        if (this.closed || this.child !== undefined || last === undefined) return;
-        this.restart(last.map, last.args, last.options).catch((error: Error) =>
-          this.settings.log(`dnsmasq could not be started again: ${error.message}`),
-        );
-      }, 1_000).unref();
-    });
-    this.child = child;
-  }
-
-  private async stopChild(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
   }
 
   async served(): Promise<DhcpMapContent['hosts'] | undefined> {
@@ -334,7 +271,6 @@ export class DnsmasqApplier implements DhcpApplier {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    await this.stopChild();
+    await this.server.close();
   }
 }
