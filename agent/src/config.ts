@@ -22,6 +22,8 @@ export interface AgentConfig {
   dhcpFile: string | undefined;
   dnsmasqDir: string | undefined;
   dnsmasqPidFile: string | undefined;
+  keaDir: string | undefined;
+  keaHostsDatabase: string | undefined;
   pcap: string | undefined;
   refreshSeconds: number;
   maxBindings: number;
@@ -145,6 +147,26 @@ export const AGENT_OPTIONS: readonly Option[] = [
     value: 'FILE',
     description:
       'a dnsmasq run by someone else, reading the files of --dnsmasq-dir, to send SIGHUP to; default: the agent runs its own on its interfaces',
+    default: undefined,
+  },
+  {
+    key: 'keaDir',
+    flag: 'kea-dir',
+    env: 'IPWARDEN_KEA_DIR',
+    kind: 'string',
+    value: 'DIR',
+    description:
+      "where the kea backend keeps kea-dhcp4's configuration, leases, control socket and pid file; default: kea/ in the state directory",
+    default: undefined,
+  },
+  {
+    key: 'keaHostsDatabase',
+    flag: 'kea-hosts-database',
+    env: 'IPWARDEN_KEA_HOSTS_DATABASE',
+    kind: 'string',
+    value: 'URL',
+    description:
+      'the PostgreSQL database Kea reads reservations from, postgres://user:password@host:port/name (?host=/socket/dir for a Unix socket); its schema is made when it is empty',
     default: undefined,
   },
   {

@@ -20,6 +20,7 @@ import type { DhcpApplier } from './dhcp/applier.js';
 import { DhcpService } from './dhcp/dhcp-service.js';
 import { DnsmasqApplier } from './dhcp/dnsmasq-applier.js';
 import { FileApplier } from './dhcp/file-applier.js';
+import { KeaApplier } from './dhcp/kea-applier.js';
 import { UsageError } from './errors.js';
 import { FramePipeline } from './frame-pipeline.js';
 import { instanceId } from './instance-id.js';
@@ -92,7 +93,22 @@ async function startDhcp(
       });
       break;
     case 'kea':
-      throw new UsageError('--dhcp-backend kea: not in this build yet; file and dnsmasq are');
+      if (config.interfaces.length === 0 || config.keaHostsDatabase === undefined) {
+        throw new UsageError(
+          '--dhcp-backend kea runs kea-dhcp4 on the --interface list with its reservations in --kea-hosts-database: give both',
+        );
+      }
+      try {
+        applier = new KeaApplier({
+          dir: config.keaDir ?? join(config.stateDir, 'kea'),
+          interfaces: config.interfaces,
+          hostsDatabase: config.keaHostsDatabase,
+          log,
+        });
+      } catch (error) {
+        throw new UsageError(`--kea-hosts-database: ${(error as Error).message}`);
+      }
+      break;
   }
   let uplink: Uplink | undefined;
   const service = new DhcpService({
