@@ -12,6 +12,8 @@ const BIN = '/usr/lib/postgresql/15/bin';
 
 export interface PostgresServer {
   url: string;
+  /** The same server by its Unix socket, which reaches it from any network namespace (libpq's ?host= form). */
+  socketUrl: string;
   /** Stops the server, keeping its data, as an outage would. */
   halt(): void;
   /** Starts it again after halt(). */
@@ -69,6 +71,7 @@ export function startPostgres(): PostgresServer {
   }
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    socketUrl: `postgres://postgres@localhost/postgres?host=${dir}&port=${port}`,
     halt() {
       as('pg_ctl', '-D', data, '-m', 'fast', '-w', 'stop');
     },

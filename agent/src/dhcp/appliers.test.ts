@@ -1,27 +1,33 @@
 /**
  * One conformance suite for every DHCP backend: the same tests, run against the agent's DHCP
  * service with each applier, asking the server itself what it hands out — the file backend's
- * file, and for dnsmasq a real busybox udhcpc in a network namespace of the test's, asking the
- * real dnsmasq the applier runs in another. Needs root (namespaces), as the rest of the suite.
+ * file, and for dnsmasq and Kea a real busybox udhcpc in a network namespace of the test's,
+ * asking the real server the applier runs in another (Kea with its hosts database on a real
+ * PostgreSQL the suite starts, reached by its Unix socket). Needs root (namespaces), as the rest
+ * of the suite.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DhcpApplied, DhcpFailed, DhcpHost, DhcpMap } from '@ipwarden/protocol';
+import type { DhcpApplied, DhcpFailed, DhcpHost, DhcpMap, DhcpSubnet } from '@ipwarden/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PostgresServer, startPostgres } from '../../../test/support/postgres-server.js';
 import type { DhcpApplier } from './applier.js';
 import { DhcpService } from './dhcp-service.js';
 import { DnsmasqApplier } from './dnsmasq-applier.js';
 import { FileApplier } from './file-applier.js';
+import { KeaApplier } from './kea-applier.js';
 
 const run = promisify(execFile);
 const SERVER_NS = `iwa-${process.pid}-srv`;
 const CLIENT_NS = `iwa-${process.pid}-cli`;
 const work = mkdtempSync(join(tmpdir(), 'ipwarden-appliers-'));
 
-const subnet = { cidr: '10.99.0.0/24', gateway: '10.99.0.1', dnsServers: ['10.99.0.53'] };
+const subnet: DhcpSubnet = { cidr: '10.99.0.0/24', gateway: '10.99.0.1', dnsServers: ['10.99.0.53'] };
+/** Kea's hosts database, started by the suite. */
+let keaHosts: PostgresServer | undefined;
 const host = (n: number, ip = n): DhcpHost => ({
   mac: `02:99:00:00:01:${n.toString(16).padStart(2, '0')}`,
   ip: `10.99.0.${ip}`,
@@ -36,6 +42,8 @@ interface Backend {
   /** An applier whose server cannot take a map, and the words its failure carries. */
   broken(dir: string): { applier: DhcpApplier; reason: RegExp };
   served(dir: string, mac: string): Promise<string | undefined>;
+  /** Options of a subnet that pass every check but the server's own, and the words it refuses them in. */
+  refused?: { subnet: Partial<DhcpSubnet>; reason: RegExp };
 }
 
 async function inNs(ns: string, ...command: string[]): Promise<string> {
@@ -44,6 +52,20 @@ async function inNs(ns: string, ...command: string[]): Promise<string> {
 
 const leaseScript = join(work, 'udhcpc.sh');
 const leaseOut = join(work, 'lease');
+
+/** What the server in the server namespace hands `mac`: udhcpc asks from the client namespace. */
+async function askServer(mac: string): Promise<string | undefined> {
+  rmSync(leaseOut, { force: true });
+  await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'down');
+  await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'address', mac);
+  await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'up');
+  try {
+    await inNs(CLIENT_NS, 'udhcpc', '-i', 'dcli0', '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', leaseScript);
+  } catch {
+    return undefined; // no answer
+  }
+  return readFileSync(leaseOut, 'utf8').trim() || undefined;
+}
 
 const backends: Backend[] = [
   {
@@ -75,24 +97,39 @@ const backends: Backend[] = [
         reason: /dnsmasq is not running: no process 999999999/,
       };
     },
-    async served(_dir, mac) {
-      rmSync(leaseOut, { force: true });
-      await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'down');
-      await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'address', mac);
-      await inNs(CLIENT_NS, 'ip', 'link', 'set', 'dcli0', 'up');
-      try {
-        await inNs(CLIENT_NS, 'udhcpc', '-i', 'dcli0', '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', leaseScript);
-      } catch {
-        return undefined; // no answer
-      }
-      return readFileSync(leaseOut, 'utf8').trim() || undefined;
-    },
+    served: (_dir, mac) => askServer(mac),
+  },
+  {
+    name: 'kea',
+    applier: (dir) =>
+      new KeaApplier({
+        dir,
+        interfaces: ['dsrv0'],
+        hostsDatabase: keaHosts!.socketUrl,
+        binary: join(work, 'kea-in-ns'),
+        log: () => {},
+      }),
+    broken: (dir) => ({
+      // Nothing listens on port 1: the reservations cannot be written, and Kea is not started on them.
+      applier: new KeaApplier({
+        dir: join(dir, 'broken'),
+        interfaces: ['dsrv0'],
+        hostsDatabase: 'postgres://kea@127.0.0.1:1/kea',
+        binary: join(work, 'kea-in-ns'),
+        log: () => {},
+      }),
+      reason: /Kea's hosts database \(kea@127\.0\.0\.1:1\/kea\): .*ECONNREFUSED/,
+    }),
+    served: (_dir, mac) => askServer(mac),
+    // RFC 2131's `file` field holds 128 octets: Kea refuses a longer boot file name, which the API allows.
+    refused: { subnet: { bootFile: 'b'.repeat(200) }, reason: /boot-file-name must be at most 127 bytes long/ },
   },
 ];
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0)
     throw new Error('the appliers’ suite needs root (network namespaces): run it as root, as CI does');
+  keaHosts = startPostgres();
   for (const ns of [SERVER_NS, CLIENT_NS]) await run('ip', ['netns', 'add', ns]);
   await inNs(SERVER_NS, 'ip', 'link', 'add', 'dsrv0', 'type', 'veth', 'peer', 'name', 'dcli0', 'netns', CLIENT_NS);
   await inNs(SERVER_NS, 'ip', 'addr', 'add', '10.99.0.2/24', 'dev', 'dsrv0');
@@ -107,11 +144,15 @@ beforeAll(async () => {
   writeFileSync(join(work, 'dnsmasq-in-ns'), `#!/bin/sh\nexec ip netns exec ${SERVER_NS} dnsmasq "$@"\n`, {
     mode: 0o755,
   });
+  writeFileSync(join(work, 'kea-in-ns'), `#!/bin/sh\nexec ip netns exec ${SERVER_NS} kea-dhcp4 "$@"\n`, {
+    mode: 0o755,
+  });
   writeFileSync(leaseScript, `#!/bin/sh\n[ "$1" = bound ] && echo "$ip" > ${leaseOut}\nexit 0\n`, { mode: 0o755 });
 }, 30_000);
 
 afterAll(async () => {
   for (const ns of [SERVER_NS, CLIENT_NS]) await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+  keaHosts?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -193,4 +234,19 @@ describe.each(backends)('the $name backend', (backend) => {
     expect(failed.error).toMatch(reason);
     await broken.close();
   }, 30_000);
+
+  if (backend.refused !== undefined) {
+    const { subnet: options, reason } = backend.refused;
+    it('reports the server’s own words when it refuses a configuration, and keeps serving the map before', async () => {
+      const before = current.appliedVersion!;
+      current.received({ type: 'dhcpMap', version: 9, hosts: [host(17)], subnets: [{ ...subnet, ...options }] });
+      await current.idle();
+      const failed = reports.at(-1) as DhcpFailed;
+      expect(failed).toMatchObject({ type: 'dhcpFailed', version: 9 });
+      expect(failed.error).toMatch(reason);
+      expect(current.appliedVersion).toBe(before);
+      expect(await backend.served(dir, host(12).mac)).toBe('10.99.0.12');
+      expect(await backend.served(dir, host(17).mac)).not.toBe('10.99.0.17');
+    }, 30_000);
+  }
 });
