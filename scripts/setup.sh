@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 PNPM_VERSION=12.21.0
 
 # Build: libpcap-dev. Lab and oracles: tcpdump, tshark, arpwatch, dnsmasq, udhcpc, arping,
-# avahi-daemon, iproute2, iputils-ping. Later: postgresql (test server), kea (DHCP backend).
+# avahi-daemon, iproute2, iputils-ping. postgresql (test server, Kea hosts database), kea-dhcp4-server
+# and kea-admin (its hosts database schema): the kea DHCP backend.
 # time: peak memory in the benchmarks. openssl: certificates for the TLS tests. systemd:
 # systemd-analyze, which checks the units in deploy/systemd.
 DEBIAN_PACKAGES=(
   libpcap-dev tcpdump tshark arpwatch dnsmasq udhcpc arping avahi-daemon
-  iproute2 iputils-ping postgresql kea-dhcp4-server time openssl systemd
+  iproute2 iputils-ping postgresql kea-dhcp4-server kea-admin time openssl systemd
 )
 # Servers among them that the tests start themselves, inside network namespaces.
 DEBIAN_SERVICES=(avahi-daemon dnsmasq postgresql kea-dhcp4-server)

@@ -11,9 +11,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, agentConnected, CollectorProcess, startLabAgent, until } from './support/collector-process.js';
+import { EventStreamClient } from './support/event-stream-client.js';
 import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
 import { stopAll, type TestProcess } from './support/processes.js';
 import { type Received, verifyIpwardenSignature, WebhookReceiver } from './support/webhook-receiver.js';
@@ -34,70 +34,12 @@ interface Conflict {
   evidence: { agent: string; interface: string; source: string; kind: string; mac: string }[];
 }
 
-interface SseEvent {
-  id: number;
-  type: string;
-  data: { id: number; type: string; data: Conflict };
-}
-
-/** `GET /events` read as a client would: frames parsed as they arrive. */
-class EventStreamClient {
-  readonly events: SseEvent[] = [];
-  private readonly abort = new AbortController();
-
-  static async open(url: string, token: string): Promise<EventStreamClient> {
-    const client = new EventStreamClient();
-    const response = await fetch(`${url}/api/v1/events`, {
-      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
-      signal: client.abort.signal,
-    });
-    expect(response.status).toBe(200);
-    void client.read(response.body!.getReader());
-    return client;
-  }
-
-  private async read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    const decoder = new StringDecoder('utf8');
-    let buffer = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        buffer += decoder.write(value);
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const fields = new Map(
-            frame
-              .split('\n')
-              .filter((line) => !line.startsWith(':'))
-              .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
-          );
-          if (fields.has('data')) {
-            this.events.push({
-              id: Number(fields.get('id')),
-              type: fields.get('event')!,
-              data: JSON.parse(fields.get('data')!),
-            });
-          }
-        }
-      }
-    } catch {
-      // Aborted at the end of the test.
-    }
-  }
-
-  close(): void {
-    this.abort.abort();
-  }
-}
-
 describe('conflicts in the lab', () => {
   let lab: NetnsLab;
   let collector: CollectorProcess;
   let agent: TestProcess;
   let receiver: WebhookReceiver;
-  let stream: EventStreamClient;
+  let stream: EventStreamClient<Conflict>;
   const [h1, h2, h3, h4, h5, h6] = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((h) => `iwc-${process.pid}-${h}`) as [
     string,
     string,
@@ -189,7 +131,7 @@ describe('conflicts in the lab', () => {
     await post('/subnets/10.99.0.0%2F24/ranges', { start: '10.99.0.200', end: '10.99.0.209', purpose: 'reserved' });
     await post('/subnets', { cidr: 'fd99::/64' });
     await post('/webhooks', { url: receiver.url, events: ['*'], secret: SECRET });
-    stream = await EventStreamClient.open(collector.url, ADMIN_TOKEN);
+    stream = await EventStreamClient.open<Conflict>(collector.url, ADMIN_TOKEN);
     agent = startLabAgent(lab, collector.url, 'lab-agent', mkdtempSync(join(tmpdir(), 'ipwarden-agent-')));
     await agentConnected(collector, 'lab-agent');
     await agent.waitFor(/capture opened on br0/);

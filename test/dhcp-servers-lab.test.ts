@@ -1,22 +1,28 @@
 /**
- * From the API call to a real DHCP client's address, with real processes in the netns lab:
- * `ipwarden-collector` in the main namespace; `ipwarden-agent run --dhcp-backend dnsmasq` in the
- * bridge namespace, running its own dnsmasq on br0 (which sits in the lab subnet, so the agent
- * serves it by the rule); busybox udhcpc in a host namespace asking for an address.
+ * From the API call to a real DHCP client's address, with real processes in the netns lab, once
+ * for each real DHCP server: `ipwarden-collector` in the main namespace; `ipwarden-agent run
+ * --dhcp-backend dnsmasq` (or `kea`, with Kea's hosts database on a real PostgreSQL reached by
+ * its Unix socket) in the bridge namespace, running its own server on br0 (which sits in the lab
+ * subnet, so the agent serves it by the rule); busybox udhcpc in a host namespace asking for an
+ * address.
  *
  * A device address made for the client's MAC answers `applied`, and the client started then gets
  * exactly that address with the subnet's gateway and DNS; moved, the client renews onto the new
  * one; released, it falls back into the dynamic range. A node deployed (MAAS) gets its `auto`
  * address with next-server and boot file. With the collector down, the client still gets its
- * address. A name DHCP cannot carry never reaches a map (what the agent does with one it is sent
- * anyway is the appliers' conformance suite's, agent/src/dhcp/appliers.test.ts).
+ * address. The server's own refusal of a subnet's options (Kea's of a boot file name longer
+ * than RFC 2131's field) is a failed apply in GET /agents and a `dhcp.failed` event, with the map
+ * before still served. A name DHCP cannot carry never reaches a map (what the agent does with one
+ * it is sent anyway is the appliers' conformance suite's, agent/src/dhcp/appliers.test.ts).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CollectorProcess, startLabAgent, until } from './support/collector-process.js';
+import { ADMIN_TOKEN, CollectorProcess, startLabAgent, until } from './support/collector-process.js';
+import { EventStreamClient } from './support/event-stream-client.js';
 import { NetnsLab, UPLINK_COLLECTOR_IP } from './support/netns-lab.js';
+import { type PostgresServer, startPostgres } from './support/postgres-server.js';
 import { stopAll, type TestProcess } from './support/processes.js';
 
 interface Dhcp {
@@ -24,9 +30,30 @@ interface Dhcp {
   agents: { name: string; state: string; error?: string }[];
 }
 
-describe('DHCP maps to a real dnsmasq and a real client', () => {
+interface Server {
+  backend: 'dnsmasq' | 'kea';
+  /** The agent's options for it, given the hosts database (Kea's) the suite started. */
+  options(database: PostgresServer | undefined): string[];
+  /** The pid file of the server the agent runs, in its state directory. */
+  pidFile: string;
+  /** A subnet option the API takes and the server refuses, with the words it refuses it in. */
+  refused?: { patch: Record<string, unknown>; reason: RegExp };
+}
+
+const SERVERS: Server[] = [
+  { backend: 'dnsmasq', options: () => ['--dhcp-backend', 'dnsmasq'], pidFile: 'dnsmasq/dnsmasq.pid' },
+  {
+    backend: 'kea',
+    options: (database) => ['--dhcp-backend', 'kea', '--kea-hosts-database', database!.socketUrl],
+    pidFile: 'kea/kea-dhcp4.kea-dhcp4.pid',
+    refused: { patch: { bootFile: `boot/${'x'.repeat(150)}.0` }, reason: /boot-file-name must be at most 127 bytes/ },
+  },
+];
+
+describe.each(SERVERS)('DHCP maps to a real $backend and a real client', (server) => {
   const lab: { current?: NetnsLab } = {};
-  const dir = mkdtempSync(join(tmpdir(), 'ipwarden-dhcp-dnsmasq-'));
+  const dir = mkdtempSync(join(tmpdir(), `ipwarden-dhcp-${server.backend}-`));
+  let database: PostgresServer | undefined;
   const collector = new CollectorProcess(UPLINK_COLLECTOR_IP, undefined);
   const leaseScript = join(dir, 'udhcpc.sh');
   const leaseOut = join(dir, 'lease.env');
@@ -54,8 +81,14 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
       )
     ).body.items.find((a) => a.name === 'rack-d');
 
+  const leased = async (mac: string) =>
+    (await collector.api<{ items: { ip: string; kind: string }[] }>(`/addresses?mac=${mac}`)).body.items.find(
+      (a) => a.kind === 'auto',
+    )!.ip;
+
   beforeAll(async () => {
-    lab.current = await NetnsLab.create(`iw-${process.pid}-dd-`, 1);
+    if (server.backend === 'kea') database = startPostgres();
+    lab.current = await NetnsLab.create(`iw-${process.pid}-d${server.backend[0]}-`, 1);
     client = lab.current.hosts[0]!;
     clientMac = await lab.current.macOf(client);
     await lab.current.exec(lab.current.bridge, 'ip', 'addr', 'add', '10.99.0.2/24', 'dev', 'br0');
@@ -80,16 +113,21 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
       method: 'POST',
       body: JSON.stringify({ start: '10.99.0.100', end: '10.99.0.199', purpose: 'dynamic' }),
     });
-    agent = startLabAgent(lab.current, collector.url, 'rack-d', join(dir, 'state'), [], ['--dhcp-backend', 'dnsmasq']);
-    await until(async () => ((await agentRow())?.dhcp.inStep ? true : undefined), 30_000, 'dnsmasq serving the map');
+    agent = startLabAgent(lab.current, collector.url, 'rack-d', join(dir, 'state'), [], server.options(database));
+    await until(
+      async () => ((await agentRow())?.dhcp.inStep ? true : undefined),
+      30_000,
+      `${server.backend} serving the map`,
+    );
   }, 90_000);
 
   afterAll(async () => {
-    // The agent stops its dnsmasq on SIGTERM; stopAll's SIGKILL would leave it running.
+    // The agent stops its server on SIGTERM; stopAll's SIGKILL would leave it running.
     await agent?.stop('SIGTERM');
     await stopAll();
     await collector.stop();
     await lab.current?.destroy();
+    database?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -147,18 +185,18 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
     expect((await agentRow())!.dhcp).toMatchObject({ inStep: true, failure: null });
   });
 
-  it('takes the agent’s own dnsmasq for a known DHCP server: its answers opened no rogue-dhcp-server', async () => {
+  it(`takes the agent’s own ${server.backend} for a known DHCP server: its answers opened no rogue-dhcp-server`, async () => {
     const conflicts = await collector.api<{ items: { kind: string }[] }>('/conflicts?kind=rogue-dhcp-server');
     expect(conflicts.body.items).toEqual([]);
   });
 
-  it('starts its dnsmasq again when it dies, on the map it served', async () => {
-    const pidFile = join(dir, 'state', 'dnsmasq', 'dnsmasq.pid');
+  it(`starts its ${server.backend} again when it dies, on the map it served`, async () => {
+    const pidFile = join(dir, 'state', server.pidFile);
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    process.kill(pid, 'SIGKILL'); // the agent's own dnsmasq, started by this test's agent
+    process.kill(pid, 'SIGKILL'); // the agent's own server, started by this test's agent
     await until(
       async () => {
-        // The new dnsmasq writes the file as it starts: absent or empty for a moment.
+        // The new server writes the file as it starts: absent or empty for a moment.
         let now = 0;
         try {
           now = Number(readFileSync(pidFile, 'utf8').trim());
@@ -168,21 +206,54 @@ describe('DHCP maps to a real dnsmasq and a real client', () => {
         return now > 0 && now !== pid && existsSync(`/proc/${now}`) ? now : undefined;
       },
       10_000,
-      'a new dnsmasq',
+      `a new ${server.backend}`,
     );
-    const node = (await collector.api<{ items: { ip: string; kind: string }[] }>(`/addresses?mac=${clientMac}`)).body
-      .items;
-    expect((await lease()).ip).toBe(node.find((a) => a.kind === 'auto')!.ip);
+    const auto = await leased(clientMac);
+    // Started again a second after it died, and serving once it says so: the client may ask before.
+    await until(async () => ((await lease().catch(() => undefined))?.ip === auto ? true : undefined), 15_000, 'served');
   });
 
   it('goes on serving with the collector down', async () => {
-    const node = (await collector.api<{ items: { ip: string; kind: string }[] }>(`/addresses?mac=${clientMac}`)).body
-      .items;
+    const auto = await leased(clientMac);
     await collector.stop();
     try {
-      expect((await lease()).ip).toBe(node.find((a) => a.kind === 'auto')!.ip);
+      expect((await lease()).ip).toBe(auto);
     } finally {
       await collector.start();
     }
   });
+
+  if (server.refused !== undefined) {
+    const { patch, reason } = server.refused;
+    it(`reports ${server.backend}’s refusal of a subnet’s options as a failed apply, and serves the map before`, async () => {
+      const auto = await leased(clientMac);
+      const stream = await EventStreamClient.open<{ error?: string }>(collector.url, ADMIN_TOKEN);
+      const patched = await collector.api<{ id: string }>(`/subnets/${subnetId}`, {
+        method: 'PATCH',
+        body: JSON.stringify(patch),
+      });
+      expect(patched.status).toBe(200);
+      const { value: failure } = await until(
+        async () => (await agentRow())?.dhcp.failure ?? undefined,
+        20_000,
+        'a failed apply',
+      );
+      expect(failure.error).toMatch(reason);
+      const { value: event } = await until(
+        async () => stream.events.find((e) => e.type === 'dhcp.failed'),
+        10_000,
+        'dhcp.failed on /events',
+      );
+      stream.close();
+      expect(event.data.data.error).toMatch(reason);
+      expect(await lease()).toMatchObject({ ip: auto, boot_file: 'pxelinux.0' });
+      // Put right, the map is applied and the failure gone.
+      await collector.api(`/subnets/${subnetId}`, {
+        method: 'PATCH',
+        body: JSON.stringify({ bootFile: 'pxelinux.0' }),
+      });
+      await until(async () => ((await agentRow())?.dhcp.inStep ? true : undefined), 20_000, 'in step again');
+      expect((await agentRow())!.dhcp.failure).toBeNull();
+    });
+  }
 });
