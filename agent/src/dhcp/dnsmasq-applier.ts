@@ -21,13 +21,23 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DhcpHost, DhcpMapChange, DhcpMapContent, DhcpSubnet } from '@ipwarden/protocol';
+import {
+  type DhcpHost,
+  type DhcpMapChange,
+  type DhcpMapContent,
+  type DhcpSubnet,
+  MAX_DHCP_HOSTS,
+} from '@ipwarden/protocol';
 import { writeFileAtomic } from '../atomic-file.js';
 import type { Logger } from '../run-command.js';
 import type { DhcpApplier } from './applier.js';
 import { SupervisedServer } from './supervised-server.js';
 
 const run = promisify(execFile);
+/** Leases the agent's own dnsmasq holds at most: every host a map may hold, and dynamic clients beside them. */
+const DHCP_LEASE_MAX = 4 * MAX_DHCP_HOSTS;
+/** How long dnsmasq may take to read a hosts file (5.5 s at 50,000 hosts, measured: BACKENDS.md). */
+const READ_TIMEOUT_MS = 60_000; // 1 min
 
 export interface DnsmasqApplierOptions {
   /** Where the hosts, options and hosts.d live (and, for the agent's own dnsmasq, its leases and pid). */
@@ -141,15 +151,32 @@ export class DnsmasqApplier implements DhcpApplier {
     }
     const pid = this.serverPid();
     if (change !== undefined && options === this.options && this.onlyAdds(change)) {
-      this.addDelta(change.hosts);
+      const file = join(this.hostsDir, `d${Date.now()}-${this.deltas++}`);
+      const read = this.hasRead(file);
+      this.addDelta(file, change.hosts);
+      await read;
       return;
     }
+    const read = this.hasRead(this.hostsFile);
     this.writeWhole(map, options);
     try {
       process.kill(pid, 'SIGHUP');
     } catch (error) {
       throw new Error(`dnsmasq (pid ${pid}) did not take SIGHUP: ${(error as Error).message}`);
     }
+    await read;
+  }
+
+  /**
+   * Resolves once the agent's own dnsmasq has read `file` (it says `read FILE`), so that
+   * "applied" means dnsmasq holds the hosts: a client asking at once is not handed a dynamic
+   * address. A dnsmasq run by someone else is not heard: the file written is all there is.
+   */
+  private hasRead(file: string): Promise<void> | undefined {
+    if (this.settings.pidFile !== undefined) return undefined;
+    const read = this.server.expect(`read ${file}`, READ_TIMEOUT_MS);
+    read.catch(() => {}); // awaited by the caller, unless it threw first
+    return read;
   }
 
   /** Adds only: each a MAC dnsmasq has no entry for, on an address none holds. */
@@ -163,10 +190,9 @@ export class DnsmasqApplier implements DhcpApplier {
     return change.hosts.length > 0;
   }
 
-  private addDelta(hosts: readonly DhcpHost[]): void {
-    const name = `d${Date.now()}-${this.deltas++}`;
+  private addDelta(file: string, hosts: readonly DhcpHost[]): void {
     // A dotfile first (dnsmasq skips those), then one rename: one inotify event for the batch.
-    writeFileAtomic(join(this.hostsDir, name), hosts.map(hostLine).join(''), 0o644);
+    writeFileAtomic(file, hosts.map(hostLine).join(''), 0o644);
     for (const host of hosts) {
       this.heldIps.add(host.ip);
       this.heldMacs.add(host.mac);
@@ -215,6 +241,13 @@ export class DnsmasqApplier implements DhcpApplier {
       `--dhcp-hostsdir=${this.hostsDir}`,
       `--dhcp-optsfile=${this.optsFile}`,
       `--dhcp-leasefile=${join(this.settings.dir, 'leases')}`,
+      // dnsmasq's default is 1,000 leases, and it will not even start on a lease file holding
+      // more ("too many stored leases"): a rack's map alone may hold 50,000 hosts.
+      `--dhcp-lease-max=${DHCP_LEASE_MAX}`,
+      // Before offering a dynamic address dnsmasq pings it and handles no DHCP for up to 3 s
+      // (delay_dhcp, PING_WAIT in its config.h); ipwarden sees addresses in use on the wire
+      // itself (unallocated-in-use), and a rack cannot go deaf at each new client.
+      '--no-ping',
       `--pid-file=${join(this.settings.dir, 'dnsmasq.pid')}`,
       '--log-facility=-',
       '--log-dhcp',

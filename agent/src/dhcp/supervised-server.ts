@@ -26,6 +26,8 @@ export interface ServerStart {
 export class SupervisedServer {
   private child: ChildProcess | undefined;
   private closed = false;
+  /** Waiters for a line of the running server's output. */
+  private readonly expected = new Set<{ line: string; seen(): void }>();
 
   /**
    * @param name how messages call the server
@@ -79,7 +81,15 @@ export class SupervisedServer {
     child.removeAllListeners('exit');
     for (const stream of [child.stdout!, child.stderr!]) {
       stream.removeAllListeners('data');
-      stream.resume();
+      stream.setEncoding('utf8');
+      let partial = '';
+      stream.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop()!.slice(-4096);
+        for (const line of lines) {
+          for (const waiter of this.expected) if (line.includes(waiter.line)) waiter.seen();
+        }
+      });
     }
     child.once('exit', (code, signal) => {
       if (this.closed || this.child !== child) return;
@@ -91,6 +101,39 @@ export class SupervisedServer {
       }, RESTART_DELAY_MS).unref();
     });
     this.child = child;
+  }
+
+  /**
+   * Resolves once the running server writes `line` (as dnsmasq says `read FILE` once it has read
+   * one): asked before what makes it say so. Rejects after `timeoutMs`, or if the server exits.
+   */
+  expect(line: string, timeoutMs: number): Promise<void> {
+    const child = this.child;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        line,
+        seen: () => {
+          done();
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.name} did not say "${line}" within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const exited = () => {
+        done();
+        reject(new Error(`${this.name} exited before it said "${line}"`));
+      };
+      const done = () => {
+        clearTimeout(timer);
+        this.expected.delete(waiter);
+        child?.off('exit', exited);
+      };
+      if (child === undefined || child.exitCode !== null) return exited();
+      this.expected.add(waiter);
+      child.once('exit', exited);
+    });
   }
 
   /** Stops the server (SIGTERM) and waits for it to exit. */
