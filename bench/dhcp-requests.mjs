@@ -44,11 +44,7 @@ socket.on('message', (packet) => {
     request.answeredMs = now() - request.sentAt;
     request.ip = ip;
   }
-  if (
-    probe !== undefined &&
-    probe.xids.has(packet.readUInt32BE(4)) &&
-    (probe.not ? ip !== probe.ip : ip === probe.ip)
-  ) {
+  if (probe?.xids.has(packet.readUInt32BE(4)) && (probe.not ? ip !== probe.ip : ip === probe.ip)) {
     clearTimeout(probe.timer);
     process.send({ probed: now() });
     probe = undefined;
