@@ -14,6 +14,7 @@ import {
   type CollectorMessage,
   ConfigChange,
   DhcpApplied,
+  DhcpDrift,
   DhcpFailed,
   DhcpMap,
   DhcpMapChange,
@@ -43,6 +44,7 @@ const fromAgents = compile({
   sightings: Sightings,
   dhcpApplied: DhcpApplied,
   dhcpFailed: DhcpFailed,
+  dhcpDrift: DhcpDrift,
   stats: Stats,
 });
 const fromCollector = compile({

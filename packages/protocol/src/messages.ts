@@ -127,6 +127,25 @@ export const DhcpFailed = Type.Object(
 
 const Count = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
+/**
+ * What the agent read back from its DHCP server differs from the map it applied (someone edited
+ * the server's hosts behind it): sent once per finding, before the agent applies the map whole
+ * again.
+ */
+export const DhcpDrift = Type.Object(
+  {
+    type: Type.Literal('dhcpDrift'),
+    version: Version,
+    /** Hosts of the map the server does not serve as mapped. */
+    missing: Count,
+    /** Hosts the server serves that the map does not hold. */
+    unexpected: Count,
+    /** A few of them, in words. */
+    detail: Name(4096),
+  },
+  { additionalProperties: false },
+);
+
 export const Stats = Type.Object(
   {
     type: Type.Literal('stats'),
@@ -139,7 +158,7 @@ export const Stats = Type.Object(
   { additionalProperties: false },
 );
 
-export const AgentMessage = Type.Union([Hello, Sightings, DhcpApplied, DhcpFailed, Stats]);
+export const AgentMessage = Type.Union([Hello, Sightings, DhcpApplied, DhcpFailed, DhcpDrift, Stats]);
 
 // Collector → agent
 
@@ -266,6 +285,7 @@ export type Hello = Static<typeof Hello>;
 export type Sightings = Static<typeof Sightings>;
 export type DhcpApplied = Static<typeof DhcpApplied>;
 export type DhcpFailed = Static<typeof DhcpFailed>;
+export type DhcpDrift = Static<typeof DhcpDrift>;
 export type Stats = Static<typeof Stats>;
 export type AgentMessage = Static<typeof AgentMessage>;
 export type AgentConfig = Static<typeof AgentConfig>;
