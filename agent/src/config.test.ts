@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       stateDir: '/var/lib/ipwarden-agent',
       name: undefined,
       dhcpBackend: 'none',
+      dhcpCheckSeconds: 300,
       pcap: undefined,
       refreshSeconds: 600,
       maxBindings: 100_000,

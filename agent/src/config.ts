@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { MAX_BATCH_ITEMS } from '@ipwarden/protocol';
 import { DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_MS } from './binding-table.js';
+import { DEFAULT_DRIFT_CHECK_MS } from './dhcp/dhcp-service.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_OUTBOX_BYTES, MAX_OUTBOX_BYTES } from './outbox.js';
 import { DEFAULT_BATCH_ITEMS, DEFAULT_FLUSH_DELAY_MS } from './uplink.js';
@@ -24,6 +25,7 @@ export interface AgentConfig {
   dnsmasqPidFile: string | undefined;
   keaDir: string | undefined;
   keaHostsDatabase: string | undefined;
+  dhcpCheckSeconds: number;
   pcap: string | undefined;
   refreshSeconds: number;
   maxBindings: number;
@@ -168,6 +170,18 @@ export const AGENT_OPTIONS: readonly Option[] = [
     description:
       'the PostgreSQL database Kea reads reservations from, postgres://user:password@host:port/name (?host=/socket/dir for a Unix socket); its schema is made when it is empty',
     default: undefined,
+  },
+  {
+    key: 'dhcpCheckSeconds',
+    flag: 'dhcp-check',
+    env: 'IPWARDEN_DHCP_CHECK_SECONDS',
+    kind: 'integer',
+    value: 'SECONDS',
+    min: 0,
+    max: 86_400,
+    description:
+      'seconds between reads of what the DHCP server serves, to report drift from the applied map and put it back (kea, file); 0: never',
+    default: DEFAULT_DRIFT_CHECK_MS / 1000, // 300 s
   },
   {
     key: 'pcap',

@@ -116,6 +116,7 @@ async function startDhcp(
     applier,
     report: (message) => uplink?.sendDhcp(message) ?? false,
     log,
+    checkMs: config.dhcpCheckSeconds * 1000,
   });
   await service.start();
   return { service, connect: (u) => (uplink = u) };

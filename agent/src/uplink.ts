@@ -19,6 +19,7 @@ import {
   type AgentConfig as CollectorConfig,
   type CollectorMessage,
   type DhcpApplied,
+  type DhcpDrift,
   type DhcpFailed,
   type DhcpMap,
   type DhcpMapChange,
@@ -283,11 +284,11 @@ export class Uplink {
    * Says how applying a DHCP map went, if the collector has welcomed it; false otherwise (the
    * next connection's welcome brings the map again, and the answer then).
    */
-  sendDhcp(report: DhcpApplied | DhcpFailed): boolean {
+  sendDhcp(report: DhcpApplied | DhcpFailed | DhcpDrift): boolean {
     return this.sendNow(report);
   }
 
-  private sendNow(message: Stats | DhcpApplied | DhcpFailed): boolean {
+  private sendNow(message: Stats | DhcpApplied | DhcpFailed | DhcpDrift): boolean {
     const connection = this.connection;
     if (connection === undefined || !connection.welcomed || connection.ws.readyState !== WebSocket.OPEN) return false;
     connection.ws.send(encodeMessage(message));

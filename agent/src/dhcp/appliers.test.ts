@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { DhcpApplied, DhcpFailed, DhcpHost, DhcpMap, DhcpSubnet } from '@ipwarden/protocol';
+import type { DhcpApplied, DhcpDrift, DhcpFailed, DhcpHost, DhcpMap, DhcpSubnet } from '@ipwarden/protocol';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../../test/support/postgres-server.js';
 import type { DhcpApplier } from './applier.js';
@@ -19,6 +20,7 @@ import { DhcpService } from './dhcp-service.js';
 import { DnsmasqApplier } from './dnsmasq-applier.js';
 import { FileApplier } from './file-applier.js';
 import { KeaApplier } from './kea-applier.js';
+import { keaSubnetId } from './kea-config.js';
 
 const run = promisify(execFile);
 const SERVER_NS = `iwa-${process.pid}-srv`;
@@ -42,6 +44,8 @@ interface Backend {
   /** An applier whose server cannot take a map, and the words its failure carries. */
   broken(dir: string): { applier: DhcpApplier; reason: RegExp };
   served(dir: string, mac: string): Promise<string | undefined>;
+  /** Edits what the server serves behind the applier's back: host(10) gone, host(19) there (backends that can be read back). */
+  tamper?(dir: string): Promise<void>;
   /** Options of a subnet that pass every check but the server's own, and the words it refuses them in. */
   refused?: { subnet: Partial<DhcpSubnet>; reason: RegExp };
 }
@@ -84,6 +88,12 @@ const backends: Backend[] = [
         return undefined;
       }
     },
+    async tamper(dir) {
+      const file = join(dir, 'map.json');
+      const held = JSON.parse(readFileSync(file, 'utf8')) as DhcpMap;
+      held.hosts = [...held.hosts.filter((h) => h.mac !== host(10).mac), host(19)];
+      writeFileSync(file, JSON.stringify(held));
+    },
   },
   {
     name: 'dnsmasq',
@@ -121,6 +131,16 @@ const backends: Backend[] = [
       reason: /Kea's hosts database \(kea@127\.0\.0\.1:1\/kea\): .*ECONNREFUSED/,
     }),
     served: (_dir, mac) => askServer(mac),
+    async tamper() {
+      const sql = postgres(keaHosts!.url, { max: 1, onnotice: () => {} });
+      try {
+        await sql`DELETE FROM hosts WHERE dhcp_identifier = ${Buffer.from(host(10).mac.replaceAll(':', ''), 'hex')}`;
+        await sql`INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, ipv4_address)
+                  VALUES (${Buffer.from(host(19).mac.replaceAll(':', ''), 'hex')}, 0, ${keaSubnetId(subnet.cidr)}, ${(10 << 24) + (99 << 16) + 19})`;
+      } finally {
+        await sql.end();
+      }
+    },
     // RFC 2131's `file` field holds 128 octets: Kea refuses a longer boot file name, which the API allows.
     refused: { subnet: { bootFile: 'b'.repeat(200) }, reason: /boot-file-name must be at most 127 bytes long/ },
   },
@@ -158,7 +178,7 @@ afterAll(async () => {
 
 describe.each(backends)('the $name backend', (backend) => {
   const dir = mkdtempSync(join(work, `${backend.name}-`));
-  const reports: (DhcpApplied | DhcpFailed)[] = [];
+  const reports: (DhcpApplied | DhcpFailed | DhcpDrift)[] = [];
   const service = (applier = backend.applier(dir)) =>
     new DhcpService({
       stateDir: dir,
@@ -166,6 +186,7 @@ describe.each(backends)('the $name backend', (backend) => {
       report: (m) => reports.push(m) > 0,
       log: () => {},
       retryFirstMs: 60_000,
+      checkMs: 0, // the tests read back when they mean to
     });
   let current: DhcpService;
 
@@ -235,6 +256,24 @@ describe.each(backends)('the $name backend', (backend) => {
     await broken.close();
   }, 30_000);
 
+  if (backend.tamper !== undefined) {
+    const tamper = backend.tamper;
+    it('reads the server back, reports drift from the applied map, and puts the map back', async () => {
+      await current.idle();
+      const version = current.appliedVersion!;
+      expect(await current.checkDrift()).toBe(false);
+      expect(await backend.served(dir, host(10).mac)).toBe('10.99.0.10');
+      await tamper(dir);
+      expect(await current.checkDrift()).toBe(true);
+      await current.idle();
+      expect(reports.at(-2)).toMatchObject({ type: 'dhcpDrift', version, missing: 1, unexpected: 1 });
+      expect((reports.at(-2) as DhcpDrift).detail).toMatch(/not served: 02:99:00:00:01:0a → 10\.99\.0\.10/);
+      expect(reports.at(-1)).toEqual({ type: 'dhcpApplied', version });
+      expect(await backend.served(dir, host(10).mac)).toBe('10.99.0.10');
+      expect(await backend.served(dir, host(19).mac)).toBeUndefined();
+      expect(await current.checkDrift()).toBe(false);
+    }, 30_000);
+  }
   if (backend.refused !== undefined) {
     const { subnet: options, reason } = backend.refused;
     it('reports the server’s own words when it refuses a configuration, and keeps serving the map before', async () => {

@@ -6,14 +6,18 @@
  * words); a failed one leaves the server on the map it had — the applier's promise — and is
  * tried again with backoff. The last applied map is kept in the state directory: after a
  * restart the server is given it again at once, and goes on serving it while the collector is
- * out of reach.
+ * out of reach. Now and then (`checkMs`) the server is asked what it serves (for backends that
+ * can read it back): drift from the applied map — someone edited the server's hosts behind the
+ * agent — is reported (`dhcpDrift`) and the map applied whole again.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   applyMapChange,
   type DhcpApplied,
+  type DhcpDrift,
   type DhcpFailed,
+  type DhcpHost,
   type DhcpMap,
   type DhcpMapChange,
   type DhcpMapContent,
@@ -28,15 +32,37 @@ import type { DhcpApplier } from './applier.js';
 export const APPLIED_MAP_FILE = 'dhcp-applied.json';
 const RETRY_FIRST_MS = 1_000; // 1 s
 const RETRY_MAX_MS = 60_000; // 1 min
+/** How often the server is read back for drift, by default. */
+export const DEFAULT_DRIFT_CHECK_MS = 300_000; // 5 min
 
 export interface DhcpServiceOptions {
   stateDir: string;
   applier: DhcpApplier;
   /** Sends an answer to the collector; false when there is no connection (the next one asks again). */
-  report(message: DhcpApplied | DhcpFailed): boolean;
+  report(message: DhcpApplied | DhcpFailed | DhcpDrift): boolean;
   log: Logger;
   /** Tests shorten the backoff. */
   retryFirstMs?: number;
+  /** How often the server is read back for drift; 0 never. */
+  checkMs?: number;
+}
+
+const hostKey = (h: DhcpHost) => `${h.subnet} ${h.mac} ${h.ip} ${h.hostname ?? ''}`;
+
+/** How `served` differs from `mapped`: undefined when it does not. */
+export function driftOf(mapped: readonly DhcpHost[], served: readonly DhcpHost[]) {
+  const want = new Set(mapped.map(hostKey));
+  const have = new Set(served.map(hostKey));
+  const missing = mapped.filter((h) => !have.has(hostKey(h)));
+  const unexpected = served.filter((h) => !want.has(hostKey(h)));
+  if (missing.length === 0 && unexpected.length === 0) return undefined;
+  const says = (h: DhcpHost) =>
+    `${h.mac} → ${h.ip}${h.hostname === undefined ? '' : ` (${h.hostname})`} in ${h.subnet}`;
+  const detail = [
+    ...missing.slice(0, 5).map((h) => `not served: ${says(h)}`),
+    ...unexpected.slice(0, 5).map((h) => `served, not in the map: ${says(h)}`),
+  ].join('; ');
+  return { missing: missing.length, unexpected: unexpected.length, detail };
 }
 
 export class DhcpService {
@@ -47,8 +73,41 @@ export class DhcpService {
   private failures = 0;
   private closed = false;
   private keeping: Promise<void> = Promise.resolve();
+  /** The next apply gives the server the whole map (after drift), not what changed. */
+  private whole = false;
+  private readonly checker: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: DhcpServiceOptions) {}
+  constructor(private readonly options: DhcpServiceOptions) {
+    const every = options.checkMs ?? DEFAULT_DRIFT_CHECK_MS;
+    if (every > 0) {
+      this.checker = setInterval(() => {
+        this.checkDrift().catch((error: Error) => options.log(`DHCP: cannot read the server back: ${error.message}`));
+      }, every);
+      this.checker.unref();
+    }
+  }
+
+  /**
+   * Reads back what the server serves; drift from the applied map is reported and the map
+   * applied whole again. Skipped while an apply runs or waits (the server is changing then).
+   * Resolves to whether it found drift.
+   */
+  async checkDrift(): Promise<boolean> {
+    const applied = this.applied;
+    if (applied === undefined || this.running !== undefined || this.wanted !== undefined || this.closed) return false;
+    const served = await this.options.applier.served();
+    if (served === undefined || this.applied !== applied || this.running !== undefined) return false;
+    const drift = driftOf(applied.hosts, served);
+    if (drift === undefined) return false;
+    this.options.log(
+      `DHCP: ${this.options.applier.backend} drifted from map version ${applied.version}: ${drift.detail}`,
+    );
+    this.options.report({ type: 'dhcpDrift', version: applied.version, ...drift });
+    this.whole = true;
+    this.wanted ??= applied;
+    this.kick();
+    return true;
+  }
 
   /** The version applied, for hello. */
   get appliedVersion(): number | null {
@@ -148,10 +207,13 @@ export class DhcpService {
   }
 
   private async tryApply(map: DhcpMapContent): Promise<string | undefined> {
+    const whole = this.whole || this.applied === undefined;
+    this.whole = false;
     try {
-      await this.options.applier.apply(map, this.applied === undefined ? undefined : mapChange(this.applied, map));
+      await this.options.applier.apply(map, whole ? undefined : mapChange(this.applied!, map));
       return undefined;
     } catch (error) {
+      this.whole ||= whole && this.applied !== undefined; // the retry too gives it the whole map
       return (error as Error).message || String(error);
     }
   }
@@ -169,6 +231,7 @@ export class DhcpService {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.checker);
     await this.running;
     await this.keeping;
     await this.options.applier.close();

@@ -118,7 +118,7 @@ export class KeaHostsDatabase {
         } else if (change.removed.length > 0) {
           await tx`
             DELETE FROM hosts h USING unnest(${tx.array(change.removed.map((r) => macBytes(r.mac)))}::bytea[],
-                                             ${tx.array(change.removed.map((r) => ids.get(r.subnet) ?? 0))}::int[]) AS r(mac, subnet)
+                                             ${tx.array(change.removed.map((r) => ids.get(r.subnet) ?? 0))}::bigint[]) AS r(mac, subnet)
             WHERE h.dhcp_identifier = r.mac AND h.dhcp_identifier_type = ${HW_ADDRESS} AND h.dhcp4_subnet_id = r.subnet`;
         }
         await this.upsert(tx, change?.hosts ?? map.hosts, ids);
@@ -136,10 +136,10 @@ export class KeaHostsDatabase {
   ) {
     await tx`
       DELETE FROM hosts h
-      WHERE h.dhcp4_subnet_id = ANY(${tx.array(owned)}::int[])
+      WHERE h.dhcp4_subnet_id = ANY(${tx.array(owned)}::bigint[])
         AND NOT EXISTS (
           SELECT 1 FROM unnest(${tx.array(hosts.map((h) => macBytes(h.mac)))}::bytea[],
-                               ${tx.array(hosts.map((h) => ids.get(h.subnet) ?? 0))}::int[]) AS m(mac, subnet)
+                               ${tx.array(hosts.map((h) => ids.get(h.subnet) ?? 0))}::bigint[]) AS m(mac, subnet)
           WHERE m.mac = h.dhcp_identifier AND m.subnet = h.dhcp4_subnet_id AND h.dhcp_identifier_type = ${HW_ADDRESS})`;
   }
 
@@ -149,7 +149,7 @@ export class KeaHostsDatabase {
       INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, ipv4_address, hostname)
       SELECT mac, ${HW_ADDRESS}, subnet, ip, name
       FROM unnest(${tx.array(hosts.map((h) => macBytes(h.mac)))}::bytea[],
-                  ${tx.array(hosts.map((h) => ids.get(h.subnet) ?? 0))}::int[],
+                  ${tx.array(hosts.map((h) => ids.get(h.subnet) ?? 0))}::bigint[],
                   ${tx.array(hosts.map((h) => ipNumber(h.ip)))}::bigint[],
                   ${tx.array(hosts.map((h) => h.hostname ?? null))}::text[]) AS m(mac, subnet, ip, name)
       ON CONFLICT (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id) WHERE dhcp4_subnet_id IS NOT NULL
@@ -161,8 +161,8 @@ export class KeaHostsDatabase {
     await this.prepare();
     const cidrs = new Map([...ids].map(([cidr, id]) => [id, cidr]));
     const rows = await this.sql<{ mac: Buffer; subnet: number; ip: string; hostname: string | null }[]>`
-      SELECT dhcp_identifier AS mac, dhcp4_subnet_id AS subnet, ipv4_address::text AS ip, hostname
-      FROM hosts WHERE dhcp_identifier_type = ${HW_ADDRESS} AND dhcp4_subnet_id = ANY(${this.sql.array(owned)}::int[])`;
+      SELECT dhcp_identifier AS mac, dhcp4_subnet_id::float8 AS subnet, ipv4_address::text AS ip, hostname
+      FROM hosts WHERE dhcp_identifier_type = ${HW_ADDRESS} AND dhcp4_subnet_id = ANY(${this.sql.array(owned)}::bigint[])`;
     return rows.map((r) => ({
       mac: macText(r.mac),
       ip: ipText(Number(r.ip)),
