@@ -7,7 +7,7 @@
  * and gets the map when it comes back; an apply that fails is reported with the reason, and the
  * map applied last keeps being served, also across a restart with the collector down.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ interface AgentRow {
     inStep: boolean;
     serves: string[];
     failure: { version: number; error: string } | null;
+    lastDrift: { version: number; missing: number; unexpected: number; detail: string } | null;
   };
 }
 interface MapFile {
@@ -79,7 +80,8 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
       'rack-1',
       stateDir,
       [],
-      ['--dhcp-backend', 'file', '--dhcp-file', file],
+      // Read back every second: drift is found within the test's patience.
+      ['--dhcp-backend', 'file', '--dhcp-file', file, '--dhcp-check', '1'],
     );
   }
 
@@ -217,6 +219,26 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
     expect(readMap()!.hosts.map((h) => h.ip)).toContain('10.99.0.40');
     await collector.start();
     await until(async () => ((await agentRow())?.connected ? true : undefined), 30_000, 'reconnected');
+  });
+
+  it('reports a map edited behind its back as drift, in GET /agents and a dhcp.drift event, and puts it back', async () => {
+    const held = readMap()!;
+    const gone = held.hosts.find((h) => h.ip === '10.99.0.40')!;
+    writeFileSync(mapFile, JSON.stringify({ ...held, hosts: held.hosts.filter((h) => h !== gone) }));
+    const { value: drift } = await until(
+      async () => (await agentRow())?.dhcp.lastDrift ?? undefined,
+      20_000,
+      'the drift in GET /agents',
+    );
+    expect(drift).toMatchObject({ version: held.version, missing: 1, unexpected: 0 });
+    expect(drift.detail).toContain(`not served: ${gone.mac} → 10.99.0.40`);
+    expect(await eventsSoFar()).toMatch(/event: dhcp\.drift\n/);
+    await until(
+      async () => (readMap()?.hosts.some((h) => h.ip === '10.99.0.40') ? true : undefined),
+      10_000,
+      'put back',
+    );
+    expect((await agentRow())!.dhcp.inStep).toBe(true);
   });
 
   it('reports a failed apply with the reason, keeps the map it had, and never crashes', async () => {

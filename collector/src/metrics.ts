@@ -39,6 +39,11 @@ export class Metrics {
     help: 'DHCP maps an agent reported it could not apply',
     registers: [this.registry],
   });
+  readonly dhcpDrifts = new Counter({
+    name: 'ipwarden_dhcp_drifts_total',
+    help: 'Times an agent read back from its DHCP server something other than the map it applied',
+    registers: [this.registry],
+  });
   readonly dhcpApplied = new Counter({
     name: 'ipwarden_dhcp_applied_total',
     help: 'DHCP maps and changes agents acknowledged as applied',

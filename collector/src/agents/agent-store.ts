@@ -158,6 +158,8 @@ export interface AgentDhcpView {
   servesSetBy: 'interfaces' | 'admin';
   /** The last apply that failed since the last that succeeded: the server's own words. */
   failure: { version: number; error: string; at: string } | null;
+  /** The last time the agent read back from its server something other than its map (then applied again). */
+  lastDrift: { version: number; missing: number; unexpected: number; detail: string; at: string } | null;
 }
 
 export interface AgentView {
@@ -217,6 +219,7 @@ export async function listAgents(
           failing && dhcp?.failure != null
             ? { version: dhcp.failedVersion!, error: dhcp.failure, at: dhcp.failedAt!.toISOString() }
             : null,
+        lastDrift: dhcp?.drift == null ? null : { ...dhcp.drift, at: dhcp.driftAt!.toISOString() },
       },
       stats: row.stats ?? null,
     };

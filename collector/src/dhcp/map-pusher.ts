@@ -14,7 +14,7 @@
  * call waiting for its change compares with (dhcp-wait.ts), on whichever collector it waits.
  */
 import { type ServableSubnet, servedSubnets } from '@ipwarden/ipam';
-import type { DhcpHost, DhcpMap, DhcpMapChange, DhcpMapContent, DhcpSubnet } from '@ipwarden/protocol';
+import type { DhcpDrift, DhcpHost, DhcpMap, DhcpMapChange, DhcpMapContent, DhcpSubnet } from '@ipwarden/protocol';
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Database, type DatabaseHandle, rowsOf } from '../db/database.js';
@@ -175,6 +175,21 @@ export class DhcpPusher implements DhcpSink {
         { type: 'dhcp.failed', data: { agent: { id: agentId, name: agent?.name }, version, error } },
       ]);
       await tx.execute(sql`select pg_notify(${DHCP_APPLIED_CHANNEL}, ${agentId})`);
+    });
+  }
+
+  /**
+   * The agent read back from its server something other than the map it applied (and applies
+   * it whole again): kept for `GET /agents`, and a `dhcp.drift` event.
+   */
+  async drifted(agentId: string, drift: Omit<DhcpDrift, 'type'>): Promise<void> {
+    const name = this.agents.get(agentId)?.name;
+    await this.db.transaction(async (tx) => {
+      await tx
+        .insert(agentDhcp)
+        .values({ agentId, drift, driftAt: new Date() })
+        .onConflictDoUpdate({ target: agentDhcp.agentId, set: { drift, driftAt: new Date() } });
+      await appendEvents(tx, [{ type: 'dhcp.drift', data: { agent: { id: agentId, name }, ...drift } }]);
     });
   }
 

@@ -27,6 +27,7 @@ export const EVENT_TYPES = [
   'agent.disconnected',
   'dhcp.applied',
   'dhcp.failed',
+  'dhcp.drift',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number] | 'ping';

@@ -13,6 +13,7 @@ import {
   AGENT_PATH,
   type AgentConfig,
   type AgentMessage,
+  type DhcpDrift,
   type DhcpMap,
   type DhcpMapChange,
   decodeAgentMessage,
@@ -93,6 +94,7 @@ export interface DhcpSink {
   disconnected(agentId: string, send: DhcpPeer['send']): void;
   applied(agentId: string, version: number): Promise<void>;
   failed(agentId: string, version: number, error: string, behind?: boolean): Promise<void>;
+  drifted(agentId: string, drift: Omit<DhcpDrift, 'type'>): Promise<void>;
 }
 
 class ProtocolFailure extends Error {
@@ -201,6 +203,15 @@ class AgentConnection {
           `DHCP apply failed: ${message.error}`,
         );
         return this.gateway.dhcp?.failed(this.agent.id, message.version, message.error, message.behind === true);
+      case 'dhcpDrift': {
+        metrics.dhcpDrifts.inc();
+        this.gateway.log.warn(
+          { agent: this.agent.name, version: message.version },
+          `DHCP server drifted from its map: ${message.detail}`,
+        );
+        const { type: _, ...drift } = message;
+        return this.gateway.dhcp?.drifted(this.agent.id, drift);
+      }
     }
   }
 

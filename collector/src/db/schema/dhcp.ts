@@ -44,4 +44,7 @@ export const agentDhcp = pgTable('agent_dhcp', {
   failedVersion: bigint('failed_version', { mode: 'number' }),
   failure: text('failure'),
   failedAt: when('failed_at'),
+  /** The last drift the agent read back from its server (it then applied the map whole again). */
+  drift: jsonb('drift').$type<{ version: number; missing: number; unexpected: number; detail: string }>(),
+  driftAt: when('drift_at'),
 });
