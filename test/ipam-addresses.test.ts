@@ -106,6 +106,29 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(body).toMatchObject({ kind: 'device', mac: '02:aa:00:00:00:01', owner: 'admin', ip: '10.99.0.12' });
   });
 
+  it('gives a MAC one address in a subnet’s DHCP map, and says which it has when asked for a second', async () => {
+    const json = { subnet: '10.99.0.0/24', kind: 'device', mac: '02:aa:00:00:00:0d' };
+    const first = await c.api('POST', '/addresses', { json });
+    expect(first.status).toBe(201);
+    const second = await c.api('POST', '/addresses', { json: { ...json, kind: 'sticky' } });
+    expectProblem(second, 409, 'mac-in-dhcp-map', 'mac');
+    expect(second.body.detail).toContain(`already has ${first.body.ip} (device)`);
+    // A reservation carries a MAC without being in a DHCP map: allowed beside it.
+    expect((await c.api('POST', '/addresses', { json: { ...json, kind: 'reserved' } })).status).toBe(201);
+    const other = await c.api('POST', '/addresses', { json: { ...json, mac: '02:aa:00:00:00:0e' } });
+    expectProblem(
+      await c.api('PATCH', `/addresses/${other.body.ip}`, { json: { mac: '02:aa:00:00:00:0d' } }),
+      409,
+      'mac-in-dhcp-map',
+      'mac',
+    );
+    const mine = (await c.api('GET', '/addresses?mac=02:aa:00:00:00:0d')).body.items as { ip: string }[];
+    expect(mine.length).toBe(2);
+    expect((await c.api('GET', `/addresses/${other.body.ip}`)).body.mac).toBe('02:aa:00:00:00:0e');
+    // Given back: the tests after this one count on the lowest free addresses.
+    for (const { ip } of [...mine, other.body]) expect((await c.api('DELETE', `/addresses/${ip}`)).status).toBe(200);
+  });
+
   it('refuses requested addresses the subnet never hands out, with the reason', async () => {
     const ask = (ip: string, token?: string, force?: boolean) =>
       c.api('POST', '/addresses', {

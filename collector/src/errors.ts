@@ -49,6 +49,8 @@ export const ErrorCode = {
   AMBIGUOUS_ADDRESS: { code: 'ambiguous-address', status: 409, title: 'Address in more than one subnet' },
   /** The pool still has claims; `force=true` releases them with it. */
   POOL_IN_USE: { code: 'pool-in-use', status: 409, title: 'Pool has claims' },
+  /** The MAC already has an address in the subnet's DHCP map: DHCP hands one address per MAC in a subnet. */
+  MAC_IN_DHCP_MAP: { code: 'mac-in-dhcp-map', status: 409, title: 'MAC already has an address in the DHCP map' },
   /** A MAC address that is already an interface of another node. */
   MAC_IN_USE: { code: 'mac-in-use', status: 409, title: 'MAC address belongs to another node' },
   /** A name (agent, user) that is already taken. */

@@ -158,13 +158,41 @@ export async function allocateAddress(
     nodeId: input.node ?? null,
     comment: input.comment ?? null,
   };
+  const subnetId = await subnetIdOf(db, input.subnet);
+  if (mac !== undefined && input.kind !== 'reserved') await checkMacUnmapped(db, subnetId, mac);
   const got = await allocator.allocate({
-    subnetId: await subnetIdOf(db, input.subnet),
+    subnetId,
     ip: input.ip,
     acceptObserved: input.force === true,
     row,
   });
   return addressOf({ ...row, ...got, owner: principal.name });
+}
+
+/**
+ * A DHCP map holds one address per MAC in a subnet (a server hands a client one): a second
+ * address in the map for a MAC that has one is refused, naming the one it has. (Should two
+ * calls race past this check, the map still holds one: the oldest — dhcp/map-store.ts.)
+ */
+async function checkMacUnmapped(db: Database | Tx, subnetId: string, mac: string, exceptIp?: string): Promise<void> {
+  const [held] = await db
+    .select({ ip: addresses.ip, kind: addresses.kind })
+    .from(addresses)
+    .where(
+      and(
+        eq(addresses.subnetId, subnetId),
+        sql`${addresses.mac} = ${mac}::macaddr and ${addresses.kind} <> 'reserved'`,
+        exceptIp === undefined ? undefined : sql`${addresses.ip} <> ${exceptIp}::inet`,
+      ),
+    )
+    .limit(1);
+  if (held !== undefined) {
+    throw fieldError(
+      ErrorCode.MAC_IN_DHCP_MAP,
+      'mac',
+      `${mac} already has ${canonicalIp(held.ip)} (${held.kind}) in this subnet's DHCP map, and DHCP hands a MAC one address in a subnet: release or change that one first, or make this one reserved`,
+    );
+  }
 }
 
 /** An address as the API shows it, from its row and what is known around it. */
@@ -341,6 +369,9 @@ export async function updateAddress(
       : checkHostname('hostname', change.hostname);
   // The MAC it had is kept a while: its host's last frames are not a conflict (conflict-rules.ts).
   const macChanged = mac !== undefined && mac !== address.mac;
+  if (macChanged && mac !== null && address.kind !== 'reserved') {
+    await checkMacUnmapped(db, address.subnet, mac, address.ip);
+  }
   const values = {
     mac,
     hostname,
