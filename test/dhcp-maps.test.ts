@@ -222,6 +222,15 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
   });
 
   it('reports a map edited behind its back as drift, in GET /agents and a dhcp.drift event, and puts it back', async () => {
+    // In step first: a map on its way would be written over the edit.
+    await until(
+      async () => {
+        const row = await agentRow();
+        return row?.dhcp.inStep && readMap()?.version === row.dhcp.appliedVersion ? true : undefined;
+      },
+      20_000,
+      'in step',
+    );
     const held = readMap()!;
     const gone = held.hosts.find((h) => h.ip === '10.99.0.40')!;
     writeFileSync(mapFile, JSON.stringify({ ...held, hosts: held.hosts.filter((h) => h !== gone) }));
