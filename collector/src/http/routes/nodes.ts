@@ -95,14 +95,18 @@ export async function nodeRoutes(
     },
   );
 
-  app.delete<{ Params: Static<typeof IdParams> }>(
+  app.delete<{ Params: Static<typeof IdParams>; Querystring: Static<typeof Waiting> }>(
     '/nodes/:id',
-    { schema: { params: IdParams }, onRequest: requireRole(principals, ADMIN) },
+    { schema: { params: IdParams, querystring: Waiting }, onRequest: requireRole(principals, ADMIN) },
     async (request, reply) => {
       const before = await findNode(db, request.params.id);
       await deleteNode(db, request.params.id);
       await announceAddresses(db, 'address.released', before.addresses);
       await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
+      // 204 once the agents serving its subnets dropped the node's hosts, or after the wait
+      // (a 204 has no body to say which: GET /agents does).
+      const left = before.addresses.filter(inMaps).map((a) => a.subnet);
+      if (left.length > 0) await dhcp.waits.outcome(left, request.query.wait ?? DEFAULT_DHCP_WAIT_MS);
       return reply.code(204).send();
     },
   );
