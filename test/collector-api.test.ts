@@ -440,6 +440,7 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
             serves: [],
             servesSetBy: 'interfaces',
             failure: null,
+            lastDrift: null,
           },
         }),
       );

@@ -167,6 +167,8 @@ describe.each(SERVERS)('DHCP maps to a real $backend and a real client', (server
       body: JSON.stringify({ subnet: subnetId }),
     });
     expect(deployed.body).toMatchObject({ kind: 'auto', dhcp: { state: 'applied' } });
+    // The lowest free address but the agent's own (br0's 10.99.0.2, in use by the DHCP server itself).
+    expect(deployed.body.ip).toBe('10.99.0.3');
     expect(await lease()).toMatchObject({ ip: deployed.body.ip, siaddr: '10.99.0.2', boot_file: 'pxelinux.0' });
   });
 

@@ -2,12 +2,12 @@
  * Agents as the collector keeps them: registered by an admin (`POST /agents`) or enrolled with
  * the shared secret, each with its own token (only its hash stored), revocable.
  */
-import { type ServableSubnet, servedSubnets } from '@ipwarden/ipam';
+import { parseIp, type ServableSubnet, servedSubnets } from '@ipwarden/ipam';
 import type { Hello, Stats } from '@ipwarden/protocol';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import { hashToken, newToken } from '../auth/tokens.js';
 import type { Database, Tx } from '../db/database.js';
-import { type AgentInterface, type AgentStats, agentDhcp, agents, subnets } from '../db/schema/index.js';
+import { type AgentInterface, type AgentStats, agentDhcp, agents, bindings, subnets } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import { appendEvents } from '../events/event-log.js';
 
@@ -85,6 +85,7 @@ export async function recordHello(db: Database, id: string, hello: Hello): Promi
   return db.transaction(async (tx) => {
     const row = await updateFromHello(tx, id, hello);
     if (row !== undefined) {
+      await recordOwnAddresses(tx, id, hello.hostname, hello.interfaces as AgentInterface[]);
       await appendEvents(tx, [
         {
           type: 'agent.connected',
@@ -121,7 +122,58 @@ async function updateFromHello(db: Database | Tx, id: string, hello: Hello): Pro
 export async function recordStats(db: Database, id: string, stats: Stats): Promise<void> {
   const { type: _, ...counts } = stats;
   const value: AgentStats = { at: new Date().toISOString(), ...counts };
-  await db.update(agents).set({ stats: value, lastSeenAt: new Date() }).where(eq(agents.id, id));
+  const [row] = await db
+    .update(agents)
+    .set({ stats: value, lastSeenAt: new Date() })
+    .where(eq(agents.id, id))
+    .returning({ hostname: agents.hostname, interfaces: agents.interfaces });
+  if (row !== undefined) await recordOwnAddresses(db, id, row.hostname ?? '', row.interfaces);
+}
+
+/**
+ * The agent's own interface addresses are in use, by it: kept as bindings (source `agent`),
+ * seen now — at hello and with each stats report — so that the allocator never hands one out
+ * (it avoids what was observed in use) and discoveries show the rack controllers. An agent's
+ * own frames need not reach its capture for that (a quiet DHCP server sends none).
+ */
+async function recordOwnAddresses(
+  db: Database | Tx,
+  agentId: string,
+  hostname: string,
+  interfaces: readonly AgentInterface[],
+): Promise<void> {
+  const now = new Date();
+  const rows = interfaces.flatMap((face) =>
+    face.mac === undefined
+      ? []
+      : face.addresses.flatMap((address) => {
+          const ip = address.split('/')[0]!;
+          if (parseIp(ip) === undefined || ip.toLowerCase().startsWith('fe80:')) return [];
+          return [
+            {
+              vlan: face.vlans[0] ?? 0,
+              ip,
+              mac: face.mac!,
+              agentId,
+              interface: face.name,
+              sources: ['agent'],
+              hostnames: hostname === '' ? [] : [hostname],
+              firstSeen: now,
+              lastSeen: now,
+            },
+          ];
+        }),
+  );
+  if (rows.length === 0) return;
+  // One row a key: an address on two interfaces of one MAC would be upserted twice in one statement.
+  const unique = [...new Map(rows.map((r) => [`${r.ip} ${r.vlan} ${r.mac}`, r])).values()];
+  await db
+    .insert(bindings)
+    .values(unique)
+    .onConflictDoUpdate({
+      target: [bindings.ip, bindings.vlan, bindings.outerVlan, bindings.mac],
+      set: { lastSeen: now, agentId, interface: sql`excluded.interface` },
+    });
 }
 
 /** Whether the agent was revoked (false for an agent that does not exist). */
