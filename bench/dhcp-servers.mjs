@@ -92,8 +92,12 @@ async function startGenerator() {
   undo.push(() => child.exitCode === null && child.kill('SIGKILL'));
   const next = () =>
     new Promise((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (code) => reject(new Error(`the DHCP request generator exited (${code})`)));
+      const exited = (code) => reject(new Error(`the DHCP request generator exited (${code})`));
+      child.once('message', (message) => {
+        child.off('exit', exited);
+        resolve(message);
+      });
+      child.once('exit', exited);
     });
   await next();
   return {
