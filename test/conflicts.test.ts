@@ -20,6 +20,8 @@ import { hello } from './support/sightings.js';
 
 const A = '02:00:00:00:0a:0a';
 const B = '02:00:00:00:0b:0b';
+const C = '02:00:00:00:0c:0c';
+const D = '02:00:00:00:0d:0d';
 
 function seen(ip: string, mac: string, more: Partial<SightingItem> = {}): SightingItem {
   return { at: Date.now(), interface: 'eth0', source: 'arp', kind: 'host', ip, mac, vlan: 0, event: 'new', ...more };
@@ -97,22 +99,23 @@ describe.each(TARGETS)('conflicts on %s', (target) => {
   });
 
   it('opens mac-mismatch for another MAC on an allocated address, and resolves it when the MAC is changed to it', async () => {
+    // MACs of their own: A already has an address in the subnet's DHCP map (one per MAC).
     const ip = '10.99.0.60';
     expect(
-      (await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'device', ip, mac: A } })).status,
+      (await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'device', ip, mac: C } })).status,
     ).toBe(201);
-    expect(await judged(ip, seen(ip, A))).toEqual([]);
-    await send(seen(ip, B, { event: 'moved', previousMac: A }));
+    expect(await judged(ip, seen(ip, C))).toEqual([]);
+    await send(seen(ip, D, { event: 'moved', previousMac: C }));
     const conflict = await waitOpen(ip, 'mac-mismatch');
-    expect(conflict.macs).toEqual([B]);
-    const changed = await c.api('PATCH', `/addresses/${ip}`, { json: { mac: B } });
+    expect(conflict.macs).toEqual([D]);
+    const changed = await c.api('PATCH', `/addresses/${ip}`, { json: { mac: D } });
     expect(changed.status).toBe(200);
     expect((await c.api('GET', `/conflicts/${conflict.id}`)).body).toMatchObject({
       status: 'resolved',
       resolvedBy: 'allocation',
     });
     // The old NIC's last words, just after the change, are not a conflict.
-    expect(await judged(ip, seen(ip, A, { event: 'moved', previousMac: B }))).toEqual([]);
+    expect(await judged(ip, seen(ip, C, { event: 'moved', previousMac: D }))).toEqual([]);
   });
 
   it('keeps quiet what networks do on purpose', async () => {
