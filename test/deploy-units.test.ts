@@ -4,7 +4,7 @@
  * fails here, not on an operator's machine.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
@@ -17,6 +17,9 @@ it.each(readdirSync(units).filter((file) => file.endsWith('.service')))('%s pass
   const text = readFileSync(join(units, unit), 'utf8');
   expect(text).toContain('/opt/ipwarden/');
   writeFileSync(join(dir, unit), text.replaceAll('/opt/ipwarden/', `${repoRoot}/`));
+  // Its drop-ins too: systemd reads them from beside the unit, and reports their faults as its own.
+  if (existsSync(join(units, `${unit}.d`)))
+    cpSync(join(units, `${unit}.d`), join(dir, `${unit}.d`), { recursive: true });
   const run = spawnSync('systemd-analyze', ['verify', join(dir, unit)], { encoding: 'utf8' });
   expect(run.error).toBeUndefined();
   expect(run.stderr).toBe('');
@@ -28,4 +31,10 @@ it('grants the agent exactly the capabilities it asks for, and the collector non
   expect(agent).toMatch(/^AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN$/m);
   expect(agent).toMatch(/^CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN$/m);
   expect(readFileSync(join(units, 'ipwarden-collector.service'), 'utf8')).toMatch(/^CapabilityBoundingSet=$/m);
+});
+
+it('gives an agent that runs its own DHCP server the one more capability it needs: port 67', () => {
+  const dropIn = readFileSync(join(units, 'ipwarden-agent.service.d', 'dhcp-server.conf'), 'utf8');
+  expect(dropIn).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+  expect(dropIn).toMatch(/^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
 });
