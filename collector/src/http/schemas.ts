@@ -35,3 +35,5 @@ export const isPrefix = (part: unknown) => typeof part === 'string' && parsePref
 
 /** API.md, "DHCP wait": how long a change waits for the agents serving its subnet, in ms (0: not at all). */
 export const Wait = Type.Integer({ minimum: 0, maximum: MAX_DHCP_WAIT_MS });
+/** The query of a call that waits for the DHCP maps (API.md, "DHCP wait"). */
+export const Waiting = Type.Partial(Type.Object({ wait: Wait }), { additionalProperties: false });

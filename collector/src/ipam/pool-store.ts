@@ -424,7 +424,7 @@ export async function releaseClaim(
   principal: Principal,
   poolRef: string,
   claimName: string,
-): Promise<void> {
+): Promise<Address> {
   const pool = await poolRow(db, poolRef);
   const [held] = await readAddresses(db, { poolId: pool.id, claim: claimName });
   if (held === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `pool ${pool.name} has no claim ${claimName}`);
@@ -432,6 +432,13 @@ export async function releaseClaim(
     throw new ApiError(ErrorCode.FORBIDDEN, `claim ${claimName} of pool ${pool.name} belongs to ${held.owner}`);
   }
   await db.transaction((tx) => freeAddresses(tx, [held]));
+  return held;
+}
+
+/** The address a claim holds, as the allocations table has it (its subnet, its MAC). */
+export async function claimedAddress(db: Database, poolRef: string, claimName: string): Promise<Address | undefined> {
+  const pool = await poolRow(db, poolRef);
+  return (await readAddresses(db, { poolId: pool.id, claim: claimName }))[0];
 }
 
 export async function deletePool(db: Database, poolRef: string, force: boolean): Promise<void> {

@@ -14,7 +14,7 @@ import {
 import { type Key, paged } from '../../paging.js';
 import { READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { isAddress, isUuid, Limit, PageQuery, Text, Uuid, Wait } from '../schemas.js';
+import { isAddress, isUuid, Limit, PageQuery, Text, Uuid, Wait, Waiting } from '../schemas.js';
 
 const Kind = Type.Union([
   Type.Literal('reserved'),
@@ -51,7 +51,6 @@ const AddressChange = Type.Partial(
 );
 const IpParams = Type.Object({ ip: Text(64) }, { additionalProperties: false });
 const SubnetParams = Type.Object({ subnet: Text(64) }, { additionalProperties: false });
-const Waiting = Type.Partial(Type.Object({ wait: Wait }), { additionalProperties: false });
 const InSubnet = Type.Partial(Type.Object({ subnet: Text(64), wait: Wait }), { additionalProperties: false });
 const InSubnetOnly = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
 

@@ -7,10 +7,9 @@ import { createNode, deleteNode, deployNode, findNode, listNodes, releaseNode } 
 import { paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { IdParams, Limit, PageQuery, Wait } from '../schemas.js';
+import { IdParams, Limit, PageQuery, Waiting } from '../schemas.js';
 
 const ListQuery = Type.Partial(Type.Object(PageQuery), { additionalProperties: false });
-const Waiting = Type.Partial(Type.Object({ wait: Wait }), { additionalProperties: false });
 
 const NewNode = Type.Object(
   {

@@ -1,8 +1,10 @@
 /** Pools and claims (API.md, Metal3-style): admins shape pools; users and admins claim. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_DHCP_WAIT_MS, inMaps } from '../../dhcp/dhcp-wait.js';
 import {
   claimAddress,
+  claimedAddress,
   createPool,
   deletePool,
   exportPool,
@@ -15,7 +17,7 @@ import {
 import { paged } from '../../paging.js';
 import { ADMIN, READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { Limit, Name, PageQuery } from '../schemas.js';
+import { Limit, Name, PageQuery, Waiting } from '../schemas.js';
 
 const ListQuery = Type.Partial(Type.Object(PageQuery), { additionalProperties: false });
 
@@ -89,7 +91,7 @@ const Export = Type.Object(
 
 export async function poolRoutes(
   app: FastifyInstance,
-  { db, allocator, principals, reconciler }: AppContext,
+  { db, allocator, principals, reconciler, dhcp }: AppContext,
 ): Promise<void> {
   app.post<{ Body: Static<typeof PoolSpec> }>(
     '/pools',
@@ -127,9 +129,12 @@ export async function poolRoutes(
     },
   );
 
-  app.put<{ Params: Static<typeof ClaimParams>; Body: Static<typeof ClaimBody> }>(
+  app.put<{ Params: Static<typeof ClaimParams>; Body: Static<typeof ClaimBody>; Querystring: Static<typeof Waiting> }>(
     '/pools/:pool/claims/:claim',
-    { schema: { params: ClaimParams, body: ClaimBody }, onRequest: requireRole(principals, WRITE) },
+    {
+      schema: { params: ClaimParams, body: ClaimBody, querystring: Waiting },
+      onRequest: requireRole(principals, WRITE),
+    },
     async (request) => {
       const claim = await claimAddress(
         db,
@@ -140,16 +145,25 @@ export async function poolRoutes(
         request.body ?? {},
       );
       await reconciler.changed({ ips: [claim.address] });
+      // A claim with a MAC is a DHCP host: answered once the serving agents applied it, or after
+      // the wait (the claim keeps Metal3's shape: GET /agents tells the DHCP state).
+      if (claim.mac !== null) {
+        const held = await claimedAddress(db, request.params.pool, request.params.claim);
+        if (held !== undefined && inMaps(held)) {
+          await dhcp.waits.outcome([held.subnet], request.query.wait ?? DEFAULT_DHCP_WAIT_MS);
+        }
+      }
       return claim;
     },
   );
 
-  app.delete<{ Params: Static<typeof ClaimParams> }>(
+  app.delete<{ Params: Static<typeof ClaimParams>; Querystring: Static<typeof Waiting> }>(
     '/pools/:pool/claims/:claim',
-    { schema: { params: ClaimParams }, onRequest: requireRole(principals, WRITE) },
+    { schema: { params: ClaimParams, querystring: Waiting }, onRequest: requireRole(principals, WRITE) },
     async (request, reply) => {
-      await releaseClaim(db, request.principal!, request.params.pool, request.params.claim);
+      const released = await releaseClaim(db, request.principal!, request.params.pool, request.params.claim);
       await reconciler.changed({ all: true });
+      if (inMaps(released)) await dhcp.waits.outcome([released.subnet], request.query.wait ?? DEFAULT_DHCP_WAIT_MS);
       return reply.code(204).send();
     },
   );
