@@ -47,20 +47,19 @@ export interface DhcpServiceOptions {
   checkMs?: number;
 }
 
-const hostKey = (h: DhcpHost) => `${h.subnet} ${h.mac} ${h.ip} ${h.hostname ?? ''}`;
-
-/** How `served` differs from `mapped`: undefined when it does not. */
-export function driftOf(mapped: readonly DhcpHost[], served: readonly DhcpHost[]) {
-  const want = new Set(mapped.map(hostKey));
-  const have = new Set(served.map(hostKey));
-  const missing = mapped.filter((h) => !have.has(hostKey(h)));
-  const unexpected = served.filter((h) => !want.has(hostKey(h)));
+/**
+ * How the hosts a server serves differ from the map applied: the change that would make them
+ * the map (mapChange, as the collector computes changes) — its hosts are the missing ones, its
+ * removals the unexpected. Undefined when there is none.
+ */
+export function driftOf(applied: DhcpMapContent, served: DhcpHost[]) {
+  const { hosts: missing, removed: unexpected } = mapChange({ ...applied, hosts: served }, applied);
   if (missing.length === 0 && unexpected.length === 0) return undefined;
-  const says = (h: DhcpHost) =>
-    `${h.mac} → ${h.ip}${h.hostname === undefined ? '' : ` (${h.hostname})`} in ${h.subnet}`;
   const detail = [
-    ...missing.slice(0, 5).map((h) => `not served: ${says(h)}`),
-    ...unexpected.slice(0, 5).map((h) => `served, not in the map: ${says(h)}`),
+    ...missing
+      .slice(0, 5)
+      .map((h) => `not served: ${h.mac} → ${h.ip}${h.hostname === undefined ? '' : ` (${h.hostname})`} in ${h.subnet}`),
+    ...unexpected.slice(0, 5).map((r) => `served, not in the map: ${r.mac} in ${r.subnet}`),
   ].join('; ');
   return { missing: missing.length, unexpected: unexpected.length, detail };
 }
@@ -97,7 +96,7 @@ export class DhcpService {
     if (applied === undefined || this.running !== undefined || this.wanted !== undefined || this.closed) return false;
     const served = await this.options.applier.served();
     if (served === undefined || this.applied !== applied || this.running !== undefined) return false;
-    const drift = driftOf(applied.hosts, served);
+    const drift = driftOf(applied, served);
     if (drift === undefined) return false;
     this.options.log(
       `DHCP: ${this.options.applier.backend} drifted from map version ${applied.version}: ${drift.detail}`,
@@ -213,7 +212,7 @@ export class DhcpService {
       await this.options.applier.apply(map, whole ? undefined : mapChange(this.applied!, map));
       return undefined;
     } catch (error) {
-      this.whole ||= whole && this.applied !== undefined; // the retry too gives it the whole map
+      this.whole = whole; // the retry too gives it the whole map
       return (error as Error).message || String(error);
     }
   }

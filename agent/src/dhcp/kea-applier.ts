@@ -112,7 +112,7 @@ export class KeaApplier implements DhcpApplier {
       else if (reconfigure && this.server.running) await this.reload(config);
       else if (reconfigure) await this.start(config);
     } catch (error) {
-      await this.restore(before, map, ids);
+      await this.restore(before, map, owned);
       throw error;
     }
     this.running = config;
@@ -161,10 +161,9 @@ export class KeaApplier implements DhcpApplier {
   }
 
   /** A reload or start that passed its test failed after all: Kea back on the map before. */
-  private async restore(before: typeof this.last, failed: DhcpMapContent, ids: KeaSubnetIds): Promise<void> {
+  private async restore(before: typeof this.last, failed: DhcpMapContent, owned: number[]): Promise<void> {
     this.running = '';
     if (before === undefined) return;
-    const owned = [...new Set([...this.ids.values(), ...ids.values()])];
     try {
       await this.hosts.write(before.map, undefined, this.ids, owned);
       await this.start(before.config);

@@ -104,8 +104,10 @@ export async function nodeRoutes(
       await reconciler.changed({ ips: before.addresses.map((a) => a.ip) });
       // 204 once the agents serving its subnets dropped the node's hosts, or after the wait
       // (a 204 has no body to say which: GET /agents does).
-      const left = before.addresses.filter(inMaps).map((a) => a.subnet);
-      if (left.length > 0) await dhcp.waits.outcome(left, request.query.wait ?? DEFAULT_DHCP_WAIT_MS);
+      await dhcp.waits.outcome(
+        before.addresses.filter(inMaps).map((a) => a.subnet),
+        request.query.wait ?? DEFAULT_DHCP_WAIT_MS,
+      );
       return reply.code(204).send();
     },
   );
