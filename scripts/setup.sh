@@ -11,13 +11,16 @@ PNPM_VERSION=12.21.0
 # avahi-daemon, iproute2, iputils-ping. postgresql (test server, Kea hosts database), kea-dhcp4-server
 # and kea-admin (its hosts database schema): the kea DHCP backend.
 # time: peak memory in the benchmarks. openssl: certificates for the TLS tests. systemd:
-# systemd-analyze, which checks the units in deploy/systemd.
+# systemd-analyze, which checks the units in deploy/systemd. chromium and fonts-dejavu-core: the
+# dashboard's browser tests (Playwright drives Debian's Chromium). prometheus: promtool, which
+# checks the alerting rules in deploy/prometheus.
 DEBIAN_PACKAGES=(
   libpcap-dev tcpdump tshark arpwatch dnsmasq udhcpc arping avahi-daemon
   iproute2 iputils-ping postgresql kea-dhcp4-server kea-admin time openssl systemd
+  chromium fonts-dejavu-core prometheus
 )
-# Servers among them that the tests start themselves, inside network namespaces.
-DEBIAN_SERVICES=(avahi-daemon dnsmasq postgresql kea-dhcp4-server)
+# Servers among them that the tests start themselves (inside network namespaces), or never.
+DEBIAN_SERVICES=(avahi-daemon dnsmasq postgresql kea-dhcp4-server prometheus)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
