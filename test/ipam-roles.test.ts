@@ -125,6 +125,7 @@ describe.each(TARGETS)('IPAM roles and bad input on %s', (target) => {
       ['GET /subnets', () => '/subnets'],
       ['GET /subnets/:subnet', () => path(NET)],
       ['GET /subnets/:subnet/utilization', () => `${path(NET)}/utilization`],
+      ['GET /subnets/:subnet/map', () => `${path(NET)}/map`],
       ['GET /subnets/:subnet/ranges', () => `${path(NET)}/ranges`],
       ['GET /addresses', () => '/addresses?limit=1000'],
       ['GET /addresses/:ip', () => `/addresses/${FIXTURE_IP}`],

@@ -4,11 +4,12 @@
  * the allocator's runs and the subnet's spans; only allocated and observed addresses are read
  * one by one, never the subnet's whole space. Counts beyond 2^53 (IPv6) are decimal strings.
  */
-import { firstOf, formatIp, IntervalSet, lastOf, usableSpan } from '@ipwarden/ipam';
+import { firstOf, formatIp, IntervalSet, lastOf } from '@ipwarden/ipam';
 import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
-import { addresses, bindings, ranges, takenRuns } from '../db/schema/index.js';
+import { addresses, bindings, takenRuns } from '../db/schema/index.js';
 import { readSettings } from '../settings.js';
+import { readSubnetLayout } from './subnet-layout.js';
 import { checkPrefix, findSubnet, ipValue } from './subnet-store.js';
 
 /** Subnets this small or smaller list every address's state: 4096 entries at most. */
@@ -45,8 +46,8 @@ export async function subnetUtilization(db: Database, ref: string): Promise<Util
   const subnet = await findSubnet(db, ref);
   const prefix = checkPrefix('cidr', subnet.cidr);
   const { observationWindowSeconds } = await readSettings(db);
-  const [spanRows, runRows, kindRows, allocatedRows, observedRows] = await Promise.all([
-    db.select().from(ranges).where(eq(ranges.subnetId, subnet.id)),
+  const [layout, runRows, kindRows, allocatedRows, observedRows] = await Promise.all([
+    readSubnetLayout(db, subnet, prefix),
     db.select({ lo: takenRuns.lo, hi: takenRuns.hi }).from(takenRuns).where(eq(takenRuns.subnetId, subnet.id)),
     db
       .select({ kind: addresses.kind, n: sql<number>`count(*)::int` })
@@ -65,17 +66,8 @@ export async function subnetUtilization(db: Database, ref: string): Promise<Util
       ),
   ]);
 
-  const spans = (purpose: string) =>
-    new IntervalSet(
-      spanRows.filter((r) => r.purpose === purpose).map((r) => [ipValue(r.start), ipValue(r.end)] as const),
-    );
-  const dynamic = spans('dynamic');
-  const reserved = spans('reserved');
+  const { usable, dynamic, reserved, infrastructure: special } = layout;
   const taken = new IntervalSet(runRows.map((r) => [ipValue(r.lo), ipValue(r.hi)] as const));
-  const usable = usableSpan(prefix);
-  const special = new Map<bigint, AddressState>();
-  if (subnet.gateway !== null) special.set(ipValue(subnet.gateway), 'gateway');
-  for (const dns of subnet.dnsServers) if (!special.has(ipValue(dns))) special.set(ipValue(dns), 'dns');
   // What may be handed out: the usable span less gateway, DNS servers and ranges.
   const available = new IntervalSet(usable === undefined ? [] : [usable]).minus(dynamic).minus(reserved);
   for (const address of special.keys()) available.remove(address, address);

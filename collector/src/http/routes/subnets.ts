@@ -11,6 +11,7 @@ import {
   listSubnets,
   updateSubnet,
 } from '../../ipam/subnet-store.js';
+import { subnetAddressMap } from '../../ipam/address-map.js';
 import { subnetUtilization } from '../../ipam/utilization.js';
 import { type Key, paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
@@ -126,6 +127,12 @@ export async function subnetRoutes(app: FastifyInstance, { db, principals, recon
     '/subnets/:subnet/utilization',
     { schema: { params: SubnetParams }, onRequest: requireRole(principals, READ) },
     async (request) => subnetUtilization(db, request.params.subnet),
+  );
+
+  app.get<{ Params: Static<typeof SubnetParams> }>(
+    '/subnets/:subnet/map',
+    { schema: { params: SubnetParams }, onRequest: requireRole(principals, READ) },
+    async (request) => subnetAddressMap(db, request.params.subnet),
   );
 
   app.post<{ Params: Static<typeof SubnetParams>; Body: Static<typeof NewRange> }>(
