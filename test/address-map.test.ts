@@ -115,7 +115,7 @@ describe.each(TARGETS)('address map on %s', (target) => {
     expectProblem(await c.api('GET', `${path('10.97.0.0/16')}/map`), 404, 'not-found');
     expectProblem(await c.api('GET', `${path('10.97.0.7/16')}/map`), 400, 'invalid-cidr');
     // Nothing was written by reading.
-    const conflicts = await rowsOf(c.collector.database.db.execute(sql`select count(*)::int as n from conflicts`));
+    const conflicts = await rowsOf(c.collector.database.db, sql`select count(*)::int as n from conflicts`);
     expect(conflicts[0]).toMatchObject({ n: 1 });
   });
 });
