@@ -329,6 +329,45 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
       expect(pages).toBe(Math.ceil(all.items.length / 7));
     });
 
+    it('finds bindings by part of a hostname, in any case, taking LIKE wildcards as text', async () => {
+      const ips = async (hostname: string) =>
+        (await c.api('GET', `/discoveries?hostname=${encodeURIComponent(hostname)}`)).body.items.map(
+          (d: { ip: string }) => d.ip,
+        );
+      expect(await ips('ODE-1')).toEqual([h11.ip]);
+      expect(await ips('node_11')).toEqual([]);
+      expect(await ips('%')).toEqual([]);
+    });
+
+    it('sorts by last or first seen, newest first, paging through every binding once', async () => {
+      const all = (await c.api('GET', '/discoveries?limit=1000')).body.items as {
+        lastSeen: string;
+        firstSeen: string;
+      }[];
+      for (const sort of ['lastSeen', 'firstSeen'] as const) {
+        const seen: { lastSeen: string; firstSeen: string }[] = [];
+        let cursor: string | null = null;
+        do {
+          const query: string = `sort=${sort}&limit=4${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+          const page = (await c.api('GET', `/discoveries?${query}`)).body;
+          seen.push(...page.items);
+          cursor = page.nextCursor;
+        } while (cursor !== null);
+        expect(seen).toHaveLength(all.length);
+        expect(new Set(seen.map((d) => JSON.stringify(d))).size).toBe(all.length);
+        const times = seen.map((d) => Date.parse(d[sort]));
+        expect(times).toEqual([...times].sort((a, b) => b - a));
+      }
+      expectProblem(await c.api('GET', '/discoveries?sort=vendor'), 400, 'validation-failed', 'sort');
+      const forged = forgedCursor(['not-a-time', '10.99.0.1', 0, 0, '02:00:00:00:00:01']);
+      expectProblem(
+        await c.api('GET', `/discoveries?sort=lastSeen&cursor=${forged}`),
+        400,
+        'validation-failed',
+        'cursor',
+      );
+    });
+
     it('tells the history of an address: new, then moved with the previous MAC, in time order', async () => {
       const { status, body } = await c.api('GET', `/discoveries/history?ip=${h20.ip}`, { token: viewer });
       expect(status).toBe(200);

@@ -3,7 +3,7 @@
  * the history of binding changes, and forgetting stale observations.
  */
 import { bitsOf, parseIp } from '@ipwarden/ipam';
-import { and, asc, eq, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, or, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.js';
 import { addresses, agents, bindings, sightingEvents, subnets } from '../db/schema/index.js';
 import { ErrorCode, fieldError } from '../errors.js';
@@ -17,9 +17,16 @@ export interface DiscoveryFilter {
   mac?: string;
   source?: string;
   unknown?: boolean;
+  /** Part of a hostname, in any case. */
+  hostname?: string;
+  /** By address (the default), or the newest first by when last or first seen. */
+  sort?: DiscoverySort;
   limit: number;
   cursor?: string;
 }
+
+export const DISCOVERY_SORTS = ['ip', 'lastSeen', 'firstSeen'] as const;
+export type DiscoverySort = (typeof DISCOVERY_SORTS)[number];
 
 /** The allocation matching a discovery (API.md: `address`, the matching allocation, if any). */
 export interface DiscoveryAddress {
@@ -91,14 +98,33 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
   const allocation = sql`from ${addresses} a join ${subnets} s on s.id = a.subnet_id
     where a.ip = ${bindings.ip} and s.vlan = ${bindings.vlan}`;
   if (filter.unknown === true) where.push(sql`not exists (select 1 ${allocation})`);
+  if (filter.hostname !== undefined) {
+    // LIKE's own wildcards in the text are matched as themselves.
+    const pattern = `%${filter.hostname.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    where.push(sql`exists (select 1 from unnest(${bindings.hostnames}) h where h ilike ${pattern})`);
+  }
+  const sort = filter.sort ?? 'ip';
+  // A time sort shows the newest first; the binding's key breaks ties, so the order is total.
+  const time = sort === 'lastSeen' ? bindings.lastSeen : sort === 'firstSeen' ? bindings.firstSeen : undefined;
+  const key = sql`${bindings.ip}, ${bindings.vlan}, ${bindings.outerVlan}, ${bindings.mac}`;
   if (filter.cursor !== undefined) {
-    const [ip, vlan, outerVlan, mac] = decodeCursor(filter.cursor, ['string', MAX_VLAN, MAX_VLAN, 'string']);
+    const parts = decodeCursor(
+      filter.cursor,
+      time === undefined
+        ? ['string', MAX_VLAN, MAX_VLAN, 'string']
+        : [LAST_MILLIS, 'string', MAX_VLAN, MAX_VLAN, 'string'],
+    );
+    const [ip, vlan, outerVlan, mac] = time === undefined ? parts : parts.slice(1);
     checkIp('cursor', ip as string);
     checkMac('cursor', mac as string);
+    const after = sql`${ip}::inet, ${vlan}, ${outerVlan}, ${mac}::macaddr`;
     where.push(
-      sql`(${bindings.ip}, ${bindings.vlan}, ${bindings.outerVlan}, ${bindings.mac}) > (${ip}::inet, ${vlan}, ${outerVlan}, ${mac}::macaddr)`,
+      time === undefined
+        ? sql`(${key}) > (${after})`
+        : sql`(${time}, ${key}) < (${new Date(parts[0] as number).toISOString()}::timestamptz, ${after})`,
     );
   }
+  const order = [bindings.ip, bindings.vlan, bindings.outerVlan, bindings.mac];
   const rows = await db
     .select({
       binding: bindings,
@@ -108,7 +134,7 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
     .from(bindings)
     .innerJoin(agents, eq(agents.id, bindings.agentId))
     .where(and(...where))
-    .orderBy(asc(bindings.ip), asc(bindings.vlan), asc(bindings.outerVlan), asc(bindings.mac))
+    .orderBy(...(time === undefined ? order.map((c) => asc(c)) : [time, ...order].map((c) => desc(c))))
     .limit(filter.limit + 1);
   const more = rows.length > filter.limit;
   const items = rows.slice(0, filter.limit).map(({ binding: b, agent, address }) => ({
@@ -129,7 +155,16 @@ export async function listDiscoveries(db: Database, filter: DiscoveryFilter): Pr
   const last = items.at(-1);
   return {
     items,
-    nextCursor: more && last ? encodeCursor([last.ip, last.vlan, last.outerVlan ?? 0, last.mac]) : null,
+    nextCursor:
+      more && last
+        ? encodeCursor([
+            ...(time === undefined ? [] : [Date.parse(sort === 'lastSeen' ? last.lastSeen : last.firstSeen)]),
+            last.ip,
+            last.vlan,
+            last.outerVlan ?? 0,
+            last.mac,
+          ])
+        : null,
   };
 }
 

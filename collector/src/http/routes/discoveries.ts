@@ -1,7 +1,7 @@
 /** Discovery (API.md): observed bindings, their history, forgetting stale ones. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { discoveryHistory, forgetDiscoveries, listDiscoveries } from '../../discovery/discoveries.js';
+import { DISCOVERY_SORTS, discoveryHistory, forgetDiscoveries, listDiscoveries } from '../../discovery/discoveries.js';
 import { ADMIN, READ, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { Limit, PageQuery } from '../schemas.js';
@@ -17,6 +17,8 @@ const ListQuery = Type.Object(
     mac: Text,
     source: Source,
     unknown: Type.Boolean(),
+    hostname: Text,
+    sort: Type.Union(DISCOVERY_SORTS.map((sort) => Type.Literal(sort))),
   },
   { additionalProperties: false },
 );
