@@ -240,6 +240,33 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(v6.addresses).toBeUndefined();
   });
 
+  it("gives admins each owner's holdings by kind, largest first, and nobody else", async () => {
+    for (let i = 0; i < 3; i++)
+      await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'reserved' }, token: bob });
+    const { status, body } = await c.api('GET', '/addresses/owners');
+    expect(status).toBe(200);
+    // The same as counting the whole list by owner and kind.
+    const all: { owner: string; kind: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = (await c.api('GET', `/addresses?limit=500${cursor === null ? '' : `&cursor=${cursor}`}`)).body;
+      all.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    for (const holding of body.items) {
+      const held = all.filter((a) => a.owner === holding.owner);
+      expect(holding.total).toBe(held.length);
+      for (const [kind, n] of Object.entries(holding.byKind))
+        expect(held.filter((a) => a.kind === kind)).toHaveLength(n as number);
+    }
+    expect(body.items.reduce((n: number, h: { total: number }) => n + h.total, 0)).toBe(all.length);
+    const totals = body.items.map((h: { total: number }) => h.total);
+    expect(totals).toEqual([...totals].sort((a, b) => b - a));
+    expect(body.items.find((h: { owner: string }) => h.owner === 'bob')).toMatchObject({ role: 'user' });
+    expectProblem(await c.api('GET', '/addresses/owners', { token: alice }), 403, 'forbidden');
+    expectProblem(await c.api('GET', '/addresses/owners', { token: viewer }), 403, 'forbidden');
+  });
+
   it('answers bad input with its code and changes nothing', async () => {
     const before = (await c.api('GET', '/addresses')).body;
     const cases: [unknown, number, string, string?][] = [

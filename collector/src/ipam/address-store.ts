@@ -318,6 +318,32 @@ export async function listAddresses(db: Database, filter: AddressFilter): Promis
   });
 }
 
+/** Who holds how many addresses, of which kinds: the admin's overview that finds leaks (API.md). */
+export interface OwnerHolding {
+  owner: string;
+  role: string;
+  total: number;
+  byKind: Record<string, number>;
+}
+
+export async function addressOwners(db: Database): Promise<OwnerHolding[]> {
+  const rows = await db
+    .select({ owner: users.name, role: users.role, kind: addresses.kind, n: sql<number>`count(*)::int` })
+    .from(addresses)
+    .innerJoin(users, eq(users.id, addresses.ownerId))
+    .groupBy(users.name, users.role, addresses.kind)
+    .orderBy(asc(users.name));
+  const owners = new Map<string, OwnerHolding>();
+  for (const { owner, role, kind, n } of rows) {
+    const holding = owners.get(owner) ?? { owner, role, total: 0, byKind: {} };
+    holding.total += n;
+    holding.byKind[kind] = n;
+    owners.set(owner, holding);
+  }
+  // The largest holders first: a leak is a user holding far more than the rest.
+  return [...owners.values()].sort((a, b) => b.total - a.total || a.owner.localeCompare(b.owner));
+}
+
 /** The one address `text` names (in `subnet`, when the same IP is allocated on several VLANs). */
 export async function findAddress(db: Database, text: string, subnet?: string): Promise<Address> {
   const address = formatIp(checkAddress('ip', text));

@@ -5,6 +5,7 @@ import { inMaps } from '../../dhcp/dhcp-wait.js';
 import { announceAddresses } from '../../events/address-events.js';
 import {
   type Address,
+  addressOwners,
   allocateAddress,
   findAddress,
   listAddresses,
@@ -12,7 +13,7 @@ import {
   updateAddress,
 } from '../../ipam/address-store.js';
 import { type Key, paged } from '../../paging.js';
-import { READ, requireRole, WRITE } from '../auth.js';
+import { ADMIN, READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
 import { isAddress, isUuid, Limit, PageQuery, Text, Uuid, Wait, Waiting } from '../schemas.js';
 
@@ -111,6 +112,10 @@ export async function addressRoutes(
       );
     },
   );
+
+  app.get('/addresses/owners', { onRequest: requireRole(principals, ADMIN) }, async () => ({
+    items: await addressOwners(db),
+  }));
 
   app.get<{ Params: Static<typeof IpParams>; Querystring: Static<typeof InSubnetOnly> }>(
     '/addresses/:ip',
