@@ -249,7 +249,9 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     const all: { owner: string; kind: string }[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await c.api('GET', `/addresses?limit=500${cursor === null ? '' : `&cursor=${cursor}`}`)).body;
+      const page: { items: { owner: string; kind: string }[]; nextCursor: string | null } = (
+        await c.api('GET', `/addresses?limit=500${cursor === null ? '' : `&cursor=${cursor}`}`)
+      ).body;
       all.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor !== null);
