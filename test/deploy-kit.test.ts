@@ -79,6 +79,16 @@ const knownEnv = new Set([
   'NODE_ENV',
 ]);
 
+/** The workspace's package directories, from pnpm-workspace.yaml (`dir` or `dir/*`). */
+function workspacePackages(): string[] {
+  const { packages } = parse(readFileSync(join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')) as { packages: string[] };
+  return packages.flatMap((glob) =>
+    glob.endsWith('/*')
+      ? readdirSync(join(repoRoot, glob.slice(0, -2))).map((name) => `${glob.slice(0, -2)}/${name}`)
+      : [glob],
+  );
+}
+
 describe('container images', () => {
   interface Instruction {
     op: string;
@@ -202,8 +212,8 @@ describe('container images', () => {
       'collector/drizzle/meta/_journal.json',
       'collector/src/cli.ts',
       'agent/src/cli.ts',
-      'test/package.json',
-      'bench/package.json',
+      // pnpm install --frozen-lockfile wants every workspace package's manifest.
+      ...workspacePackages().map((dir) => `${dir}/package.json`),
     ];
     for (const path of needed) {
       expect(existsSync(join(repoRoot, path)), path).toBe(true);
