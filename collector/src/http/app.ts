@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AppContext } from './context.js';
+import { dashboardRoutes } from './dashboard.js';
 import { installProblemHandlers } from './problem.js';
 import { addressRoutes } from './routes/addresses.js';
 import { agentRoutes } from './routes/agents.js';
@@ -58,6 +59,7 @@ export function buildApp(context: AppContext, options: AppOptions): FastifyInsta
   });
   app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: `${API_PREFIX}/openapi.json` } });
   app.register(operationRoutes, context);
+  app.register(dashboardRoutes);
   app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,6 +1,7 @@
 /** Subnets and ranges (API.md): admins create and change them; every role reads them. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { subnetAddressMap } from '../../ipam/address-map.js';
 import {
   createRange,
   createSubnet,
@@ -11,7 +12,6 @@ import {
   listSubnets,
   updateSubnet,
 } from '../../ipam/subnet-store.js';
-import { subnetAddressMap } from '../../ipam/address-map.js';
 import { subnetUtilization } from '../../ipam/utilization.js';
 import { type Key, paged } from '../../paging.js';
 import { ADMIN, READ, requireRole } from '../auth.js';

@@ -1,0 +1,105 @@
+/**
+ * `GET /events` (Server-Sent Events) read with fetch, not EventSource: EventSource sends no
+ * Authorization header, and the token must not go in a URL where logs and proxies keep it.
+ * Frames are parsed as the HTML standard's "Server-sent events" section says (fields up to
+ * the first colon, one optional space after it, a blank line ends an event). On a dropped
+ * connection it comes back with Last-Event-ID, so the collector replays what was missed.
+ */
+import { API } from './api.js';
+
+export interface LiveEvent {
+  id: number;
+  type: string;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+type Listener = (event: LiveEvent) => void;
+export type LiveState = 'connecting' | 'live' | 'down';
+
+export class LiveEvents {
+  private readonly listeners = new Set<Listener>();
+  private readonly stateListeners = new Set<(state: LiveState) => void>();
+  private readonly abort = new AbortController();
+  private lastEventId: string | undefined;
+  state: LiveState = 'connecting';
+
+  constructor(private readonly token: string) {
+    void this.run();
+  }
+
+  /** Calls `listener` with each event whose type starts with one of `prefixes` ("conflict."). */
+  on(prefixes: readonly string[], listener: Listener): () => void {
+    const filtered: Listener = (event) => {
+      if (prefixes.some((prefix) => event.type.startsWith(prefix))) listener(event);
+    };
+    this.listeners.add(filtered);
+    return () => this.listeners.delete(filtered);
+  }
+
+  onState(listener: (state: LiveState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+
+  private setState(state: LiveState): void {
+    this.state = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  private async run(): Promise<void> {
+    let delay = 1_000;
+    while (!this.abort.signal.aborted) {
+      try {
+        const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' };
+        if (this.lastEventId !== undefined) headers['last-event-id'] = this.lastEventId;
+        const response = await fetch(`${API}/events`, { headers, signal: this.abort.signal });
+        if (!response.ok || response.body === null) throw new Error(`GET /events: ${response.status}`);
+        this.setState('live');
+        delay = 1_000;
+        await this.read(response.body);
+      } catch {
+        if (this.abort.signal.aborted) return;
+      }
+      this.setState('down');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+
+  private async read(body: ReadableStream<Uint8Array>): Promise<void> {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        this.dispatch(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+      }
+    }
+  }
+
+  private dispatch(frame: string): void {
+    let id: string | undefined;
+    let data = '';
+    for (const line of frame.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue; // a comment: the heartbeat
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+      if (field === 'id') id = value;
+      else if (field === 'data') data += data === '' ? value : `\n${value}`;
+    }
+    if (id !== undefined) this.lastEventId = id;
+    if (data === '') return;
+    const event = JSON.parse(data) as LiveEvent;
+    for (const listener of this.listeners) listener(event);
+  }
+}
