@@ -69,151 +69,18 @@ export function query(params: Record<string, string | number | boolean | undefin
 
 export const enc = encodeURIComponent;
 
-// What the pages read, as the API shows it (API.md).
-export interface Subnet {
-  id: string;
-  cidr: string;
-  vlan: number;
-  name: string | null;
-  gateway: string | null;
-  dnsServers: string[];
-  managed: boolean;
-}
-
-export interface Utilization {
-  total: number | string;
-  allocated: { total: number; byKind: Record<string, number> };
-  dynamic: number | string;
-  reserved: number | string;
-  observedUnallocated: number;
-  free: number | string;
-}
-
-export interface MapBlock {
-  first: string;
-  allocated: number;
-  seenUnallocated: number;
-  seenBefore: number;
-  conflicts: number;
-  dynamic: number;
-  reserved: number;
-}
-
-export interface AddressMap {
-  cidr: string;
-  family: 4 | 6;
-  first: string;
-  observationWindowSeconds: number;
-  states: string[];
-  cells?: string;
-  blockSize?: string;
-  blocks?: MapBlock[];
-}
-
-export interface DhcpState {
-  state: 'applied' | 'pending' | 'none';
-  version: number | null;
-  agents: { id: string; state: string }[];
-}
-
-export interface Address {
-  ip: string;
-  subnet: string;
-  cidr: string;
-  kind: string;
-  mac: string | null;
-  hostname: string | null;
-  owner: string;
-  comment?: string | null;
-  createdAt: string;
-  lastSeen?: string | null;
-  seenMac?: string | null;
-  dhcp?: DhcpState;
-}
-
-export interface Discovery {
-  ip: string;
-  mac: string;
-  vendor: string | null;
-  hostnames: string[];
-  vlan: number;
-  agent: string;
-  interface: string;
-  sources: string[];
-  firstSeen: string;
-  lastSeen: string;
-  address?: { ip: string; kind: string; mac: string | null; hostname: string | null };
-}
-
-export interface HistoryEntry {
-  at: string;
-  event: string;
-  source: string;
-  ip: string;
-  mac: string;
-  previousMac?: string;
-  hostname?: string;
-  vlan: number;
-  agent: string;
-  interface: string;
-}
-
-export interface Evidence {
-  agent: string;
-  interface: string;
-  vlan: number;
-  source: string;
-  kind: string;
-  mac: string;
-  at: string;
-}
-
-export interface Conflict {
-  id: string;
-  kind: string;
-  ip: string;
-  macs: string[];
-  vlan: number;
-  subnet?: string | null;
-  status: 'open' | 'acknowledged' | 'resolved';
-  firstSeen: string;
-  lastSeen: string;
-  acknowledgedBy?: string | null;
-  resolvedAt?: string | null;
-  resolvedBy?: string | null;
-  evidence: Evidence[];
-}
-
-export interface Agent {
-  id: string;
-  name: string;
-  hostname: string | null;
-  version: string | null;
-  connected: boolean;
-  revoked: boolean;
-  lastSeen: string | null;
-  interfaces: { name: string; mac?: string; vlans: number[]; addresses: string[] }[];
-  dhcp: {
-    backend: string;
-    appliedVersion: number | null;
-    wantedVersion: number | null;
-    inStep: boolean;
-    failure: { version: number; error: string; at: string } | null;
-    lastDrift: { version: number; detail: string; at: string } | null;
-  };
-  stats: {
-    at: string;
-    captured: number;
-    kernelDrops: number;
-    decodeErrors: number;
-    outboxDepth: number;
-    outboxDropped: number;
-  } | null;
-}
-
-export interface OwnerHolding {
-  owner: string;
-  role: Role;
-  total: number;
-  byKind: Record<string, number>;
-}
+// What the pages read: the collector's own types of what its API answers, imported as types
+// only (erased from the bundle), so the page and the API cannot drift apart unnoticed.
+export type {
+  Address,
+  AddressMap,
+  AgentView as Agent,
+  Conflict,
+  DhcpOutcome as DhcpState,
+  Discovery,
+  HistoryEntry,
+  MapBlock,
+  OwnerHolding,
+  Subnet,
+  Utilization,
+} from '@ipwarden/collector';
