@@ -240,6 +240,14 @@ describe.each(TARGETS)('addresses on %s', (target) => {
     expect(v6.addresses).toBeUndefined();
   });
 
+  it('lists one address by ip= (an empty list when it is free), refusing a malformed one', async () => {
+    const { body: made } = await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'reserved' } });
+    const listed = (await c.api('GET', `/addresses?ip=${made.ip}`, { token: viewer })).body;
+    expect(listed.items.map((a: { ip: string; subnet: string }) => [a.ip, a.subnet])).toEqual([[made.ip, made.subnet]]);
+    expect((await c.api('GET', '/addresses?ip=10.99.0.254')).body).toEqual({ items: [], nextCursor: null });
+    expectProblem(await c.api('GET', '/addresses?ip=10.99.0.300'), 400, 'invalid-ip', 'ip');
+  });
+
   it("gives admins each owner's holdings by kind, largest first, and nobody else", async () => {
     for (let i = 0; i < 3; i++)
       await c.api('POST', '/addresses', { json: { subnet: '10.99.0.0/24', kind: 'reserved' }, token: bob });

@@ -291,6 +291,8 @@ export async function readAddresses(tx: Tx | Database, query: AddressQuery): Pro
 
 export interface AddressFilter {
   subnet?: string;
+  /** One address (on every VLAN it is allocated on): an empty list, not a 404, when it is free. */
+  ip?: string;
   node?: string;
   kind?: string;
   owner?: string;
@@ -309,6 +311,7 @@ export async function listAddresses(db: Database, filter: AddressFilter): Promis
   }
   return readAddresses(db, {
     subnetId,
+    ...(filter.ip !== undefined && { ip: formatIp(checkAddress('ip', filter.ip)) }),
     kind: filter.kind,
     ownerId,
     mac: filter.mac === undefined ? undefined : checkMac('mac', filter.mac),

@@ -289,9 +289,8 @@ export function AddressPanel({ ip, subnet, onClose }: { ip: string; subnet: Subn
   const { api, me } = useSession();
   const address = useLoad(
     () =>
-      api
-        .get<Address>(`/addresses/${enc(ip)}?subnet=${subnet.id}`)
-        .catch((e) => (e instanceof ApiProblem && e.status === 404 ? null : Promise.reject(e))),
+      // The list, not GET /addresses/{ip}: a free address is an empty list, not a 404 in the console.
+      api.get<Page<Address>>(`/addresses?ip=${enc(ip)}&subnet=${subnet.id}`).then((page) => page.items[0] ?? null),
     [ip, subnet.id],
     { live: ['address.', 'dhcp.'] },
   );

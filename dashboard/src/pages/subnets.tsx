@@ -9,7 +9,6 @@ import { AddressMapView, describeCell, type HoverInfo, LOOKS } from '../address-
 import {
   type Address,
   type AddressMap,
-  ApiProblem,
   type Discovery,
   enc,
   type Page,
@@ -139,8 +138,9 @@ function Tooltip({ hover, subnet }: { hover: HoverInfo; subnet: Subnet }) {
     const timer = setTimeout(async () => {
       const [address, sightings] = await Promise.all([
         api
-          .get<Address>(`/addresses/${enc(ip)}?subnet=${subnet.id}`)
-          .catch((e) => (e instanceof ApiProblem ? null : undefined)),
+          .get<Page<Address>>(`/addresses?ip=${enc(ip)}&subnet=${subnet.id}`)
+          .then((page) => page.items[0] ?? null)
+          .catch(() => undefined),
         api.get<Page<Discovery>>(`/discoveries?ip=${enc(ip)}&sort=lastSeen&limit=1`).catch(() => undefined),
       ]);
       setDetail({ address, sighting: sightings === undefined ? undefined : (sightings.items[0] ?? null) });

@@ -56,7 +56,7 @@ const InSubnet = Type.Partial(Type.Object({ subnet: Text(64), wait: Wait }), { a
 const InSubnetOnly = Type.Partial(Type.Object({ subnet: Text(64) }), { additionalProperties: false });
 
 const ListQuery = Type.Partial(
-  Type.Object({ ...PageQuery, subnet: Text(64), kind: Kind, owner: Text(64), mac: Text(64), node: Uuid }),
+  Type.Object({ ...PageQuery, subnet: Text(64), ip: Text(64), kind: Kind, owner: Text(64), mac: Text(64), node: Uuid }),
   { additionalProperties: false },
 );
 
