@@ -82,6 +82,8 @@ export function ipv4Text(n: number): string {
 }
 
 interface Grid {
+  /** How long reading the map's bytes into cells took. */
+  decodeMs?: number;
   count: number;
   columns: number;
   cellAt: (i: number) => Cell;
@@ -144,7 +146,12 @@ export function AddressMapView(props: {
 }) {
   const { map, width, onHover, onSelect } = props;
   const canvas = useRef<HTMLCanvasElement>(null);
-  const grid = useMemo(() => gridOf(map), [map]);
+  const grid = useMemo(() => {
+    const start = performance.now();
+    const made = gridOf(map);
+    made.decodeMs = performance.now() - start;
+    return made;
+  }, [map]);
   const [cursor, setCursor] = useState<number | null>(null);
   const rows = Math.ceil(grid.count / grid.columns);
   const cell = Math.max(1, Math.min(28, Math.floor(width / grid.columns)));
@@ -161,6 +168,7 @@ export function AddressMapView(props: {
     const ms = performance.now() - start;
     performance.measure('ipwarden:map-draw', { start, duration: ms });
     element.dataset.drawMs = ms.toFixed(2);
+    element.dataset.decodeMs = (grid.decodeMs ?? 0).toFixed(2);
   }, [grid, cell, gap, cursor]);
 
   const indexAt = (event: MouseEvent) => {

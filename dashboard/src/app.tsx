@@ -102,7 +102,10 @@ export function App() {
 
 function LiveBadge({ live }: { live: LiveEvents }) {
   const [state, setState] = useState<LiveState>(live.state);
-  useEffect(() => live.onState(setState), [live]);
+  useEffect(() => {
+    setState(live.state); // it may have changed between the first render and this subscription
+    return live.onState(setState);
+  }, [live]);
   const words = { connecting: 'connecting…', live: 'live', down: 'reconnecting…' } as const;
   return (
     <span class={`live live-${state}`} role="status" title="updates from GET /events">

@@ -16,7 +16,8 @@ const PAGE = 50;
 
 export function AddressesPage({ route }: { route: Route }) {
   const { api, me } = useSession();
-  const [mine, setMine] = useState(me.role !== 'admin');
+  // A user's own addresses first; admins and viewers (who hold none) see everyone's.
+  const [mine, setMine] = useState(me.role === 'user');
   const [subnet, setSubnet] = useState(route.params.get('subnet') ?? '');
   const pager = usePager();
   const subnets = useLoad(() => api.get<Page<Subnet>>('/subnets?limit=1000'), []);
@@ -50,7 +51,16 @@ export function AddressesPage({ route }: { route: Route }) {
           </p>
         </Section>
       ) : (
-        <ReserveForm subnets={subnets.data?.items ?? []} initialSubnet={subnet} onDone={list.reload} />
+        <ReserveForm
+          subnets={subnets.data?.items ?? []}
+          initialSubnet={subnet}
+          onDone={(address) => {
+            // Show the new address among its subnet's, where the list would otherwise page past it.
+            setSubnet(address.subnet);
+            pager.reset();
+            list.reload();
+          }}
+        />
       )}
       <Section
         title="Addresses"

@@ -61,7 +61,10 @@ function SubnetDetail({ subnet }: { subnet: Subnet }) {
   const u = usage.data;
   return (
     <>
-      <Section title={`${subnet.cidr}${subnet.name ? ` · ${subnet.name}` : ''}`}>
+      <Section
+        title={`${subnet.cidr}${subnet.name ? ` · ${subnet.name}` : ''}`}
+        actions={<Loading loading={(usage.loading && !usage.data) || (map.loading && !map.data)} />}
+      >
         {u && (
           <dl class="counts">
             <div>
