@@ -51,6 +51,7 @@ ADMIN_TOKEN=${IPWARDEN_ADMIN_TOKEN:-$(cat "$IPWARDEN_DATA_DIR/admin-token")}
 cat <<MSG
 
 ipwarden is running.
+  dashboard:    $LOCAL/ (sign in with the admin token)
   API:          $LOCAL/api/v1 (listening on $IPWARDEN_LISTEN)
   admin token:  $ADMIN_TOKEN
   try:          curl -H "Authorization: Bearer $ADMIN_TOKEN" $LOCAL/api/v1/discoveries

@@ -34,7 +34,7 @@ function processesIn(inode: number): string[] {
     });
 }
 
-it('starts the collector and a local agent, prints the address and the admin token, and stops on Ctrl-C', async () => {
+it('starts the collector and a local agent, prints the addresses of the dashboard and the API and the admin token, and stops on Ctrl-C', async () => {
   lab = await NetnsLab.create(`iwd-${process.pid}s-`, 1);
   const machine = lab.bridge;
   await lab.exec(machine, 'ip', 'addr', 'add', '10.99.0.254/24', 'dev', 'br0');
@@ -45,6 +45,12 @@ it('starts the collector and a local agent, prints the address and the admin tok
   });
   const [, token] = await start.waitFor(/admin token:\s+(\S+)/, 180_000);
   expect(start.lines.join('\n')).toMatch(/API:\s+http:\/\/127\.0\.0\.1:8460\/api\/v1/);
+  expect(start.lines.join('\n')).toMatch(/dashboard:\s+http:\/\/127\.0\.0\.1:8460\//);
+  // The dashboard is there, from outside the machine too: the built page, under its policy.
+  const page = await fetch('http://10.99.254.2:8460/');
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+  expect(await page.text()).toContain('<div id="app">');
   // From outside the machine, over the lab's uplink veth.
   const api = async <T>(path: string) => {
     const response = await fetch(`http://10.99.254.2:8460/api/v1${path}`, {
