@@ -94,7 +94,8 @@ export function App() {
         </div>
       </header>
       <main id="main">
-        <Page route={route} />
+        {/* A new address (a link followed, the back button) is a fresh page with its parameters. */}
+        <Page key={`${route.page}?${route.params}`} route={route} />
       </main>
     </SessionContext.Provider>
   );
