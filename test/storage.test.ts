@@ -145,3 +145,19 @@ describe.each([
     expect(await count(schema.bindings)).toBe(before + MAX_BATCH_ITEMS);
   });
 });
+
+describe('migrations on PostgreSQL', () => {
+  it('are applied once when collectors start on a new database at the same moment', async () => {
+    server ??= startPostgres();
+    const admin = await openDatabase({ url: server.url });
+    await admin.db.execute(sql`create database racing`);
+    const url = server.url.replace(/\/postgres$/, '/racing');
+    // Four replicas of a new release, started together (a Deployment's rollout, a compose up).
+    const handles = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ url })));
+    const [first] = handles;
+    const applied = await first!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+    const expected = await admin.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+    expect(applied).toEqual(expected);
+    await Promise.all([...handles, admin].map((h) => h.close()));
+  }, 60_000);
+});

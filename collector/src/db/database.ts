@@ -140,17 +140,31 @@ function preparing(client: postgres.Sql): postgres.Sql {
   });
 }
 
+/** Any number will do, as long as it is ipwarden's alone: "ipwarden" in ASCII, as a bigint. */
+const MIGRATION_LOCK = 0x6970_7761_7264_656en;
+
+/**
+ * Brings a PostgreSQL database's schema up to date, one collector at a time. drizzle's migrator
+ * takes no lock: two replicas starting on new migrations together would both apply them, and
+ * one would fail on what the other created. A session-level advisory lock held on the one
+ * connection the migrations run on makes the second wait, then find nothing left to do.
+ */
+async function migrateOnce(url: string): Promise<void> {
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(${MIGRATION_LOCK.toString()}::bigint)`;
+    await migratePostgres(drizzlePostgres(client), { migrationsFolder: MIGRATIONS });
+  } finally {
+    await client.end(); // ending the session releases the lock, whatever happened
+  }
+}
+
 /** Opens the database and brings its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url !== undefined) {
+    await migrateOnce(options.url);
     const client = postgres(options.url, { max: 10, onnotice: () => {} });
     const db = drizzlePostgres(preparing(client), { schema });
-    try {
-      await migratePostgres(db, { migrationsFolder: MIGRATIONS });
-    } catch (error) {
-      await client.end(); // or the pool keeps the process alive
-      throw error;
-    }
     // Queries still running get 5 s; after a server restart postgres.js would otherwise wait on
     // a connection that never answers again.
     const reserve = async (): Promise<Reserved> => {
