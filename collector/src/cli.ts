@@ -3,18 +3,15 @@
  * configuration (one line on stderr), 1 anything else.
  */
 import { parseArgs } from 'node:util';
+import { optionsHelp, parseArgsOptions, UsageError } from '@ipwarden/options';
 import { storedAgentSecret } from './auth/tokens.js';
 import { COLLECTOR_OPTIONS, loadCollectorConfig } from './config.js';
 import { startCollector } from './server.js';
-import { UsageError } from './usage-error.js';
 
-function usage(): string {
-  const lines = Object.values(COLLECTOR_OPTIONS).map(
-    (o) =>
-      `  --${o.flag.padEnd(14)} ${o.env.padEnd(22)} ${o.description}${'default' in o ? ` (default ${o.default})` : ''}`,
-  );
-  return `usage: ipwarden-collector [options]\n\noptions (flag, environment, meaning):\n${lines.join('\n')}`;
-}
+const usage = () => `usage: ipwarden-collector [options]
+
+options (flags over environment variables; every one in docs/CONFIGURATION.md):
+${optionsHelp(COLLECTOR_OPTIONS)}`;
 
 export async function main(argv: string[]): Promise<number> {
   let config: ReturnType<typeof loadCollectorConfig>;
@@ -22,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({
       args: argv,
       options: {
-        ...Object.fromEntries(Object.values(COLLECTOR_OPTIONS).map((o) => [o.flag, { type: 'string' as const }])),
+        ...parseArgsOptions(COLLECTOR_OPTIONS),
         help: { type: 'boolean', short: 'h' },
       },
     });
