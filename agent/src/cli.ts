@@ -2,42 +2,18 @@
  * The `ipwarden-agent` command. Exit codes (DESIGN.md): 0 success, 2 bad usage or input
  * (one line on stderr), 1 anything else.
  */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
+import { loadOptions, optionsHelp, parseArgsOptions } from '@ipwarden/options';
 import { HostError, UsageError } from './errors.js';
 import { formatReadStats, type OutputFormat, readCommand } from './read-command.js';
 
 // `run`'s modules (configuration, uplink, live capture) are imported when `run` is: the
 // protocol's schemas are compiled at import, a fifth of a second `read` need not wait.
 
-/** The configuration file's flag and variable: not an option of the file itself. */
-const CONFIG_FLAG = 'config';
-const CONFIG_ENV = 'IPWARDEN_AGENT_CONFIG';
-
-/** One line per option of `run`, from the configuration schema, so the two never disagree. */
+/** One entry per option of `run`, from the configuration schema, so the two never disagree. */
 async function runOptionsUsage(): Promise<string> {
-  const { AGENT_OPTIONS } = await import('./config.js');
-  const entry = (flag: string, notes: Array<string | undefined>, description: string) => {
-    const shown = notes.filter((note) => note !== undefined);
-    const head = shown.length === 0 ? `  ${flag}` : `${`  ${flag}`.padEnd(40)} ${shown.join(', ')}`;
-    return `${head}\n      ${description}`;
-  };
-  const lines = [entry(`--${CONFIG_FLAG} FILE`, [CONFIG_ENV], 'JSON file with any of the options below, by key')];
-  for (const option of AGENT_OPTIONS) {
-    const value = option.kind === 'choice' ? option.choices!.join('|') : (option.value ?? 'VALUE');
-    const defaultValue = Array.isArray(option.default) ? undefined : option.default;
-    lines.push(
-      entry(
-        `--${option.flag} ${value}`,
-        [
-          option.env,
-          option.kind === 'list' || option.kind === 'urls' ? 'repeatable' : undefined,
-          defaultValue === undefined ? undefined : `default ${defaultValue}`,
-        ],
-        option.description,
-      ),
-    );
-  }
-  return lines.join('\n');
+  const { AGENT_RUN_OPTIONS } = await import('./config.js');
+  return optionsHelp(AGENT_RUN_OPTIONS);
 }
 
 const usage = async () => `usage: ipwarden-agent <command> [options]
@@ -50,7 +26,8 @@ commands:
       print the sightings a pcap/pcapng capture holds, one JSON object per line
       (--all: every observation of every frame, without de-duplication)
 
-run options (flags over environment variables over the configuration file):
+run options (flags over environment variables over the configuration file; every one in
+docs/CONFIGURATION.md):
 ${await runOptionsUsage()}`;
 
 function parseRead(args: string[]): { file: string; format: OutputFormat; all: boolean; refreshMs?: number } {
@@ -78,22 +55,19 @@ function parseRead(args: string[]): { file: string; format: OutputFormat; all: b
 }
 
 async function runRun(args: string[]): Promise<number> {
-  const { AGENT_OPTIONS, loadConfig } = await import('./config.js');
-  const options: NonNullable<ParseArgsConfig['options']> = {
-    [CONFIG_FLAG]: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  };
-  for (const option of AGENT_OPTIONS) {
-    options[option.flag] = { type: 'string', multiple: option.kind === 'list' || option.kind === 'urls' };
-  }
-  const { values } = parseArgs({ args, options, allowPositionals: false });
+  const { AGENT_CONFIG_FILE, AGENT_RUN_OPTIONS, loadConfig } = await import('./config.js');
+  const { values } = parseArgs({
+    args,
+    options: { ...parseArgsOptions(AGENT_RUN_OPTIONS), help: { type: 'boolean', short: 'h' } },
+    allowPositionals: false,
+  });
   if (values.help === true) {
     process.stdout.write(`${await usage()}\n`);
     return 0;
   }
   const flags = values as Record<string, string | string[] | undefined>;
-  const file = (flags[CONFIG_FLAG] as string | undefined) ?? (process.env[CONFIG_ENV] || undefined);
-  const config = loadConfig({ flags, env: process.env, file });
+  const { configFile } = loadOptions(AGENT_CONFIG_FILE, { flags, env: process.env });
+  const config = loadConfig({ flags, env: process.env, file: configFile });
   const { runAgent } = await import('./run-command.js');
   return runAgent(config);
 }

@@ -1,7 +1,5 @@
-/** Errors the agent's commands report to the person running them (exit code 2, one line). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+/** Errors the agent's commands report to the person running them (exit code 2, one line): the option loader's own. */
+export { UsageError } from '@ipwarden/options';
 
 /**
  * The host keeps a command from working (missing capabilities, a state directory in use):
