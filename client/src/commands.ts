@@ -8,8 +8,9 @@
  * verbs of their own: reserve and release an address, claim and unclaim a pool's address, whoami.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { helpEntry, optionsHelp, parseArgsOptions } from '@ipwarden/options';
 import type { Request } from './api-client.js';
-import { CLIENT_OPTIONS, CONFIG_ENV, CONFIG_FLAG } from './config.js';
+import { CLIENT_CONFIG_FILE, CLIENT_GLOBAL_OPTIONS, CLIENT_OPTIONS, CLIENT_OUTPUT_OPTIONS } from './config.js';
 import { UsageError } from './errors.js';
 import { escapeText, views } from './output.js';
 
@@ -81,9 +82,7 @@ const PARSED_OPTIONS: NonNullable<ParseArgsConfig['options']> = Object.fromEntri
 
 /** Options of the program rather than of a command; allowed anywhere on the line. */
 const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
-  ...Object.fromEntries(CLIENT_OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
-  [CONFIG_FLAG]: { type: 'string' },
-  json: { type: 'boolean' },
+  ...parseArgsOptions(CLIENT_GLOBAL_OPTIONS),
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -614,19 +613,11 @@ function synopsis(command: Command): string {
 }
 
 export function usage(defaultConfigFile: string): string {
-  const entry = (head: string, description: string) => `  ${head}\n      ${description}`;
+  const entry = (head: string, description: string) => helpEntry(head, [], description);
   const options = [
-    ...CLIENT_OPTIONS.map((o) =>
-      entry(
-        `${`--${o.flag} ${o.value}`.padEnd(20)}${o.env}`,
-        `${o.description}${o.default === undefined ? '' : ` (default ${o.default})`}`,
-      ),
-    ),
-    entry(
-      `${`--${CONFIG_FLAG} FILE`.padEnd(20)}${CONFIG_ENV}`,
-      `JSON with any of ${CLIENT_OPTIONS.map((o) => `"${o.key}"`).join(', ')}\n      (default ${defaultConfigFile})`,
-    ),
-    entry('--json', "print the API's JSON answer, one document, for scripts"),
+    optionsHelp([...CLIENT_OPTIONS, ...CLIENT_CONFIG_FILE]),
+    `      (here: ${defaultConfigFile})`,
+    optionsHelp(CLIENT_OUTPUT_OPTIONS),
     entry('-h, --help', 'this text'),
   ];
   const aliases = Object.entries(ALIASES).map(([alias, words]) =>

@@ -1,120 +1,87 @@
 /**
- * The client's configuration: one schema (STYLE.md 8). Flags, environment variables and a JSON
- * configuration file map onto it, in that order of precedence; bad configuration fails with a
- * message naming the option and where its value came from.
+ * The client's configuration: one schema (STYLE.md 8) in the option machinery of
+ * @ipwarden/options. Flags, environment variables and a JSON configuration file map onto it, in
+ * that order of precedence; bad configuration fails with a message naming the option and where
+ * its value came from.
+ *
+ * Only the program's own options are here: how to reach the server, and how to print. A
+ * command's options (`--vlan`, `--hostname`…) are the API's parameters, with no variable, file
+ * key or default: they stay with the commands' grammar in commands.ts.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from './errors.js';
+import {
+  type ConfigOf,
+  configFileValues,
+  defineOptions,
+  httpUrl,
+  integer,
+  loadOptions,
+  path,
+  presence,
+  secret,
+  UsageError,
+} from '@ipwarden/options';
 
-export interface ClientConfig {
-  /** The collector's base URL, without a trailing slash. */
-  server: string;
-  token: string | undefined;
-  timeoutSeconds: number;
-}
-
-interface Option {
-  key: keyof ClientConfig;
-  flag: string;
-  env: string;
-  kind: 'url' | 'token' | 'integer';
-  /** What the value is, in the usage text (`--server URL`). */
-  value: string;
-  description: string;
-  default: ClientConfig[keyof ClientConfig] | undefined;
-  min?: number;
-  max?: number;
-}
-
-export const CLIENT_OPTIONS: readonly Option[] = [
+export const CLIENT_OPTIONS = defineOptions([
   {
     key: 'server',
     flag: 'server',
     env: 'IPWARDEN_SERVER',
-    kind: 'url',
-    value: 'URL',
+    // A path is kept, for a collector behind a proxy under a prefix.
+    type: httpUrl({ keepPath: true }),
     description: "the collector's http(s)://host:port",
-    default: undefined,
   },
   {
     key: 'token',
     flag: 'token',
     env: 'IPWARDEN_TOKEN',
-    kind: 'token',
-    value: 'TOKEN',
+    type: secret(),
     description: 'API token (better in the environment or the file: arguments are visible to every local user)',
-    default: undefined,
   },
   {
     key: 'timeoutSeconds',
     flag: 'timeout',
     env: 'IPWARDEN_TIMEOUT',
-    kind: 'integer',
-    value: 'SECONDS',
-    min: 1,
-    max: 3600,
+    type: integer({ min: 1, max: 3600, unit: 's' }),
     description: 'seconds to wait for each answer of the server',
     default: 30, // 30 s: above the API's default DHCP wait of 5 s
   },
-];
+]);
 
-/** The configuration file's flag and variable: not options of the file itself. */
-export const CONFIG_FLAG = 'config';
-export const CONFIG_ENV = 'IPWARDEN_CONFIG';
+/** The server is required: loadConfig refuses to go without one. */
+export type ClientConfig = ConfigOf<typeof CLIENT_OPTIONS> & { server: string };
+
+/** The configuration file's own option: it names the file, so the file cannot hold it. */
+export const CLIENT_CONFIG_FILE = defineOptions([
+  {
+    key: 'configFile',
+    flag: 'config',
+    env: 'IPWARDEN_CONFIG',
+    type: path('FILE'),
+    description: `JSON with any of ${CLIENT_OPTIONS.map((o) => `"${o.key}"`).join(', ')}; default $XDG_CONFIG_HOME/ipwarden/config.json, else ~/.config/ipwarden/config.json`,
+    inFile: false,
+  },
+]);
+
+/** How the answer is printed: a per-invocation choice, not configuration a file would hold. */
+export const CLIENT_OUTPUT_OPTIONS = defineOptions([
+  {
+    key: 'json',
+    flag: 'json',
+    type: presence(),
+    description: "print the API's JSON answer, one document, for scripts",
+    default: false,
+    inFile: false,
+  },
+]);
+
+/** Every option of the program, allowed anywhere on the line, in the order --help shows them. */
+export const CLIENT_GLOBAL_OPTIONS = [...CLIENT_OPTIONS, ...CLIENT_CONFIG_FILE, ...CLIENT_OUTPUT_OPTIONS];
 
 /** `$XDG_CONFIG_HOME/ipwarden/config.json`, else `~/.config/ipwarden/config.json`. */
 export function defaultConfigFile(env: Record<string, string | undefined>, home: string): string {
   return join(env.XDG_CONFIG_HOME || join(home, '.config'), 'ipwarden', 'config.json');
-}
-
-type Origin = { flag: string } | { env: string } | { file: string };
-
-function fail(option: Option, origin: Origin, problem: string): never {
-  const where =
-    'flag' in origin
-      ? `--${option.flag}`
-      : 'env' in origin
-        ? `${origin.env} (--${option.flag})`
-        : `"${option.key}" in ${origin.file} (--${option.flag})`;
-  throw new UsageError(`${where}: ${problem}`);
-}
-
-/** Checks and converts one value: a string from flags and the environment, anything from the file. */
-function parse(option: Option, raw: unknown, origin: Origin): string | number {
-  switch (option.kind) {
-    case 'url': {
-      if (typeof raw !== 'string') fail(option, origin, 'a URL');
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        fail(option, origin, `"${raw}" is not a URL`);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        fail(option, origin, `"${raw}" is not http:// or https://`);
-      // A path is kept, for a collector behind a proxy under a prefix.
-      return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-    }
-    case 'token':
-      // The value is never echoed: it is a secret.
-      if (typeof raw !== 'string' || !/^[\x21-\x7e]+$/.test(raw))
-        fail(option, origin, 'a token of printable characters without spaces');
-      return raw;
-    case 'integer': {
-      // Text from flags and the environment; a JSON number from the file.
-      const fromText = !('file' in origin);
-      const n =
-        typeof raw === 'number' && !fromText
-          ? raw
-          : typeof raw === 'string' && fromText && /^\d+$/.test(raw)
-            ? Number(raw)
-            : Number.NaN;
-      if (!Number.isSafeInteger(n) || n < option.min! || n > option.max!)
-        fail(option, origin, `a whole number from ${option.min} to ${option.max}, not "${String(raw)}"`);
-      return n;
-    }
-  }
 }
 
 export interface ConfigSources {
@@ -142,18 +109,7 @@ function readFile(file: string, named: boolean): { values: Record<string, unknow
     if (!named && (error as NodeJS.ErrnoException).code === 'ENOENT') return { values: {}, warnings: [] };
     throw new UsageError(`cannot read configuration ${file}: ${(error as Error).message}`);
   }
-  let values: unknown;
-  try {
-    values = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`configuration ${file} is not JSON: ${(error as Error).message}`);
-  }
-  if (typeof values !== 'object' || values === null || Array.isArray(values))
-    throw new UsageError(`configuration ${file} must be a JSON object`);
-  for (const key of Object.keys(values)) {
-    if (!CLIENT_OPTIONS.some((o) => o.key === key))
-      throw new UsageError(`configuration ${file}: unknown option "${key}"`);
-  }
+  const values = configFileValues(CLIENT_OPTIONS, text, file);
   const warnings: string[] = [];
   const mode = statSync(file).mode & 0o777;
   // As ssh does for private keys: a token others can read is a token others can use.
@@ -162,25 +118,16 @@ function readFile(file: string, named: boolean): { values: Record<string, unknow
       `${file} holds a token and other users can read or change it (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${file}`,
     );
   }
-  return { values: values as Record<string, unknown>, warnings };
+  return { values, warnings };
 }
 
 /** Flags over environment over file over defaults; throws a UsageError naming the bad option. */
 export function loadConfig({ flags, env, home }: ConfigSources): LoadedConfig {
-  const named = (flags[CONFIG_FLAG] as string | undefined) || env[CONFIG_ENV] || undefined;
+  const named = loadOptions(CLIENT_CONFIG_FILE, { flags, env }).configFile;
   const file = named ?? defaultConfigFile(env, home);
-  const { values: fromFile, warnings } = readFile(file, named !== undefined);
-  const config: Record<string, unknown> = {};
-  for (const option of CLIENT_OPTIONS) {
-    const flag = flags[option.flag];
-    const envValue = env[option.env];
-    if (flag !== undefined) config[option.key] = parse(option, flag, { flag: option.flag });
-    else if (envValue !== undefined && envValue !== '')
-      config[option.key] = parse(option, envValue, { env: option.env });
-    else if (fromFile[option.key] !== undefined) config[option.key] = parse(option, fromFile[option.key], { file });
-    else config[option.key] = option.default;
-  }
+  const { values, warnings } = readFile(file, named !== undefined);
+  const config = loadOptions(CLIENT_OPTIONS, { flags, env, file: { name: file, values } });
   if (config.server === undefined)
     throw new UsageError(`no server: give --server URL, set IPWARDEN_SERVER, or put "server" in ${file}`);
-  return { config: config as unknown as ClientConfig, file, warnings };
+  return { config: { ...config, server: config.server }, file, warnings };
 }

@@ -3,10 +3,8 @@
  * or configuration, or input the API refused with a 4xx — and 1 for anything else.
  */
 
-/** A bad command line or configuration (exit code 2, one line). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+/** A bad command line or configuration (exit code 2, one line): the option loader's own. */
+export { UsageError } from '@ipwarden/options';
 
 export interface FieldError {
   field: string;
