@@ -230,6 +230,12 @@ describe.each(TARGETS)('conflicts on %s', (target) => {
     expect((await c.api('GET', `/conflicts/${conflict.id}`)).body.status).toBe('open');
     const acked = await c.api('POST', `/conflicts/${conflict.id}/acknowledge`, { json: { comment: 'known' } });
     expect(acked.body).toMatchObject({ status: 'acknowledged', acknowledgedBy: 'admin' });
+    // The gauge tells acknowledged from open, so an alert on open ones goes quiet once a person knows.
+    const acknowledged = /ipwarden_conflicts_open\{kind="unallocated-in-use",status="acknowledged"\} ([0-9]+)/;
+    await eventually(async () => {
+      const match = acknowledged.exec((await c.api('GET', '/metrics')).body);
+      return match !== null && Number(match[1]) >= 1;
+    });
     const resolved = await c.api('POST', `/conflicts/${conflict.id}/resolve`);
     expect(resolved.body).toMatchObject({ status: 'resolved', resolvedBy: 'admin' });
   });

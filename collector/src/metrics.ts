@@ -94,8 +94,8 @@ export class Metrics {
 
   readonly conflictsOpen = new Gauge({
     name: 'ipwarden_conflicts_open',
-    help: 'Conflicts open or acknowledged, by kind',
-    labelNames: ['kind'] as const,
+    help: 'Conflicts not resolved, by kind and status (open, or acknowledged by an admin)',
+    labelNames: ['kind', 'status'] as const,
     registers: [this.registry],
   });
   readonly conflictsOpened = new Counter({

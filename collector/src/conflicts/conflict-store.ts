@@ -333,11 +333,13 @@ export async function listConflicts(db: Database, filter: ConflictFilter): Promi
 }
 
 /** How many conflicts are live (open or acknowledged), by kind. */
-export async function liveCounts(db: Database): Promise<{ kind: ConflictKind; count: number }[]> {
+export async function liveCounts(
+  db: Database,
+): Promise<{ kind: ConflictKind; status: ConflictStatus; count: number }[]> {
   const rows = await db
-    .select({ kind: conflicts.kind, count: sql<number>`count(*)::int` })
+    .select({ kind: conflicts.kind, status: conflicts.status, count: sql<number>`count(*)::int` })
     .from(conflicts)
     .where(ne(conflicts.status, 'resolved'))
-    .groupBy(conflicts.kind);
-  return rows.map((row) => ({ kind: row.kind, count: Number(row.count) }));
+    .groupBy(conflicts.kind, conflicts.status);
+  return rows.map((row) => ({ kind: row.kind, status: row.status, count: Number(row.count) }));
 }

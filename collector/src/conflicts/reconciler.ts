@@ -523,7 +523,7 @@ export class Reconciler {
     this.live = live;
     this.duplicates = duplicates;
     this.options.metrics.conflictsOpen.reset();
-    for (const { kind, count } of counts) this.options.metrics.conflictsOpen.set({ kind }, count);
+    for (const { kind, status, count } of counts) this.options.metrics.conflictsOpen.set({ kind, status }, count);
   }
 
   private remember(conflict: Conflict): void {
