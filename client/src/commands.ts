@@ -634,7 +634,8 @@ reserved-range-in-use, rogue-dhcp-server or foreign-subnet; VLAN 100.7 is VLAN 7
 commands:
 ${[...COMMANDS.map((c) => entry(synopsis(c), c.summary)), ...aliases].join('\n')}
 
-options, anywhere on the line (flags over environment variables over the configuration file):
+options, anywhere on the line (flags over environment variables over the configuration file;
+every one in docs/CONFIGURATION.md):
 ${options.join('\n')}
 
 exit codes: 0 success, 2 bad usage or input (the API's 4xx answers included), 1 anything else`;
