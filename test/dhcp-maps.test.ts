@@ -203,8 +203,13 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
     const away = (await agentRow())!;
     expect(away.dhcp.inStep).toBe(false);
     expect(away.dhcp.wantedVersion).toBeGreaterThan(away.dhcp.appliedVersion!);
+    // What the "DHCP maps behind" alert reads.
+    const behind = async () =>
+      /^ipwarden_dhcp_agents_behind (\d+)$/m.exec(await (await fetch(`${collector.url}/metrics`)).text())?.[1];
+    expect(await behind()).toBe('1');
     await startAgent();
     await until(async () => ((await agentRow())?.dhcp.inStep ? true : undefined), 30_000, 'in step again');
+    expect(await behind()).toBe('0');
     expect(readMap()!.hosts.map((h) => h.ip)).toContain('10.99.0.40');
     const back = (await agentRow())!;
     expect(back.dhcp.appliedVersion).toBe(back.dhcp.wantedVersion);

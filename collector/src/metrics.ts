@@ -39,6 +39,11 @@ export class Metrics {
     help: 'DHCP maps an agent reported it could not apply',
     registers: [this.registry],
   });
+  readonly dhcpAgentsBehind = new Gauge({
+    name: 'ipwarden_dhcp_agents_behind',
+    help: 'Agents serving DHCP whose applied map is older than their subnets (read from the database at each scrape)',
+    registers: [this.registry],
+  });
   readonly dhcpDrifts = new Counter({
     name: 'ipwarden_dhcp_drifts_total',
     help: 'Times an agent read back from its DHCP server something other than the map it applied',
