@@ -105,6 +105,9 @@ describe('the dashboard in Chromium', () => {
       hostname: 'web-11',
     });
     viewerToken = (await post('/users', { name: 'vera', role: 'viewer' })).token!;
+    // An IPv6 subnet, drawn as summary blocks, with an address allocated and one seen.
+    await post('/subnets', { cidr: 'fd99::/64', name: 'lab-v6' });
+    await post('/addresses', { subnet: 'fd99::/64', kind: 'reserved', ip: 'fd99::8000:0:0:1' });
     // A /16 for the map's drawing time, with ranges and allocations to colour it.
     bigSubnet = (await post('/subnets', { cidr: '10.98.0.0/16', name: 'big' })).id!;
     await post(`/subnets/${bigSubnet}/ranges`, { start: '10.98.16.0', end: '10.98.31.255', purpose: 'dynamic' });
@@ -214,6 +217,20 @@ describe('the dashboard in Chromium', () => {
       await page.mouse.click(box.x + 11.5 * cell, box.y + 0.5 * cell);
       await expect.poll(() => page.textContent('section[aria-label="Address 10.99.0.11"]')).toContain('web-11');
       await page.screenshot({ path: join(SCREENSHOTS, `subnets-${width.name}.png`), fullPage: true });
+    });
+
+    it('summarises an IPv6 subnet in 256 blocks, each saying what it holds', async () => {
+      await page.goto(`${collector.url}/#/subnets`);
+      await page.click('text=fd99::/64');
+      const canvas = page.locator('canvas.address-map');
+      await canvas.waitFor();
+      expect(await canvas.getAttribute('aria-label')).toContain('256 cells');
+      expect(await page.textContent('main')).toContain('An IPv6 subnet is drawn as 256 blocks');
+      const box = (await canvas.boundingBox())!;
+      const cell = box.width / 16;
+      await page.mouse.move(box.x + 0.5 * cell, box.y + 8.5 * cell); // block 128: fd99::8000:0:0:0
+      await expect.poll(() => page.textContent('[role=tooltip]')).toContain('from fd99::8000:0:0:0');
+      expect(await page.textContent('[role=tooltip]')).toContain('1 allocated');
     });
 
     it('opens an address from the map by keyboard alone', async () => {
