@@ -54,6 +54,7 @@ describe('the dashboard in Chromium', () => {
   let agent: TestProcess | undefined;
   let browser: Browser;
   let viewerToken = '';
+  let userToken = '';
   let bigSubnet = '';
   const consoleErrors: string[] = [];
   const contexts: BrowserContext[] = [];
@@ -105,6 +106,7 @@ describe('the dashboard in Chromium', () => {
       hostname: 'web-11',
     });
     viewerToken = (await post('/users', { name: 'vera', role: 'viewer' })).token!;
+    userToken = (await post('/users', { name: 'uma', role: 'user' })).token!;
     // An IPv6 subnet, drawn as summary blocks, with an address allocated and one seen.
     await post('/subnets', { cidr: 'fd99::/64', name: 'lab-v6' });
     await post('/addresses', { subnet: 'fd99::/64', kind: 'reserved', ip: 'fd99::8000:0:0:1' });
@@ -392,6 +394,32 @@ describe('the dashboard in Chromium', () => {
         body: JSON.stringify({ subnet: '10.99.0.0/24', kind: 'reserved' }),
       });
       expect(refused.status).toBe(403);
+    });
+
+    it('lets a user reserve for themselves and release only their own', async () => {
+      const user = await signedIn(userToken, width);
+      await user.goto(`${collector.url}/#/addresses`);
+      const form = user.locator('form.reserve');
+      await form.waitFor();
+      expect(await form.locator('select').nth(1).locator('option').allTextContents()).toEqual(['reserved']);
+      await form.locator('select').nth(0).selectOption({ label: '10.99.0.0/24 · lab' });
+      await form.locator('input').nth(2).fill(`vip-${width.name}`);
+      await form.locator('button[type=submit]').click();
+      const result = user.locator('.result[data-ip]');
+      await result.waitFor();
+      expect(await result.textContent()).toContain('DHCP: not in any map'); // a reservation is in no map
+      const ip = (await result.getAttribute('data-ip'))!;
+      const mine = user.locator(`tr[data-ip="${ip}"]`);
+      await mine.waitFor();
+      expect(await mine.locator('button:text-is("Release")').count()).toBe(1);
+      await user.locator('section[aria-label=Addresses] .filters input[type=checkbox]').uncheck();
+      const theirs = user.locator('tr[data-ip="10.99.0.11"]');
+      await theirs.waitFor();
+      expect(await theirs.locator('button:text-is("Release")').count()).toBe(0);
+      await user.locator('section[aria-label=Addresses] .filters input[type=checkbox]').check();
+      await user.locator(`tr[data-ip="${ip}"] button:text-is("Release")`).click();
+      await user.locator('.result', { hasText: `Released ${ip}.` }).waitFor();
+      await user.locator(`tr[data-ip="${ip}"]`).waitFor({ state: 'detached' });
     });
 
     it('saves every page', async () => {
