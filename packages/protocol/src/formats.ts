@@ -2,8 +2,6 @@
  * Text formats on the wire (DESIGN.md): MAC addresses lowercase and colon-separated, IPv4 dotted
  * quads, IPv6 in RFC 5952 form. Address arithmetic is packages/ipam's.
  */
-import { formatIpv6 } from '@ipwarden/netcodec';
-
 export const MAC_PATTERN = '^[0-9a-f]{2}(:[0-9a-f]{2}){5}$';
 
 /**
@@ -19,24 +17,68 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 const IPV4 = /^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$/;
 
-/** The 16 bytes of an IPv6 address in text, or undefined when it is not one. */
-function ipv6Bytes(text: string): Uint8Array | undefined {
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (half: string) => (half === '' ? [] : half.split(':'));
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  const bytes = new Uint8Array(16);
-  const groups = [...head, ...(halves.length === 2 ? Array(8 - head.length - tail.length).fill('0') : []), ...tail];
-  if (groups.length !== 8) return undefined;
-  for (let i = 0; i < 8; i++) {
-    if (!/^[0-9a-f]{1,4}$/.test(groups[i]!)) return undefined;
-    const value = Number.parseInt(groups[i]!, 16);
-    bytes[2 * i] = value >> 8;
-    bytes[2 * i + 1] = value & 0xff;
+/** The explicit groups of the IPv6 text being checked (one check at a time: JavaScript is single-threaded). */
+const groups = new Int32Array(8);
+
+/**
+ * True when `text` (no dots) is an IPv6 address as RFC 5952 writes it, read in one pass over its
+ * characters with nothing allocated: the collector checks every address of every batch, and
+ * splitting the text, building its bytes and formatting them again to compare cost more than the
+ * rest of a sighting's check.
+ */
+function isCanonicalIpv6(text: string): boolean {
+  const n = text.length;
+  let count = 0; // explicit groups
+  let gap = -1; // where `::` stands: the number of explicit groups before it
+  let i = 0;
+  if (text.charCodeAt(0) === COLON) {
+    if (text.charCodeAt(1) !== COLON) return false;
+    gap = 0;
+    i = 2;
   }
-  return bytes;
+  while (i < n) {
+    let value = 0;
+    let digits = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1; // lowercase only (4.3)
+      if (digit < 0) break;
+      if (digits === 1 && value === 0) return false; // a leading zero (4.1)
+      if (++digits > 4) return false;
+      value = value * 16 + digit;
+    }
+    if (digits === 0 || count === 8) return false;
+    groups[count++] = value;
+    if (i === n) break;
+    if (text.charCodeAt(i++) !== COLON || i === n) return false; // a stray character, or a trailing `:`
+    if (text.charCodeAt(i) === COLON) {
+      if (gap >= 0) return false; // two `::`
+      gap = count;
+      i++;
+    }
+  }
+  if (gap < 0 ? count !== 8 : count > 6) return false; // `::` stands for two groups or more (4.2.2)
+  const zeros = gap < 0 ? 0 : 8 - count;
+  // `::` takes the whole run it stands in (4.2.1)...
+  if (gap > 0 && groups[gap - 1] === 0) return false;
+  if (gap >= 0 && gap < count && groups[gap] === 0) return false;
+  // ...and it is the longest, the first of equals (4.2.3); written out, no run of two may remain.
+  for (let k = 0; k < count; ) {
+    if (groups[k] !== 0) {
+      k++;
+      continue;
+    }
+    const from = k;
+    while (k < count && groups[k] === 0) k++;
+    const run = k - from;
+    if (gap < 0 ? run >= 2 : from < gap ? run >= zeros : run > zeros) return false;
+  }
+  // An IPv4-mapped address is written with its IPv4 part dotted (5).
+  const at = (g: number) => (gap < 0 || g < gap ? groups[g]! : g < gap + zeros ? 0 : groups[g - zeros]!);
+  return !(at(0) === 0 && at(1) === 0 && at(2) === 0 && at(3) === 0 && at(4) === 0 && at(5) === 0xffff);
 }
+
+const COLON = 58;
 
 /**
  * An IPv4 address, or an IPv6 address exactly as RFC 5952 writes it (the one text the decoders
@@ -45,19 +87,8 @@ function ipv6Bytes(text: string): Uint8Array | undefined {
  */
 export function isWireIp(text: string): boolean {
   if (IPV4.test(text)) return true;
-  if (text.length > 45) return false;
-  let bytes: Uint8Array | undefined;
-  if (text.startsWith('::ffff:') && text.includes('.')) {
-    const v4 = text.slice('::ffff:'.length);
-    if (!IPV4.test(v4)) return false;
-    bytes = new Uint8Array(16);
-    bytes[10] = 0xff;
-    bytes[11] = 0xff;
-    v4.split('.').forEach((octet, i) => {
-      bytes![12 + i] = Number(octet);
-    });
-  } else {
-    bytes = ipv6Bytes(text);
-  }
-  return bytes !== undefined && formatIpv6(bytes, 0) === text;
+  if (text.length > 45 || text.length < 2) return false;
+  if (!text.includes('.')) return isCanonicalIpv6(text);
+  // Dotted: only the IPv4-mapped form, ::ffff:a.b.c.d (RFC 5952 5).
+  return text.startsWith('::ffff:') && IPV4.test(text.slice('::ffff:'.length));
 }
