@@ -120,7 +120,7 @@ describe('the dashboard in Chromium', () => {
     // 50,000 DHCP clients of a big pool, seen by another rack's agent over the last hour.
     const pool = (await post('/subnets', { cidr: '10.97.0.0/16', name: 'pool' })).id!;
     await post(`/subnets/${pool}/ranges`, { start: '10.97.0.1', end: '10.97.255.254', purpose: 'dynamic' });
-    const rack = await AgentSocket.welcomed(collector.url.replace(/^http/, 'ws') + '/agent/v1', AGENT_SECRET, {
+    const rack = await AgentSocket.welcomed(`${collector.url.replace(/^http/, 'ws')}/agent/v1`, AGENT_SECRET, {
       agentId: 'rack-pool',
     });
     const now = Date.now();
