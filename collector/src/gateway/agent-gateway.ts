@@ -42,8 +42,9 @@ import {
   recordStats,
 } from '../agents/agent-store.js';
 import { bearerToken, sameSecret } from '../auth/tokens.js';
-import type { Database } from '../db/database.js';
+import { type Database, POOL_SIZE } from '../db/database.js';
 import { storeBatch } from '../ingest/store-batch.js';
+import { StoreGate } from '../ingest/store-gate.js';
 import type { Metrics } from '../metrics.js';
 import { NAME_PATTERN } from '../names.js';
 import { readSettings } from '../settings.js';
@@ -292,7 +293,7 @@ class AgentConnection {
     const { db, metrics } = this.gateway;
     let stored: boolean;
     try {
-      ({ stored } = await storeBatch(db, this.agent!.id, batch.seq, batch.items));
+      ({ stored } = await this.gateway.storing.run(() => storeBatch(db, this.agent!.id, batch.seq, batch.items)));
     } catch (error) {
       // The driver's error, not drizzle's wrapper: that one quotes the whole batch as a parameter.
       const cause = (error as { cause?: unknown }).cause ?? error;
@@ -356,6 +357,8 @@ export class AgentGateway {
   readonly db: Database;
   readonly log: FastifyBaseLogger;
   readonly metrics: Metrics;
+  /** Batches being stored, all agents together (ingest/store-gate.ts). */
+  readonly storing = new StoreGate(POOL_SIZE);
   private readonly secret: string | undefined;
   private readonly server = new WebSocketServer({
     noServer: true,
