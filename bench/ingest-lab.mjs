@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { api, now, root, sh, sleep, stopper, undo } from './support.mjs';
+import { api, now, root, sh, shebangFlags, sleep, stopper, undo } from './support.mjs';
 
 const env = process.env;
 const agentBin = join(root, 'agent', 'bin', 'ipwarden-agent.js');
@@ -70,7 +70,7 @@ export async function startLabAgent(collector, lab) {
   // DESIGN.md, "Command-line contract": ipwarden-agent run.
   const args = ['run', '--collector', collector.url, '--token', lab.token, '--interface', VETH];
   args.push('--state-dir', lab.stateDir, '--name', 'bench-latency');
-  const agent = spawn(process.execPath, [agentBin, ...args], {
+  const agent = spawn(process.execPath, [...shebangFlags(agentBin), agentBin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...env, IPWARDEN_LOG_LEVEL: 'warn' },
   });

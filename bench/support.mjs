@@ -14,6 +14,12 @@ import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const collectorBin = join(root, 'collector', 'bin', 'ipwarden-collector.js');
+
+/** The Node flags a command's shebang (`#!/usr/bin/env -S node …`) gives it: how it runs wherever it is started. */
+export function shebangFlags(bin) {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1].split(' ') ?? [];
+}
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 export const AGENT_SECRET = 'bench-agent-secret-0123456789abcdef';
@@ -252,6 +258,7 @@ export async function startCollector(databaseUrl, profileDir, extraArgs = []) {
   undo.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const args = [
     ...(profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]),
+    ...shebangFlags(collectorBin),
     collectorBin,
     '--listen',
     '127.0.0.1:0',

@@ -34,7 +34,7 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-node collector/bin/ipwarden-collector.js &
+node --max-semi-space-size=64 collector/bin/ipwarden-collector.js &
 COLLECTOR_PID=$!
 for _ in $(seq 1 300); do
   node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$LOCAL/readyz" && break
@@ -44,7 +44,7 @@ done
 
 # The collector keeps the secrets it made in its data directory; the agent enrolls with them.
 SECRET=${IPWARDEN_AGENT_SECRET:-$(cat "$IPWARDEN_DATA_DIR/agent-secret")}
-IPWARDEN_AGENT_SECRET=$SECRET node agent/bin/ipwarden-agent.js run --collector "$LOCAL" &
+IPWARDEN_AGENT_SECRET=$SECRET node --max-semi-space-size=8 agent/bin/ipwarden-agent.js run --collector "$LOCAL" &
 AGENT_PID=$!
 
 ADMIN_TOKEN=${IPWARDEN_ADMIN_TOKEN:-$(cat "$IPWARDEN_DATA_DIR/admin-token")}

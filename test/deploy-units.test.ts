@@ -38,3 +38,22 @@ it('gives an agent that runs its own DHCP server the one more capability it need
   expect(dropIn).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
   expect(dropIn).toMatch(/^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
 });
+
+/** The Node flags of a command's shebang (`#!/usr/bin/env -S node …`), which pnpm's shims pass on too. */
+function shebangFlags(bin: string): string {
+  const first = readFileSync(join(repoRoot, bin), 'utf8').split('\n', 1)[0]!;
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1] ?? '';
+}
+
+it.each([
+  ['collector', 'collector/bin/ipwarden-collector.js'],
+  ['agent', 'agent/bin/ipwarden-agent.js'],
+])('starts the %s with the Node flags of its shebang wherever it is started', (name, bin) => {
+  const flags = shebangFlags(bin);
+  expect(flags).toMatch(/^--max-semi-space-size=\d+$/);
+  const unit = readFileSync(join(units, `ipwarden-${name}.service`), 'utf8');
+  expect(unit).toContain(`ExecStart=/usr/bin/node ${flags} /opt/ipwarden/${bin}`);
+  const containerfile = readFileSync(join(repoRoot, 'deploy', 'container', `${name}.Containerfile`), 'utf8');
+  expect(containerfile).toContain(`ENTRYPOINT ["node", ${JSON.stringify(flags)}, "/opt/ipwarden/${bin}"]`);
+  expect(readFileSync(join(repoRoot, 'scripts', 'start.sh'), 'utf8')).toContain(`node ${flags} ${bin}`);
+});
