@@ -42,9 +42,9 @@ import {
   recordStats,
 } from '../agents/agent-store.js';
 import { bearerToken, sameSecret } from '../auth/tokens.js';
-import { type Database, POOL_SIZE } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import { storeBatch } from '../ingest/store-batch.js';
-import { StoreGate } from '../ingest/store-gate.js';
+import { STORING_AT_ONCE, StoreGate } from '../ingest/store-gate.js';
 import type { Metrics } from '../metrics.js';
 import { NAME_PATTERN } from '../names.js';
 import { readSettings } from '../settings.js';
@@ -358,7 +358,7 @@ export class AgentGateway {
   readonly log: FastifyBaseLogger;
   readonly metrics: Metrics;
   /** Batches being stored, all agents together (ingest/store-gate.ts). */
-  readonly storing = new StoreGate(POOL_SIZE);
+  readonly storing = new StoreGate(STORING_AT_ONCE);
   private readonly secret: string | undefined;
   private readonly server = new WebSocketServer({
     noServer: true,
