@@ -293,7 +293,9 @@ class AgentConnection {
     const { db, metrics } = this.gateway;
     let stored: boolean;
     try {
-      ({ stored } = await this.gateway.storing.run(() => storeBatch(db, this.agent!.id, batch.seq, batch.items)));
+      ({ stored } = await this.gateway.storing.run(batch.items.length, () =>
+        storeBatch(db, this.agent!.id, batch.seq, batch.items),
+      ));
     } catch (error) {
       // The driver's error, not drizzle's wrapper: that one quotes the whole batch as a parameter.
       const cause = (error as { cause?: unknown }).cause ?? error;
