@@ -8,7 +8,7 @@
  */
 import type { ConflictKind } from '@ipwarden/ipam';
 import { and, desc, eq, lt, ne, type SQL, sql } from 'drizzle-orm';
-import { type Database, rowsOf, type Tx } from '../db/database.js';
+import { type Database, pipelined, rowsOf, type Tx } from '../db/database.js';
 import { addresses, type ConflictEvidence, type ConflictStatus, conflicts } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
 import { appendEvents, type NewEvent } from '../events/event-log.js';
@@ -126,10 +126,11 @@ export async function recordFindings(db: Database, inputs: readonly ConflictInpu
   const opening = inputs.filter((i) => !i.updateOnly);
   const updating = inputs.filter((i) => i.updateOnly);
   return db.transaction(async (tx) => {
-    const changed: ChangedRow[] = [];
+    // Both statements at once, one round trip (their keys are distinct: one input per conflict).
+    const statements: Promise<ChangedRow[]>[] = [];
     if (opening.length > 0) {
-      changed.push(
-        ...(await rowsOf<ChangedRow>(
+      statements.push(
+        rowsOf<ChangedRow>(
           tx,
           sql`
           with i as (select * from json_to_recordset(${JSON.stringify(opening)}::json) as r(${inputColumns})),
@@ -156,12 +157,12 @@ export async function recordFindings(db: Database, inputs: readonly ConflictInpu
               address_id = coalesce(excluded.address_id, c.address_id)
             returning c.id, (xmax = 0) as inserted)
           select up.id, up.inserted, before.macs as before_macs from up left join before on before.id = up.id`,
-        )),
+        ),
       );
     }
     if (updating.length > 0) {
-      changed.push(
-        ...(await rowsOf<ChangedRow>(
+      statements.push(
+        rowsOf<ChangedRow>(
           tx,
           sql`
           with i as (select * from json_to_recordset(${JSON.stringify(updating)}::json) as r(${inputColumns})),
@@ -177,9 +178,10 @@ export async function recordFindings(db: Database, inputs: readonly ConflictInpu
           from i, before
           where before.id = c.id and (c.kind, c.vlan, c.outer_vlan, c.subject) = (i.kind, i.vlan, i."outerVlan", i.subject)
           returning c.id, false as inserted, before.macs as before_macs`,
-        )),
+        ),
       );
     }
+    const changed = (await pipelined(statements)).flat();
     if (changed.length === 0) return [];
     const rows = await tx
       .select()

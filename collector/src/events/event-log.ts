@@ -49,9 +49,18 @@ export interface StoredEvent {
 /** Appends events in `tx` (they exist once it commits) and has every collector told at commit. */
 export async function appendEvents(tx: Database | Tx, batch: readonly NewEvent[]): Promise<void> {
   if (batch.length === 0) return;
-  await tx.insert(events).values(batch.map((event) => ({ type: event.type, data: event.data })));
-  // One NOTIFY per transaction is enough; PostgreSQL folds repeats of one payload anyway.
-  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
+  // One statement of one fixed text, however many events: the batch as one JSON parameter, ids
+  // given in its order, and the NOTIFY with them — one per transaction is enough, PostgreSQL
+  // folds repeats of one payload anyway. (A multi-row VALUES was a new statement to parse and
+  // plan for every size, and the NOTIFY a round trip of its own.)
+  await tx.execute(sql`
+    with added as (
+      insert into ${events} (type, data)
+      select e.value->>'type', e.value->'data'
+      from jsonb_array_elements(${JSON.stringify(batch)}::jsonb) with ordinality as e(value, n)
+      order by e.n
+      returning 1)
+    select pg_notify(${EVENTS_CHANNEL}, '') where exists (select from added)`);
 }
 
 /**
