@@ -45,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     agentSecret: config.agentSecret ?? secret!.secret,
     tls: config.tlsCert === undefined ? undefined : { certFile: config.tlsCert, keyFile: config.tlsKey! },
     reconcile: config.reconcile,
+    ingestStatements: config.ingestStatements,
   });
   const say = (line: string) => process.stderr.write(`ipwarden-collector: ${line}\n`);
   say(

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import {
   defineOptions,
+  integer,
   invalid,
   loadOptions,
   onOff,
@@ -16,6 +17,7 @@ import {
   UsageError,
   type ValueType,
 } from '@ipwarden/options';
+import { MAX_STORING_AT_ONCE, STORING_AT_ONCE } from './ingest/store-gate.js';
 
 export interface CollectorConfig {
   host: string;
@@ -27,6 +29,7 @@ export interface CollectorConfig {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   reconcile: boolean;
+  ingestStatements: number;
 }
 
 /** `HOST:PORT`, an IPv6 host in brackets. */
@@ -121,6 +124,15 @@ export const COLLECTOR_OPTIONS = defineOptions([
     type: onOff(),
     description: 'on: judge sightings against the allocations and raise conflicts; off: store and serve them only',
     default: true,
+  },
+  {
+    key: 'ingestStatements',
+    flag: 'ingest-statements',
+    env: 'IPWARDEN_INGEST_STATEMENTS',
+    type: integer({ min: 1, max: MAX_STORING_AT_ONCE }),
+    description:
+      "batches of sightings stored at once, each keeping one of PostgreSQL's cores busy: raise it where PostgreSQL has cores to spare",
+    default: STORING_AT_ONCE,
   },
 ]);
 

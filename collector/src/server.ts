@@ -38,6 +38,8 @@ export interface CollectorOptions {
   logger?: FastifyBaseLogger;
   /** False: sightings are stored and served, and not judged (no conflicts). Default true. */
   reconcile?: boolean;
+  /** Batches stored at once (ingest/store-gate.ts: STORING_AT_ONCE). */
+  ingestStatements?: number;
   /** Webhook delivery's timings (events/webhook-dispatcher.ts: DEFAULT_DELIVERY); tests shorten them. */
   webhooks?: Partial<WebhookDeliveryOptions>;
   /** `GET /events` (events/event-stream.ts: DEFAULT_EVENT_STREAM); tests shorten the heartbeat. */
@@ -71,7 +73,13 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
     const metrics = new Metrics();
     const eventHub = await EventHub.start(database);
     const eventStream = new EventStream(db, eventHub, options.eventStream);
-    const gateway = new AgentGateway({ db, agentSecret: options.agentSecret, log: logger, metrics });
+    const gateway = new AgentGateway({
+      db,
+      agentSecret: options.agentSecret,
+      log: logger,
+      metrics,
+      storingAtOnce: options.ingestStatements,
+    });
     const reconciler = new Reconciler({ database, gateway, eventHub, metrics, log: logger });
     await reconciler.start();
     gateway.sink = {

@@ -70,6 +70,8 @@ export interface GatewayOptions {
   agentSecret: string | undefined;
   log: FastifyBaseLogger;
   metrics: Metrics;
+  /** Batches stored at once; default STORING_AT_ONCE. */
+  storingAtOnce?: number | undefined;
 }
 
 type Identity = { agent: AgentRecord } | { enroll: true };
@@ -360,7 +362,7 @@ export class AgentGateway {
   readonly log: FastifyBaseLogger;
   readonly metrics: Metrics;
   /** Batches being stored, all agents together (ingest/store-gate.ts). */
-  readonly storing = new StoreGate(STORING_AT_ONCE);
+  readonly storing: StoreGate;
   private readonly secret: string | undefined;
   private readonly server = new WebSocketServer({
     noServer: true,
@@ -385,6 +387,7 @@ export class AgentGateway {
     this.db = options.db;
     this.log = options.log;
     this.metrics = options.metrics;
+    this.storing = new StoreGate(options.storingAtOnce ?? STORING_AT_ONCE);
     this.secret = options.agentSecret;
     this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
     this.pinger.unref();
