@@ -236,10 +236,13 @@ describe('DHCP maps, collector to agent, with the file backend', () => {
       20_000,
       'in step',
     );
-    const held = readMap()!;
-    const gone = held.hosts.find((h) => h.ip === '10.99.0.40')!;
-    const tamper = () =>
-      writeFileSync(mapFile, JSON.stringify({ ...held, hosts: held.hosts.filter((h) => h !== gone) }));
+    const gone = readMap()!.hosts.find((h) => h.ip === '10.99.0.40')!;
+    // The map as it is on disk, without that host: the drift is reported against its version.
+    let held = readMap()!;
+    const tamper = () => {
+      held = readMap()!;
+      writeFileSync(mapFile, JSON.stringify({ ...held, hosts: held.hosts.filter((h) => h.mac !== gone.mac) }));
+    };
     tamper();
     const { value: drift } = await until(
       async () => {
