@@ -7,7 +7,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { api, now, root, sh, shebangFlags, sleep, stopper, undo } from './support.mjs';
+import { shebangFlags } from '../scripts/shebang-flags.mjs';
+import { api, now, root, sh, sleep, stopper, undo } from './support.mjs';
 
 const env = process.env;
 const agentBin = join(root, 'agent', 'bin', 'ipwarden-agent.js');

@@ -12,14 +12,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { shebangFlags } from '../scripts/shebang-flags.mjs';
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const collectorBin = join(root, 'collector', 'bin', 'ipwarden-collector.js');
-
-/** The Node flags a command's shebang (`#!/usr/bin/env -S node …`) gives it: how it runs wherever it is started. */
-export function shebangFlags(bin) {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0];
-  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1].split(' ') ?? [];
-}
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
 export const AGENT_SECRET = 'bench-agent-secret-0123456789abcdef';

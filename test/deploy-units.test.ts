@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect, it } from 'vitest';
 import { repoRoot } from './support/paths.js';
 
@@ -39,17 +40,15 @@ it('gives an agent that runs its own DHCP server the one more capability it need
   expect(dropIn).toMatch(/^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
 });
 
-/** The Node flags of a command's shebang (`#!/usr/bin/env -S node …`), which pnpm's shims pass on too. */
-function shebangFlags(bin: string): string {
-  const first = readFileSync(join(repoRoot, bin), 'utf8').split('\n', 1)[0]!;
-  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1] ?? '';
-}
+const { shebangFlags }: { shebangFlags(bin: string): string[] } = await import(
+  pathToFileURL(join(repoRoot, 'scripts', 'shebang-flags.mjs')).href
+);
 
 it.each([
   ['collector', 'collector/bin/ipwarden-collector.js'],
   ['agent', 'agent/bin/ipwarden-agent.js'],
 ])('starts the %s with the Node flags of its shebang wherever it is started', (name, bin) => {
-  const flags = shebangFlags(bin);
+  const flags = shebangFlags(join(repoRoot, bin)).join(' ');
   expect(flags).toMatch(/^--max-semi-space-size=\d+$/);
   const unit = readFileSync(join(units, `ipwarden-${name}.service`), 'utf8');
   expect(unit).toContain(`ExecStart=/usr/bin/node ${flags} /opt/ipwarden/${bin}`);

@@ -78,7 +78,7 @@ export async function startCollector(options: CollectorOptions): Promise<Collect
       agentSecret: options.agentSecret,
       log: logger,
       metrics,
-      storingAtOnce: options.ingestStatements,
+      ingestStatements: options.ingestStatements,
     });
     const reconciler = new Reconciler({ database, gateway, eventHub, metrics, log: logger });
     await reconciler.start();

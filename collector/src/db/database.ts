@@ -140,6 +140,9 @@ function preparing(client: postgres.Sql): postgres.Sql {
   });
 }
 
+/** Connections of a collector's pool on a PostgreSQL server (the reconciler opens its own). */
+export const POOL_SIZE = 10;
+
 /** Any number will do, as long as it is ipwarden's alone: "ipwarden" in ASCII, as a bigint. */
 const MIGRATION_LOCK = 0x6970_7761_7264_656en;
 
@@ -163,7 +166,7 @@ async function migrateOnce(url: string): Promise<void> {
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url !== undefined) {
     await migrateOnce(options.url);
-    const client = postgres(options.url, { max: 10, onnotice: () => {} });
+    const client = postgres(options.url, { max: POOL_SIZE, onnotice: () => {} });
     const db = drizzlePostgres(preparing(client), { schema });
     // Queries still running get 5 s; after a server restart postgres.js would otherwise wait on
     // a connection that never answers again.

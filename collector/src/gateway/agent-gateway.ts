@@ -70,8 +70,8 @@ export interface GatewayOptions {
   agentSecret: string | undefined;
   log: FastifyBaseLogger;
   metrics: Metrics;
-  /** Batches stored at once; default STORING_AT_ONCE. */
-  storingAtOnce?: number | undefined;
+  /** Batches stored at once (`--ingest-statements`); default STORING_AT_ONCE. */
+  ingestStatements?: number | undefined;
 }
 
 type Identity = { agent: AgentRecord } | { enroll: true };
@@ -387,7 +387,7 @@ export class AgentGateway {
     this.db = options.db;
     this.log = options.log;
     this.metrics = options.metrics;
-    this.storing = new StoreGate(options.storingAtOnce ?? STORING_AT_ONCE);
+    this.storing = new StoreGate(options.ingestStatements ?? STORING_AT_ONCE);
     this.secret = options.agentSecret;
     this.pinger = setInterval(() => this.ping(), PING_INTERVAL_MS);
     this.pinger.unref();

@@ -33,7 +33,6 @@ interface BindingRow {
 
 /** The batch as PostgreSQL takes it: one array literal per column (db/array-literal.ts). */
 interface Columns {
-  events: number;
   at: number[];
   interface: (string | undefined)[];
   vlan: number[];
@@ -56,7 +55,6 @@ interface Columns {
  */
 function columnsOf(items: readonly SightingItem[]): Columns {
   const c: Columns = {
-    events: 0,
     at: [],
     interface: [],
     vlan: [],
@@ -75,7 +73,6 @@ function columnsOf(items: readonly SightingItem[]): Columns {
     const binding = isBindingSighting(item);
     const outerVlan = item.outerVlan ?? 0;
     if (item.event !== 'refresh' || !binding) {
-      c.events++;
       c.at.push(item.at);
       c.interface.push(item.interface);
       c.vlan.push(item.vlan);

@@ -1,3 +1,5 @@
+import { POOL_SIZE } from '../db/database.js';
+
 /**
  * Batches stored at once, by default: each is a statement of a thousand rows, CPU-bound in
  * PostgreSQL, so two keep two of its cores busy — on a server of two cores, more only made the
@@ -6,8 +8,8 @@
  * for no more sightings a second). Where PostgreSQL has cores to spare, `--ingest-statements`.
  */
 export const STORING_AT_ONCE = 2;
-/** Of the pool's ten connections (the reconciler has its own): the rest are the API's. */
-export const MAX_STORING_AT_ONCE = 8;
+/** Of the pool's connections, two at least are left to the API. */
+export const MAX_STORING_AT_ONCE = POOL_SIZE - 2;
 
 /** A batch of at most this many sightings waits in the short line (StoreGate). */
 export const SMALL_BATCH = 100;
