@@ -16,7 +16,6 @@ export const LOAD_RATE = Number(env.BENCH_LOAD_RATE ?? 50_000);
 export const OFFENDERS = Number(env.BENCH_OFFENDERS ?? 300);
 export const OFFENDER_GAP_MS = 100;
 export const OFFENDER_FIRST = 4 * 256; // 10.99.4.0: offsets in 10.99.0.0/16, clear of the discovery probes
-export const CONFLICT_POLL_MS = 5;
 /** After the agents stop, how long an "on" collector is given to judge what it has stored. */
 export const CATCH_UP_SECONDS = 60;
 export const PROFILE = env.BENCH_PROFILE === '1';

@@ -96,10 +96,10 @@ export async function startLabAgent(collector, lab) {
 
 /**
  * Announcements from `count` new addresses (10.99.0.0 + first on), one every `gap` ms; each is
- * timed from its send until `seenAt(ip)` says it is in the API (polled every `pollMs`, given
- * up after 10 s).
+ * timed from its send until `isThere(ip)` says it is in the API (polled every `pollMs`, given
+ * up after 10 s) — or, when `seenAt(ip)` says when it arrived (a stream followed), until then.
  */
-export async function sendAndTime({ first, count, gap, pollMs, isThere }) {
+export async function sendAndTime({ first, count, gap, pollMs, isThere, seenAt = () => undefined }) {
   const sender = spawn(
     'ip',
     ['netns', 'exec', NETNS, 'python3', '-u', '-c', ARP_SENDER, VETH_PEER, String(first), String(count), String(gap)],
@@ -120,7 +120,7 @@ export async function sendAndTime({ first, count, gap, pollMs, isThere }) {
       polls++;
       const there = await isThere(ip);
       const seen = now();
-      if (there) return latencies.push(seen - sentAt);
+      if (there) return latencies.push((seenAt(ip) ?? seen) - sentAt);
       if (seen > giveUp) return missing.push(ip);
       await sleep(pollMs);
     }
