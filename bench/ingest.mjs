@@ -432,7 +432,7 @@ async function offendersDuring(collector) {
       const { items } = await api(collector.url, 'GET', `/conflicts?ip=${ip}&status=open`);
       if (items.some((c) => c.kind === 'unallocated-in-use')) listed++;
     }
-    return { ...timed, listed, via: 'events' };
+    return { ...timed, listed };
   } finally {
     stream.close();
   }
