@@ -188,8 +188,34 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
       ['a cursor with a fractional VLAN', `GET ${list}${key(1.5)}`, {}, 'validation-failed', 'cursor'],
       ['a cursor with a huge VLAN', `GET ${list}${key(2 ** 40)}`, {}, 'validation-failed', 'cursor'],
       ['a cursor with a bad address', `GET ${list}${key(0, '10.99.0.x')}`, {}, 'validation-failed', 'cursor'],
-      ['a history cursor in year 10000', `GET ${history}${forgedCursor([1e20, 1])}`, {}, 'validation-failed', 'cursor'],
-      ['a history cursor with id 1.5', `GET ${history}${forgedCursor([T0, 1.5])}`, {}, 'validation-failed', 'cursor'],
+      [
+        'a history cursor in year 10000',
+        `GET ${history}${forgedCursor([1e20, NOBODY, 1, 0])}`,
+        {},
+        'validation-failed',
+        'cursor',
+      ],
+      [
+        'a history cursor with seq 1.5',
+        `GET ${history}${forgedCursor([T0, NOBODY, 1.5, 0])}`,
+        {},
+        'validation-failed',
+        'cursor',
+      ],
+      [
+        'a history cursor with no agent',
+        `GET ${history}${forgedCursor([T0, 'rack-1', 1, 0])}`,
+        {},
+        'validation-failed',
+        'cursor',
+      ],
+      [
+        'a history cursor past an int',
+        `GET ${history}${forgedCursor([T0, NOBODY, 1, 2 ** 31])}`,
+        {},
+        'validation-failed',
+        'cursor',
+      ],
       ['a history without ip or mac', 'GET /discoveries/history', {}, 'validation-failed'],
       ['a forget without ip or mac', 'DELETE /discoveries', {}, 'validation-failed'],
       ['a forget of an invalid ip', 'DELETE /discoveries?ip=nope', {}, 'validation-failed', 'ip'],
@@ -238,6 +264,7 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
     const intel = '00:1b:21:3a:4b:5c';
     const [h10, h11, h12, h20] = [host(10), host(11), host(12), host(20)];
     const movedTo = '02:00:00:00:01:20';
+    const fighters = ['02:00:00:00:0f:01', '02:00:00:00:0f:02'];
 
     beforeAll(async () => {
       agentId = (await c.api('POST', '/agents', { json: { name: 'rack-1' } })).body.id;
@@ -259,6 +286,13 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
       await storeBatch(db, agentId, 2, [
         sighting({ ip: h20.ip, mac: movedTo, event: 'moved', previousMac: h20.mac, at: T0 + 60_000 }),
         ...Array.from({ length: 25 }, (_, i) => sighting({ ...host(100 + i), at: T0 + i })),
+      ]);
+      // Two MACs fighting over one address within a millisecond: three events of one time.
+      const fight = { ip: host(30).ip, at: T0 + 70_000 };
+      await storeBatch(db, agentId, 3, [
+        sighting({ ...fight, mac: fighters[0] }),
+        sighting({ ...fight, mac: fighters[1], event: 'moved', previousMac: fighters[0] }),
+        sighting({ ...fight, mac: fighters[0], event: 'moved', previousMac: fighters[1] }),
       ]);
     });
 
@@ -393,6 +427,18 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
       ).body;
       expect(second.items).toEqual([expect.objectContaining({ event: 'moved' })]);
       expect(second.nextCursor).toBeNull();
+    });
+
+    it('pages through events of one millisecond in the order they were stored, each once', async () => {
+      const macs: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const after: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+        const page = (await c.api('GET', `/discoveries/history?ip=${host(30).ip}&limit=1${after}`)).body;
+        macs.push(...page.items.map((e: { mac: string }) => e.mac));
+        cursor = page.nextCursor;
+      } while (cursor !== null && macs.length < 10);
+      expect(macs).toEqual([fighters[0], fighters[1], fighters[0]]);
     });
 
     it('forgets the bindings of an address for an admin, and keeps their history', async () => {

@@ -4,6 +4,13 @@
  */
 import { ApiError, ErrorCode } from './errors.js';
 
+/** A uuid as the API takes one (its ids, the agents' ids a cursor holds). */
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const UUID = new RegExp(UUID_PATTERN);
+
+/** A cursor's part that must reach a uuid column. */
+export const isUuid = (part: unknown) => typeof part === 'string' && UUID.test(part);
+
 export function encodeCursor(key: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }

@@ -13,6 +13,7 @@ import { addresses, type ConflictEvidence, type ConflictStatus, conflicts } from
 import { ApiError, ErrorCode } from '../errors.js';
 import { appendEvents, type NewEvent } from '../events/event-log.js';
 import { canonicalIp } from '../ipam/subnet-store.js';
+import { isUuid } from '../paging.js';
 
 /** Evidence kept per conflict: enough to see who and where, bounded however long it lasts. */
 export const MAX_EVIDENCE = 10;
@@ -273,10 +274,8 @@ export async function acknowledge(db: Database, id: string, user: string, commen
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function findConflict(db: Database, id: string): Promise<Conflict> {
-  if (!UUID.test(id)) throw new ApiError(ErrorCode.NOT_FOUND, `no conflict ${id}`);
+  if (!isUuid(id)) throw new ApiError(ErrorCode.NOT_FOUND, `no conflict ${id}`);
   const [row] = await db.select().from(conflicts).where(eq(conflicts.id, id));
   if (row === undefined) throw new ApiError(ErrorCode.NOT_FOUND, `no conflict ${id}`);
   return conflictView(row);
@@ -287,20 +286,24 @@ export type LiveRow = Pick<Row, 'kind' | 'vlan' | 'outerVlan' | 'subject' | 'ip'
 
 /** The live conflicts (open or acknowledged), for the reconciler's memory and the watch lists. */
 export async function liveConflicts(db: Database, limit: number): Promise<LiveRow[]> {
-  return db
+  // The evidence's agent ids as one jsonb array, made unique here: a subquery unnesting each
+  // row's evidence and sorting it was 30 ms a read with 15,000 conflicts open (bench:ingest), and
+  // the reconciler reads them every second.
+  const rows = await db
     .select({
       kind: conflicts.kind,
       vlan: conflicts.vlan,
       outerVlan: conflicts.outerVlan,
       subject: conflicts.subject,
       ip: conflicts.ip,
-      agents: sql<string[]>`array(select distinct e->>'agentId' from jsonb_array_elements(${conflicts.evidence}) e
-                                  where e ? 'agentId')`,
+      agents: sql<string[]>`jsonb_path_query_array(${conflicts.evidence}, '$[*].agentId')`,
     })
     .from(conflicts)
     .where(ne(conflicts.status, 'resolved'))
     .orderBy(desc(conflicts.lastSeen))
     .limit(limit);
+  for (const row of rows) row.agents = [...new Set(row.agents)];
+  return rows;
 }
 
 export interface ConflictFilter {

@@ -8,7 +8,7 @@ import type { Database } from '../db/database.js';
 import { addresses, agents, bindings, sightingEvents, subnets } from '../db/schema/index.js';
 import { ErrorCode, fieldError } from '../errors.js';
 import { checkMac as checkMacAs } from '../ipam/address-store.js';
-import { decodeCursor, encodeCursor } from '../paging.js';
+import { decodeCursor, encodeCursor, isUuid } from '../paging.js';
 import { vendorOf } from './vendors.js';
 
 export interface DiscoveryFilter {
@@ -62,6 +62,8 @@ export interface Page<T> {
 const MAX_VLAN = 4095;
 /** 9999-12-31T23:59:59.999Z: later times have no ISO 8601 text PostgreSQL reads. */
 const LAST_MILLIS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** An event's place in its batch, as a cursor holds it: an int column. */
+const MAX_ITEM = 2 ** 31 - 1;
 
 function invalid(field: string, message: string): never {
   throw fieldError(ErrorCode.VALIDATION_FAILED, field, message);
@@ -199,10 +201,16 @@ export async function discoveryHistory(db: Database, filter: HistoryFilter): Pro
     const mac = checkMac('mac', filter.mac);
     where.push(or(sql`${sightingEvents.mac} = ${mac}::macaddr`, sql`${sightingEvents.previousMac} = ${mac}::macaddr`));
   }
+  // Ties of one millisecond in the order the events were stored: by agent, batch and place in it.
+  const key = sql`${sightingEvents.at}, ${sightingEvents.agentId}, ${sightingEvents.seq}, ${sightingEvents.item}`;
   if (filter.cursor !== undefined) {
-    const [at, id] = decodeCursor(filter.cursor, [LAST_MILLIS, Number.MAX_SAFE_INTEGER]);
+    const [at, agentId, seq, item] = decodeCursor(
+      filter.cursor,
+      [LAST_MILLIS, 'string', Number.MAX_SAFE_INTEGER, MAX_ITEM],
+      ([, agent]) => isUuid(agent),
+    );
     where.push(
-      sql`(${sightingEvents.at}, ${sightingEvents.id}) > (${new Date(at as number).toISOString()}::timestamptz, ${id})`,
+      sql`(${key}) > (${new Date(at as number).toISOString()}::timestamptz, ${agentId}::uuid, ${seq}::bigint, ${item}::int)`,
     );
   }
   const rows = await db
@@ -210,7 +218,7 @@ export async function discoveryHistory(db: Database, filter: HistoryFilter): Pro
     .from(sightingEvents)
     .innerJoin(agents, eq(agents.id, sightingEvents.agentId))
     .where(and(...where))
-    .orderBy(asc(sightingEvents.at), asc(sightingEvents.id))
+    .orderBy(asc(sightingEvents.at), asc(sightingEvents.agentId), asc(sightingEvents.seq), asc(sightingEvents.item))
     .limit(filter.limit + 1);
   const more = rows.length > filter.limit;
   const page = rows.slice(0, filter.limit);
@@ -229,7 +237,10 @@ export async function discoveryHistory(db: Database, filter: HistoryFilter): Pro
     interface: e.interface,
   }));
   const last = page.at(-1)?.event;
-  return { items, nextCursor: more && last ? encodeCursor([last.at.getTime(), last.id]) : null };
+  return {
+    items,
+    nextCursor: more && last ? encodeCursor([last.at.getTime(), last.agentId, last.seq, last.item]) : null,
+  };
 }
 
 /** Forgets the observed bindings of an address, a MAC, or the two together; the history stays. */

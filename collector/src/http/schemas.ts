@@ -3,6 +3,7 @@ import { parseIp, parsePrefix } from '@ipwarden/ipam';
 import { Type } from '@sinclair/typebox';
 import { MAX_DHCP_WAIT_MS } from '../dhcp/dhcp-wait.js';
 import { NAME_PATTERN } from '../names.js';
+import { isUuid, UUID_PATTERN } from '../paging.js';
 
 /**
  * Free text of at most `maxLength` characters, without NUL, which no PostgreSQL text can hold
@@ -22,14 +23,12 @@ export const PageQuery = {
 /** Names of agents and users (names.ts). */
 export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN });
 
-export const Uuid = Type.String({
-  pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$',
-});
+export const Uuid = Type.String({ pattern: UUID_PATTERN });
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
 /** Checks of a cursor's parts before they reach a column of that type. */
-export const isUuid = (part: unknown) => typeof part === 'string' && new RegExp(Uuid.pattern!).test(part);
+export { isUuid };
 export const isAddress = (part: unknown) => typeof part === 'string' && parseIp(part) !== undefined;
 export const isPrefix = (part: unknown) => typeof part === 'string' && parsePrefix(part).ok;
 

@@ -33,6 +33,8 @@ interface BindingRow {
 
 /** The batch as PostgreSQL takes it: one array literal per column (db/array-literal.ts). */
 interface Columns {
+  /** The item's place in the batch: with the agent and seq, the history's key. */
+  item: number[];
   at: number[];
   interface: (string | undefined)[];
   vlan: number[];
@@ -55,6 +57,7 @@ interface Columns {
  */
 function columnsOf(items: readonly SightingItem[]): Columns {
   const c: Columns = {
+    item: [],
     at: [],
     interface: [],
     vlan: [],
@@ -69,10 +72,12 @@ function columnsOf(items: readonly SightingItem[]): Columns {
     bindings: [],
   };
   const rows = new Map<string, BindingRow>();
-  for (const item of items) {
+  for (let n = 0; n < items.length; n++) {
+    const item = items[n]!;
     const binding = isBindingSighting(item);
     const outerVlan = item.outerVlan ?? 0;
     if (item.event !== 'refresh' || !binding) {
+      c.item.push(n);
       c.at.push(item.at);
       c.interface.push(item.interface);
       c.vlan.push(item.vlan);
@@ -152,10 +157,10 @@ export async function storeBatch(
       where id = ${agentId}::uuid and last_seq < ${seq}::bigint and revoked_at is null
       returning id
     ), history as (
-      insert into ${sightingEvents} (agent_id, seq, at, interface, vlan, outer_vlan, source, kind, event, ip, mac, previous_mac, hostname)
-      select ${agentId}::uuid, ${seq}::bigint, ${fromMillis(sql`r.at`)}, r.interface, r.vlan, r.outer_vlan,
+      insert into ${sightingEvents} (agent_id, seq, item, at, interface, vlan, outer_vlan, source, kind, event, ip, mac, previous_mac, hostname)
+      select ${agentId}::uuid, ${seq}::bigint, r.item, ${fromMillis(sql`r.at`)}, r.interface, r.vlan, r.outer_vlan,
              r.source, r.kind, r.event, r.ip, r.mac, r.previous_mac, r.hostname
-      from (select unnest(${plainArray(c.at)}::float8[]) as at, unnest(${textArray(c.interface)}::text[]) as interface,
+      from (select unnest(${plainArray(c.item)}::int[]) as item, unnest(${plainArray(c.at)}::float8[]) as at, unnest(${textArray(c.interface)}::text[]) as interface,
                    unnest(${plainArray(c.vlan)}::int[]) as vlan, unnest(${plainArray(c.outerVlan)}::int[]) as outer_vlan,
                    unnest(${plainArray(c.source)}::text[]) as source, unnest(${plainArray(c.kind)}::text[]) as kind,
                    unnest(${plainArray(c.event)}::text[]) as event, unnest(${plainArray(c.ip)}::inet[]) as ip,

@@ -1,16 +1,5 @@
-import {
-  bigint,
-  bigserial,
-  index,
-  inet,
-  integer,
-  macaddr,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uuid,
-} from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, index, inet, integer, macaddr, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const when = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -47,13 +36,19 @@ export const bindings = pgTable(
   ],
 );
 
-/** Every sighting that changed something (new, moved), and every probe and DHCP event: the history. */
+/**
+ * Every sighting that changed something (new, moved), and every probe and DHCP event: the history.
+ * No surrogate key: (agent, seq, item) — the batch it came in and its place there — tells two
+ * events of one millisecond apart for the history's order, and costs no sequence and no index
+ * on each of the table's inserts, the most frequent of ingestion (bench:ingest: 1–1.7 µs of
+ * PostgreSQL's CPU a sighting, of 17).
+ */
 export const sightingEvents = pgTable(
   'sighting_events',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
     agentId: agentId(),
     seq: bigint('seq', { mode: 'number' }).notNull(),
+    item: integer('item').notNull(),
     at: when('at').notNull(),
     interface: text('interface').notNull(),
     vlan: integer('vlan').notNull(),
@@ -66,5 +61,11 @@ export const sightingEvents = pgTable(
     previousMac: macaddr('previous_mac'),
     hostname: text('hostname'),
   },
-  (t) => [index('sighting_events_ip_idx').on(t.ip, t.at), index('sighting_events_mac_idx').on(t.mac, t.at)],
+  (t) => [
+    index('sighting_events_ip_idx').on(t.ip, t.at),
+    index('sighting_events_mac_idx').on(t.mac, t.at),
+    // A MAC's history is its events and the moves away from it: without this, `mac = $1 or
+    // previous_mac = $1` read the whole table. Partial: only moves have a previous MAC.
+    index('sighting_events_previous_mac_idx').on(t.previousMac, t.at).where(sql`previous_mac is not null`),
+  ],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "sighting_events" DROP COLUMN "id";
