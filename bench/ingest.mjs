@@ -494,8 +494,8 @@ function reference(pg, rows, foreignKeys) {
   const agentId = pg.psql(`select id from agents limit 1`);
   const t0 = performance.now();
   pg.psql(`begin;
-    insert into ref_events (agent_id, seq, at, interface, vlan, source, kind, event, ip, mac)
-      select '${agentId}', g / 1000 + 1, now(), 'eth0', 7, 'arp', 'host', 'new',
+    insert into ref_events (agent_id, seq, item, at, interface, vlan, source, kind, event, ip, mac)
+      select '${agentId}', g / 1000 + 1, g % 1000, now(), 'eth0', 7, 'arp', 'host', 'new',
              '10.0.0.0'::inet + g, lpad(to_hex(g), 12, '0')::macaddr
       from generate_series(1, ${rows}) g;
     insert into ref_bindings (vlan, ip, mac, agent_id, interface, sources, hostnames, first_seen, last_seen)
