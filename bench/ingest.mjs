@@ -422,9 +422,7 @@ async function offendersDuring(collector) {
       first: OFFENDER_FIRST,
       count: OFFENDERS,
       gap: OFFENDER_GAP_MS,
-      pollMs: 1,
-      isThere: async (ip) => stream.opened.get(ip)?.kind === 'unallocated-in-use',
-      seenAt: (ip) => stream.opened.get(ip)?.at,
+      arrivalOf: (ip, giveUpAt) => stream.arrival(ip, 'unallocated-in-use', giveUpAt),
     });
     let listed = 0;
     for (const ip of stream.opened.keys()) {
@@ -446,7 +444,8 @@ async function openEventStream(base, types) {
     signal: abort.signal,
   });
   if (response.status !== 200) throw new Error(`GET /events: ${response.status} ${await response.text()}`);
-  const opened = new Map();
+  const opened = new Map(); // ip → { kind, at } of its first conflict.opened
+  const waiting = new Map(); // ip → [kind, resolve]
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   void (async () => {
@@ -463,14 +462,31 @@ async function openEventStream(base, types) {
           const data = frame.split('\n').find((line) => line.startsWith('data:'));
           if (data === undefined) continue; // a heartbeat
           const conflict = JSON.parse(data.slice(5)).data;
-          if (!opened.has(conflict.ip)) opened.set(conflict.ip, { kind: conflict.kind, at });
+          if (opened.has(conflict.ip)) continue;
+          opened.set(conflict.ip, { kind: conflict.kind, at });
+          const waiter = waiting.get(conflict.ip);
+          if (waiter !== undefined && waiter[0] === conflict.kind) {
+            waiting.delete(conflict.ip);
+            waiter[1](at);
+          }
         }
       }
     } catch {
       // Closed at the end of the phase.
     }
   })();
-  return { opened, close: () => abort.abort() };
+  /** When the first conflict.opened of `ip` came, if of `kind`; undefined if none by `giveUpAt`. */
+  const arrival = (ip, kind, giveUpAt) =>
+    new Promise((resolve) => {
+      const seen = opened.get(ip);
+      if (seen !== undefined) return resolve(seen.kind === kind ? seen.at : undefined);
+      const timer = setTimeout(() => {
+        waiting.delete(ip);
+        resolve(undefined);
+      }, giveUpAt - now());
+      waiting.set(ip, [kind, (at) => (clearTimeout(timer), resolve(at))]);
+    });
+  return { opened, arrival, close: () => abort.abort() };
 }
 
 // ---------------------------------------------------------------------------------------------
