@@ -461,6 +461,8 @@ async function openEventStream(base, types) {
           buffer = buffer.slice(end + 2);
           const data = frame.split('\n').find((line) => line.startsWith('data:'));
           if (data === undefined) continue; // a heartbeat
+          // Only the lab's offenders are timed: the agents' thousands of conflicts are not parsed.
+          if (!data.includes('"ip":"10.99.')) continue;
           const conflict = JSON.parse(data.slice(5)).data;
           if (opened.has(conflict.ip)) continue;
           opened.set(conflict.ip, { kind: conflict.kind, at });
@@ -484,7 +486,13 @@ async function openEventStream(base, types) {
         waiting.delete(ip);
         resolve(undefined);
       }, giveUpAt - now());
-      waiting.set(ip, [kind, (at) => (clearTimeout(timer), resolve(at))]);
+      waiting.set(ip, [
+        kind,
+        (at) => {
+          clearTimeout(timer);
+          resolve(at);
+        },
+      ]);
     });
   return { opened, arrival, close: () => abort.abort() };
 }
