@@ -4,7 +4,8 @@
  * PostgreSQL server of its own. Requests go over loopback with Node's fetch.
  */
 import { randomUUID } from 'node:crypto';
-import { storeBatch } from '@ipwarden/collector';
+import { rowsOf, storeBatch } from '@ipwarden/collector';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   expectProblem,
@@ -427,6 +428,22 @@ describe.each(TARGETS)('the collector API on %s', (target) => {
       ).body;
       expect(second.items).toEqual([expect.objectContaining({ event: 'moved' })]);
       expect(second.nextCursor).toBeNull();
+    });
+
+    it('finds a MAC in the history through its indexes, as the MAC and as the previous one', async () => {
+      // With sequential scans ruled out, a plan that still has one has no index to use instead.
+      const plan = await c.collector.database.db.transaction(async (tx) => {
+        await tx.execute(sql`set local enable_seqscan = off`);
+        const rows = await rowsOf<{ 'QUERY PLAN': string }>(
+          tx,
+          sql`explain select * from sighting_events
+              where mac = ${h20.mac}::macaddr or previous_mac = ${h20.mac}::macaddr order by at limit 101`,
+        );
+        return rows.map((row) => row['QUERY PLAN']).join('\n');
+      });
+      expect(plan).not.toMatch(/Seq Scan/);
+      expect(plan).toMatch(/sighting_events_mac_idx/);
+      expect(plan).toMatch(/sighting_events_previous_mac_idx/);
     });
 
     it('pages through events of one millisecond in the order they were stored, each once', async () => {
