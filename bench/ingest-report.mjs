@@ -5,7 +5,7 @@
 import { cpus } from 'node:os';
 import { AGENT_PATH } from '@ipwarden/protocol';
 import * as knob from './ingest-config.mjs';
-import { fmt } from './support.mjs';
+import { fmt, median } from './support.mjs';
 
 const TARGET_RATE = 50_000;
 const TARGET_RATIO = 0.8;
@@ -99,10 +99,6 @@ export function report(
   const offConflicts = rounds.reduce((sum, r) => sum + totalOf(r.off.conflicts), 0);
   line(`  (the "off" phases opened ${fmt(offConflicts)} conflicts)`);
   line('\nreconciliation on / off, each round (the phases seconds apart):');
-  const median = (values) => {
-    const sorted = [...values].sort((x, y) => x - y);
-    return (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2;
-  };
   for (const size of knob.BATCHES) {
     const ofSize = rounds.filter((r) => r.size === size);
     line(

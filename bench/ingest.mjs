@@ -416,7 +416,7 @@ async function latencyPhase(collector, pg, lab) {
  * end, each offender's conflict is looked up once in `GET /conflicts?ip=&status=open`.
  */
 async function offendersDuring(collector) {
-  const stream = await openEventStream(collector.url, 'conflict.opened');
+  const stream = await openConflictStream(collector.url, '10.99.'); // the lab's /16 (ingest-lab.mjs)
   try {
     const timed = await sendAndTime({
       first: OFFENDER_FIRST,
@@ -426,7 +426,6 @@ async function offendersDuring(collector) {
     });
     let listed = 0;
     for (const ip of stream.opened.keys()) {
-      if (!ip.startsWith('10.99.')) continue;
       const { items } = await api(collector.url, 'GET', `/conflicts?ip=${ip}&status=open`);
       if (items.some((c) => c.kind === 'unallocated-in-use')) listed++;
     }
@@ -436,10 +435,14 @@ async function offendersDuring(collector) {
   }
 }
 
-/** `GET /events?types=…` followed as a client would: each conflict's arrival (wall clock, ms) by its address. */
-async function openEventStream(base, types) {
+/**
+ * `GET /events?types=conflict.opened` followed as a client would: the arrival (wall clock, ms) of
+ * the first conflict of each address that starts with `ipPrefix` — only those are parsed, not the
+ * agents' thousands.
+ */
+async function openConflictStream(base, ipPrefix) {
   const abort = new AbortController();
-  const response = await fetch(`${base}/api/v1/events?types=${types}`, {
+  const response = await fetch(`${base}/api/v1/events?types=conflict.opened`, {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, accept: 'text/event-stream' },
     signal: abort.signal,
   });
@@ -461,8 +464,7 @@ async function openEventStream(base, types) {
           buffer = buffer.slice(end + 2);
           const data = frame.split('\n').find((line) => line.startsWith('data:'));
           if (data === undefined) continue; // a heartbeat
-          // Only the lab's offenders are timed: the agents' thousands of conflicts are not parsed.
-          if (!data.includes('"ip":"10.99.')) continue;
+          if (!data.includes(`"ip":"${ipPrefix}`)) continue;
           const conflict = JSON.parse(data.slice(5)).data;
           if (opened.has(conflict.ip)) continue;
           opened.set(conflict.ip, { kind: conflict.kind, at });

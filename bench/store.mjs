@@ -18,7 +18,7 @@
 import { openDatabase, registerAgent, storeBatch } from '@ipwarden/collector';
 import { decodeAgentMessage } from '@ipwarden/protocol';
 import { SyntheticAgent } from './ingest-load.mjs';
-import { cpuOf, fmt, run, say, startPostgres } from './support.mjs';
+import { cpuOf, fmt, median, run, say, startPostgres } from './support.mjs';
 
 const AGENTS = 100;
 const BATCH = 1000;
@@ -105,7 +105,6 @@ await run(async () => {
         );
       }
     }
-    const median = (values) => values.sort((x, y) => x - y)[Math.floor(values.length / 2)];
     console.log(
       `bench:store — storeBatch on PostgreSQL ${pg.psql('show server_version').replace(/ \(.*/, '')}, ${AGENTS} agents × ${PER_AGENT} batches of ${BATCH}, ${AT_ONCE} at a time; medians of ${ROUNDS} rounds, variants in turn`,
     );

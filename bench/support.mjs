@@ -26,6 +26,11 @@ const benchName = `bench:${basename(process.argv[1] ?? 'bench', '.mjs')}`;
 export const fmt = (n) => Math.round(n).toLocaleString('en-US');
 export const say = (line) => process.stderr.write(`${benchName}: ${line}\n`);
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  return (sorted[Math.floor((sorted.length - 1) / 2)] + sorted[Math.ceil((sorted.length - 1) / 2)]) / 2;
+}
 export const now = () => performance.timeOrigin + performance.now(); // wall clock, sub-millisecond
 
 export function sh(command, ...args) {

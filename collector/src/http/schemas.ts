@@ -3,7 +3,7 @@ import { parseIp, parsePrefix } from '@ipwarden/ipam';
 import { Type } from '@sinclair/typebox';
 import { MAX_DHCP_WAIT_MS } from '../dhcp/dhcp-wait.js';
 import { NAME_PATTERN } from '../names.js';
-import { isUuid, UUID_PATTERN } from '../paging.js';
+import { UUID_PATTERN } from '../paging.js';
 
 /**
  * Free text of at most `maxLength` characters, without NUL, which no PostgreSQL text can hold
@@ -27,8 +27,7 @@ export const Uuid = Type.String({ pattern: UUID_PATTERN });
 
 export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
-/** Checks of a cursor's parts before they reach a column of that type. */
-export { isUuid };
+/** Checks of a cursor's parts before they reach a column of that type (a uuid: paging.ts). */
 export const isAddress = (part: unknown) => typeof part === 'string' && parseIp(part) !== undefined;
 export const isPrefix = (part: unknown) => typeof part === 'string' && parsePrefix(part).ok;
 

@@ -12,10 +12,10 @@ import {
   releaseAddress,
   updateAddress,
 } from '../../ipam/address-store.js';
-import { type Key, paged } from '../../paging.js';
+import { isUuid, type Key, paged } from '../../paging.js';
 import { ADMIN, READ, requireRole, WRITE } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { isAddress, isUuid, Limit, PageQuery, Text, Uuid, Wait, Waiting } from '../schemas.js';
+import { isAddress, Limit, PageQuery, Text, Uuid, Wait, Waiting } from '../schemas.js';
 
 const Kind = Type.Union([
   Type.Literal('reserved'),

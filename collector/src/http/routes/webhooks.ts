@@ -2,10 +2,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createWebhook, deleteWebhook, listWebhooks, pingWebhook } from '../../events/webhook-store.js';
-import { type Key, paged } from '../../paging.js';
+import { isUuid, type Key, paged } from '../../paging.js';
 import { ADMIN, requireRole } from '../auth.js';
 import type { AppContext } from '../context.js';
-import { IdParams, isUuid, Limit, PageQuery } from '../schemas.js';
+import { IdParams, Limit, PageQuery } from '../schemas.js';
 
 const NewWebhook = Type.Object(
   {
