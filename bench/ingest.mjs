@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EventStreamParser } from '@ipwarden/client/event-stream';
 import { AGENT_PATH, PROTOCOL_VERSION } from '@ipwarden/protocol';
 import WebSocket from 'ws';
 import {
@@ -450,22 +451,16 @@ async function openConflictStream(base, ipPrefix) {
   const opened = new Map(); // ip → { kind, at } of its first conflict.opened
   const waiting = new Map(); // ip → [kind, resolve]
   const reader = response.body.getReader();
-  const decoder = new TextDecoder();
+  const parser = new EventStreamParser();
   void (async () => {
-    let buffer = '';
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
         const at = now();
-        buffer += decoder.decode(value, { stream: true });
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = frame.split('\n').find((line) => line.startsWith('data:'));
-          if (data === undefined) continue; // a heartbeat
+        for (const { data } of parser.push(value)) {
           if (!data.includes(`"ip":"${ipPrefix}`)) continue;
-          const conflict = JSON.parse(data.slice(5)).data;
+          const conflict = JSON.parse(data).data;
           if (opened.has(conflict.ip)) continue;
           opened.set(conflict.ip, { kind: conflict.kind, at });
           const waiter = waiting.get(conflict.ip);

@@ -4,7 +4,7 @@
  * live ones with it (no gap, no repeat, even while events keep coming), the types filter,
  * heartbeats, bad input, and a collector that stops with streams open.
  */
-import { StringDecoder } from 'node:string_decoder';
+import { EventStreamParser } from '@ipwarden/client/event-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, expectProblem, startTestCollector, TARGETS, type TestCollector } from './support/collector.js';
 import { append, appendIn } from './support/events.js';
@@ -18,13 +18,12 @@ interface Frame {
   data: any;
 }
 
-/** A Server-Sent Events client, parsing the stream as the WHATWG spec says (LF line ends, as sent). */
+/** A Server-Sent Events client: the stream parsed as clients parse it (client/src/event-stream.ts). */
 class SseClient {
   readonly frames: Frame[] = [];
   readonly comments: string[] = [];
   ended = false;
   private readonly controller = new AbortController();
-  private buffer = '';
 
   private constructor(readonly response: Response) {}
 
@@ -41,38 +40,20 @@ class SseClient {
   }
 
   private async read(): Promise<void> {
-    const decoder = new StringDecoder('utf8');
+    const parser = new EventStreamParser({ onComment: (comment) => this.comments.push(comment) });
     const reader = this.response.body!.getReader();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        this.buffer += decoder.write(Buffer.from(value));
-        let end = this.buffer.indexOf('\n\n');
-        while (end >= 0) {
-          this.parse(this.buffer.slice(0, end));
-          this.buffer = this.buffer.slice(end + 2);
-          end = this.buffer.indexOf('\n\n');
+        for (const { lastEventId, type, data } of parser.push(value)) {
+          this.frames.push({ id: Number(lastEventId), event: type, data: JSON.parse(data) });
         }
       }
     } catch {
       // aborted
     } finally {
       this.ended = true;
-    }
-  }
-
-  private parse(block: string): void {
-    const fields: Record<string, string> = {};
-    for (const line of block.split('\n')) {
-      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-      else {
-        const colon = line.indexOf(':');
-        fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '');
-      }
-    }
-    if (fields.data !== undefined) {
-      this.frames.push({ id: Number(fields.id), event: fields.event!, data: JSON.parse(fields.data) });
     }
   }
 

@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentSocket } from './support/agent-socket.js';
 import { ADMIN_TOKEN, AGENT_SECRET, startTestCollector, type TestCollector } from './support/collector.js';
+import { until } from './support/collector-process.js';
 import { repoRoot } from './support/paths.js';
 import { sighting } from './support/sightings.js';
 
@@ -30,31 +31,36 @@ interface Run {
 }
 
 /**
- * Runs the binary as its own process. Asynchronously: the collector answers from this process's
- * event loop, which a spawnSync would block.
+ * The binary as its own process, its output collected as it comes. Asynchronously: the
+ * collector answers from this process's event loop, which a spawnSync would block.
  */
+function start(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, 'config'),
+      IPWARDEN_SERVER: c.url,
+      IPWARDEN_TOKEN: userToken,
+      ...env,
+    },
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk) => {
+    output.stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output.stderr += chunk;
+  });
+  return { child, output };
+}
+
+/** Runs the binary to its end. */
 function ipwarden(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: home,
-        XDG_CONFIG_HOME: join(home, 'config'),
-        IPWARDEN_SERVER: c.url,
-        IPWARDEN_TOKEN: userToken,
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
+    const { child, output } = start(args, env);
     child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
+    child.on('close', (status) => done({ status, ...output }));
   });
 }
 const asAdmin = (...args: string[]) => ipwarden(args, { IPWARDEN_TOKEN: ADMIN_TOKEN });
@@ -342,6 +348,53 @@ describe('ipwarden failing', () => {
     expect(refused).toMatchObject({
       status: 1,
       stderr: `ipwarden: cannot reach http://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    });
+  });
+});
+
+describe('ipwarden events', () => {
+  it('prints each event once as it happens, from after --since, and follows a restarted collector on', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-cli-events-'));
+    let own = await startTestCollector('PGlite', { collector: { dataDir } });
+    const port = Number(new URL(own.url).port);
+    const reserve = async (ip: string) =>
+      expect((await own.api('POST', '/subnets/10.98.0.0%2F24/reserve', { json: { ip } })).status).toBe(201);
+    expect((await own.api('POST', '/subnets', { json: { cidr: '10.98.0.0/24' } })).status).toBe(201);
+    // --since 0: from the log's start, so that nothing is missed before the stream is open.
+    const { child, output } = start(['events', '--events', 'address.created', '--since', '0'], {
+      IPWARDEN_SERVER: own.url,
+      IPWARDEN_TOKEN: ADMIN_TOKEN,
+    });
+    const printed = (ip: string) => output.stdout.split('\n').filter((line) => line.includes(`ip=${ip}`));
+    try {
+      await reserve('10.98.0.5');
+      await until(async () => printed('10.98.0.5').length > 0 || undefined, 10_000, 'the first event');
+      // The line: id, time, type, then what it is about.
+      expect(printed('10.98.0.5')[0]).toMatch(
+        /^\d+ {2}\d{4}-\d\d-\d\dT\S+Z {2}address\.created {2}kind=reserved {2}ip=10\.98\.0\.5/,
+      );
+      await own.close();
+      own = await startTestCollector('PGlite', { collector: { dataDir, port } });
+      await reserve('10.98.0.6');
+      await until(async () => printed('10.98.0.6').length > 0 || undefined, 20_000, 'the event after the restart');
+      expect(output.stderr).toMatch(/following it again|trying again/);
+      // Resumed with Last-Event-ID: the event before the restart is not printed again.
+      expect([printed('10.98.0.5').length, printed('10.98.0.6').length]).toEqual([1, 1]);
+      expect(output.stdout.split('\n').filter((line) => line !== '')).toHaveLength(2);
+    } finally {
+      child.kill();
+      await own.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('exits 2 for an event type the API does not know, and for a --since that is no id', async () => {
+    const unknown = await asUser('events', '--events', 'conflict.exploded');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^ipwarden: \S+: .*conflict\.exploded/);
+    expect(await asUser('events', '--since', 'yesterday')).toMatchObject({
+      status: 2,
+      stderr: 'ipwarden: --since: a whole number, not "yesterday"\n',
     });
   });
 });

@@ -4,6 +4,7 @@
  * ServerError naming the server.
  */
 import { ApiProblem, type FieldError, ServerError } from './errors.js';
+import { EventStreamParser, type ServerSentEvent } from './event-stream.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -49,8 +50,7 @@ export class ApiClient {
 
   /** The answer's JSON, or undefined for 204 No Content. */
   async send({ method, path, query = {}, body }: Request): Promise<unknown> {
-    const url = new URL(`${this.server}/api/v1${path}`);
-    for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, value);
+    const url = this.url(path, query);
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -75,6 +75,50 @@ export class ApiClient {
         throw new ServerError(`${this.server} answered ${method} ${path} with something not JSON`);
       return json;
     }
+    throw this.refusal(method, path, status, json);
+  }
+
+  /**
+   * The events of `GET /events` (a Server-Sent Events stream), as they come, until the stream
+   * ends; from after `lastEventId` when given (the collector first replays what came since). The
+   * answer's head must come within the timeout, the events whenever they happen.
+   */
+  async *follow({ path, query = {} }: Request, lastEventId?: string): AsyncGenerator<ServerSentEvent> {
+    const url = this.url(path, query);
+    const headers: Record<string, string> = { accept: 'text/event-stream, application/problem+json' };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    // Not AbortSignal.timeout: it would cut the stream itself once the time is up.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException('no answer', 'TimeoutError')), this.timeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(url, { headers, signal: abort.signal });
+    } catch (error) {
+      throw new ServerError(`cannot reach ${this.server}: ${reason(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.status !== 200 || response.body === null) {
+      const text = await response.text().catch(() => '');
+      throw this.refusal('GET', path, response.status, parseJson(text));
+    }
+    const parser = new EventStreamParser({ lastEventId });
+    try {
+      for await (const chunk of response.body) yield* parser.push(chunk);
+    } catch (error) {
+      throw new ServerError(`${this.server} closed ${path}: ${reason(error)}`);
+    }
+  }
+
+  private url(path: string, query: Record<string, string | undefined>): URL {
+    const url = new URL(`${this.server}/api/v1${path}`);
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, value);
+    return url;
+  }
+
+  /** A failed answer as the error it is: an ApiProblem for a 4xx, a ServerError for the rest. */
+  private refusal(method: Method, path: string, status: number, json: unknown): Error {
     const problem = (typeof json === 'object' && json !== null ? json : {}) as {
       code?: unknown;
       detail?: unknown;
@@ -84,9 +128,9 @@ export class ApiClient {
     const detail = typeof problem.detail === 'string' ? problem.detail : `${method} ${path} answered ${status}`;
     if (status >= 400 && status < 500) {
       const errors = Array.isArray(problem.errors) ? (problem.errors as FieldError[]) : [];
-      throw new ApiProblem(status, code, detail, errors);
+      return new ApiProblem(status, code, detail, errors);
     }
-    throw new ServerError(`${this.server} failed (${status} ${code}): ${detail}`);
+    return new ServerError(`${this.server} failed (${status} ${code}): ${detail}`);
   }
 
   /** Every item of a list, following nextCursor to the end, as one page. */

@@ -57,6 +57,48 @@ function reportProblem(problem: ApiProblem, loaded: LoadedConfig): void {
   }
 }
 
+function parseEvent(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits before following the stream again: doubling from 1 s to 30 s, as the dashboard does. */
+const RETRY_MS = { first: 1_000, most: 30_000 };
+
+/**
+ * Prints the stream's events as they come, until interrupted. A stream the server ends, or one
+ * that cannot be reached, is followed again from the last event printed (Last-Event-ID): nothing
+ * is missed or printed twice across a collector's restart. A 4xx answer (a bad token, a type the
+ * API does not know) is final.
+ */
+async function follow(client: ApiClient, call: Call, json: boolean): Promise<number> {
+  let lastEventId = call.follow?.lastEventId;
+  let retryMs = RETRY_MS.first;
+  for (;;) {
+    try {
+      for await (const event of client.follow(call, lastEventId)) {
+        const answer = parseEvent(event.data);
+        if (answer === undefined) {
+          say(`${client.server} sent an event that is not JSON (id ${escapeText(event.lastEventId)})`);
+          return 1;
+        }
+        process.stdout.write(`${json ? JSON.stringify(answer) : call.view(answer)}\n`);
+        lastEventId = event.lastEventId;
+        retryMs = RETRY_MS.first;
+      }
+      say(`${client.server} ended the stream; following it again in ${retryMs / 1000} s`);
+    } catch (error) {
+      if (!(error instanceof ServerError)) throw error;
+      say(`${error.message}; trying again in ${retryMs / 1000} s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
+    retryMs = Math.min(retryMs * 2, RETRY_MS.most);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   // A closed pipe (`| head`) ends the output, not the program with a stack trace.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -73,7 +115,9 @@ export async function main(argv: string[]): Promise<number> {
     loaded = loadConfig({ flags, env: process.env, home: homedir() });
     for (const warning of loaded.warnings) say(`warning: ${warning}`);
     const { server, token, timeoutSeconds } = loaded.config;
-    const answer = await send(new ApiClient(server, token, timeoutSeconds * 1000), call);
+    const client = new ApiClient(server, token, timeoutSeconds * 1000);
+    if (call.follow !== undefined) return await follow(client, call, json);
+    const answer = await send(client, call);
     if (json) {
       if (answer !== undefined) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       return 0;

@@ -244,6 +244,16 @@ describe('parseCommandLine', () => {
     ],
     [['dhcp-servers', 'delete', 'd1'], { method: 'DELETE', path: '/dhcp-servers/d1' }],
     [['whoami'], { method: 'GET', path: '/me' }],
+    [['events'], { method: 'GET', path: '/events', query: {}, follow: {} }],
+    [
+      ['events', '--events', 'conflict.opened, conflict.resolved', '--since', '41'],
+      {
+        method: 'GET',
+        path: '/events',
+        query: { types: 'conflict.opened,conflict.resolved' },
+        follow: { lastEventId: '41' },
+      },
+    ],
   ])('%j asks the API for what it says', (argv, expected) => {
     expect(request(...argv)).toEqual(expected);
   });

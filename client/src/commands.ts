@@ -21,6 +21,11 @@ export interface Call extends Request {
   bodyFile?: string;
   /** Body fields whose text is in a file (`-`: standard input): secrets kept off the command line. */
   textFiles?: Record<string, string>;
+  /**
+   * The answer is `GET /events`' stream, followed until the person stops it: `view` shows each
+   * event, and `lastEventId` is where it resumes (`--since`; then each event's own).
+   */
+  follow?: { lastEventId?: string };
   /** What a person sees of the answer (undefined for 204 No Content). */
   view: (answer: unknown) => string;
 }
@@ -54,6 +59,7 @@ const OPTIONS = {
   format: { type: 'string', value: 'json|slack' },
   cidr: { type: 'string', value: 'CIDR' },
   'outer-vlan': { type: 'string', value: 'VLAN' },
+  since: { type: 'string', value: 'ID' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -581,6 +587,24 @@ const COMMANDS: readonly Command[] = [
     args: ['ID'],
     summary: 'forget a DHCP server (admins)',
     plan: ([id]) => ({ method: 'DELETE', path: `/dhcp-servers/${seg(id!)}`, view: done(`deleted DHCP server ${id}`) }),
+  },
+  {
+    words: 'events',
+    args: [],
+    options: ['events', 'since'],
+    values: { events: 'TYPE,...' },
+    summary:
+      'follow the event stream, one line an event as it happens (--json: its JSON) until interrupted; --since ID first replays the events after ID',
+    plan: (_, o) => {
+      wholeNumber('since', o.since);
+      return {
+        method: 'GET',
+        path: '/events',
+        query: { types: o.events === undefined ? undefined : eventTypes(o.events).join(',') },
+        follow: { lastEventId: o.since },
+        view: views.event,
+      };
+    },
   },
   {
     words: 'whoami',

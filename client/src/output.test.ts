@@ -192,6 +192,16 @@ describe('views', () => {
     );
   });
 
+  it('shows an event on one line: id, time to the second, type, then what its resource is, escaped', () => {
+    const at = '2026-12-04T10:00:00.123Z';
+    expect(views.event({ id: 7, at, type: 'conflict.opened', data: { ...conflict, evidence: [] } })).toBe(
+      `7  2026-12-04T10:00:00Z  conflict.opened  kind=duplicate-ip  ip=10.0.0.7  macs=02:00:00:00:00:01,02:00:00:00:00:02  status=open`,
+    );
+    expect(
+      views.event({ id: 8, at, type: 'dhcp.applied', data: { agent: { id: 'a1', name: 'rack\n1' }, version: 3 } }),
+    ).toBe(`8  2026-12-04T10:00:00Z  dhcp.applied  agent=rack\\n1  version=3`);
+  });
+
   it('shows exemptions, none listed meaning any MAC and every kind', () => {
     expect(
       views.exemptions({

@@ -117,6 +117,22 @@ const seconds = (at: unknown) => (typeof at === 'string' ? at.replace(/(T\d\d:\d
 const macsOf = (macs: unknown) =>
   Array.isArray(macs) || typeof macs !== 'object' || macs === null ? macs : Object.keys(macs);
 
+/**
+ * What an event's line shows of its resource, where the resource has it: enough to tell a
+ * conflict, an address, an agent or a DHCP map apart at a glance (--json has all of it).
+ */
+const EVENT_FIELDS: Record<string, (value: unknown) => unknown> = {
+  kind: (kind) => kind,
+  ip: (ip) => ip,
+  mac: (mac) => mac,
+  macs: macsOf,
+  status: (status) => status,
+  name: (name) => name,
+  hostname: (hostname) => hostname,
+  agent: (agent) => (agent as { name?: unknown })?.name ?? agent,
+  version: (version) => version,
+};
+
 const CONFLICT: Columns = {
   ID: 'id',
   KIND: 'kind',
@@ -255,4 +271,12 @@ export const views = {
   /** A document meant for another program (a pool's export): JSON even for people. */
   document: (answer: unknown) => JSON.stringify(answer, null, 2),
   identity: (me: unknown) => record(me as Row),
+  /** An event of the stream on one line: its id, time and type, then what it is about. */
+  event: (answer: unknown) => {
+    const { id, at, type, data } = answer as { id?: unknown; at?: unknown; type?: unknown; data?: Row };
+    const about = Object.entries(EVENT_FIELDS)
+      .filter(([field]) => data?.[field] !== undefined && data[field] !== null)
+      .map(([field, show]) => `${field}=${cell(show(data![field]))}`);
+    return [cell(id), cell(seconds(at)), cell(type), ...about].join('  ');
+  },
 };

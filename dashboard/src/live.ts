@@ -1,10 +1,11 @@
 /**
  * `GET /events` (Server-Sent Events) read with fetch, not EventSource: EventSource sends no
  * Authorization header, and the token must not go in a URL where logs and proxies keep it.
- * Frames are parsed as the HTML standard's "Server-sent events" section says (fields up to
- * the first colon, one optional space after it, a blank line ends an event). On a dropped
- * connection it comes back with Last-Event-ID, so the collector replays what was missed.
+ * Frames are parsed as the HTML standard says (@ipwarden/client's EventStreamParser, the CLI's
+ * too). On a dropped connection it comes back with Last-Event-ID, so the collector replays what
+ * was missed.
  */
+import { EventStreamParser } from '@ipwarden/client/event-stream';
 import { API } from './api.js';
 
 export interface LiveEvent {
@@ -21,7 +22,7 @@ export class LiveEvents {
   private readonly listeners = new Set<Listener>();
   private readonly stateListeners = new Set<(state: LiveState) => void>();
   private readonly abort = new AbortController();
-  private lastEventId: string | undefined;
+  private lastEventId = '';
   state: LiveState = 'connecting';
 
   constructor(private readonly token: string) {
@@ -56,7 +57,7 @@ export class LiveEvents {
     while (!this.abort.signal.aborted) {
       try {
         const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' };
-        if (this.lastEventId !== undefined) headers['last-event-id'] = this.lastEventId;
+        if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
         const response = await fetch(`${API}/events`, { headers, signal: this.abort.signal });
         if (!response.ok || response.body === null) throw new Error(`GET /events: ${response.status}`);
         this.setState('live');
@@ -73,33 +74,16 @@ export class LiveEvents {
 
   private async read(body: ReadableStream<Uint8Array>): Promise<void> {
     const reader = body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
+    // The ID carried over: a stream that comes back resumes where the last one stopped.
+    const parser = new EventStreamParser({ lastEventId: this.lastEventId });
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        this.dispatch(buffer.slice(0, end));
-        buffer = buffer.slice(end + 2);
+      for (const { data } of parser.push(value)) {
+        const event = JSON.parse(data) as LiveEvent;
+        for (const listener of this.listeners) listener(event);
       }
+      this.lastEventId = parser.lastEventId;
     }
-  }
-
-  private dispatch(frame: string): void {
-    let id: string | undefined;
-    let data = '';
-    for (const line of frame.split('\n')) {
-      if (line === '' || line.startsWith(':')) continue; // a comment: the heartbeat
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'id') id = value;
-      else if (field === 'data') data += data === '' ? value : `\n${value}`;
-    }
-    if (id !== undefined) this.lastEventId = id;
-    if (data === '') return;
-    const event = JSON.parse(data) as LiveEvent;
-    for (const listener of this.listeners) listener(event);
   }
 }

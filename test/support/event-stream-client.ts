@@ -1,8 +1,8 @@
 /**
  * `GET /events` read as a client would, over a real HTTP connection: Server-Sent Events frames
- * parsed as they arrive, for tests that wait for an event the system under test emits.
+ * parsed as they arrive (client/src/event-stream.ts), for tests that wait for an event the system under test emits.
  */
-import { StringDecoder } from 'node:string_decoder';
+import { EventStreamParser } from '@ipwarden/client/event-stream';
 import { expect } from 'vitest';
 
 /** One frame of the stream: its id, its type, and the event as webhooks carry it. */
@@ -29,29 +29,13 @@ export class EventStreamClient<T = Record<string, unknown>> {
   }
 
   private async read(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-    const decoder = new StringDecoder('utf8');
-    let buffer = '';
+    const parser = new EventStreamParser();
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
-        buffer += decoder.write(value);
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const fields = new Map(
-            frame
-              .split('\n')
-              .filter((line) => !line.startsWith(':'))
-              .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
-          );
-          if (fields.has('data')) {
-            this.events.push({
-              id: Number(fields.get('id')),
-              type: fields.get('event')!,
-              data: JSON.parse(fields.get('data')!),
-            });
-          }
+        for (const event of parser.push(value)) {
+          this.events.push({ id: Number(event.lastEventId), type: event.type, data: JSON.parse(event.data) });
         }
       }
     } catch {

@@ -2,5 +2,5 @@
 // standard globals they use are declared here. Node and browsers both provide them.
 declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean });
-  decode(input?: Uint8Array): string;
+  decode(input?: Uint8Array, options?: { stream?: boolean }): string;
 }
