@@ -75,6 +75,10 @@ describe.each(TARGETS)('conflicts on %s', (target) => {
     await send(seen(ip, A));
     const conflict = await waitOpen(ip, 'unallocated-in-use');
     expect(conflict).toMatchObject({ ip, macs: [A], vlan: 0, outerVlan: 0, status: 'open' });
+    // The event says what the API says: the row as the opening statement returned it.
+    const events = await c.collector.database.db.select().from(schema.events).orderBy(schema.events.id);
+    const opened = events.find((e) => e.type === 'conflict.opened' && (e.data as { id: string }).id === conflict.id);
+    expect(opened?.data).toEqual((await c.api('GET', `/conflicts/${conflict.id}`)).body);
     expect(conflict.evidence[0]).toMatchObject({
       agent: `rack-${target.toLowerCase()}`,
       interface: 'eth0',

@@ -7,7 +7,7 @@
  * transaction.
  */
 import type { ConflictKind } from '@ipwarden/ipam';
-import { and, desc, eq, lt, ne, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, lt, ne, type SQL, sql } from 'drizzle-orm';
 import { type Database, pipelined, rowsOf, type Tx } from '../db/database.js';
 import { addresses, type ConflictEvidence, type ConflictStatus, conflicts } from '../db/schema/index.js';
 import { ApiError, ErrorCode } from '../errors.js';
@@ -122,8 +122,20 @@ const liveBefore = sql`select c.id, c.macs as before_macs, i.* from i cross join
     where c.kind = i.kind and c.vlan = i.vlan and c.outer_vlan = i."outerVlan" and c.subject = i.subject
       and c.status <> 'resolved' offset 0) as c`;
 
+/** The table's columns: a row a statement returned (`returning c.*`), as drizzle's select gives it. */
+const COLUMNS = Object.entries(getTableColumns(conflicts));
+
+function rowOf(raw: Record<string, unknown>): Row {
+  return Object.fromEntries(
+    COLUMNS.map(([key, column]) => {
+      const value = raw[column.name];
+      return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
+    }),
+  ) as Row;
+}
+
+/** A conflict as the statement that opened or updated it returned it (all its columns), and how. */
 interface ChangedRow extends Record<string, unknown> {
-  id: string;
   inserted: boolean;
   /** The MACs before this change, null for a conflict opened now. */
   before_macs: Record<string, number> | null;
@@ -164,8 +176,8 @@ export async function recordFindings(db: Database, inputs: readonly ConflictInpu
               evidence = ${newestEvidence(sql`excluded`)},
               subnet_id = coalesce(excluded.subnet_id, c.subnet_id),
               address_id = coalesce(excluded.address_id, c.address_id)
-            returning c.id, (xmax = 0) as inserted)
-          select up.id, up.inserted, before.before_macs from up left join before on before.id = up.id`,
+            returning c.*, (xmax = 0) as inserted)
+          select up.*, before.before_macs from up left join before on before.id = up.id`,
         ),
       );
     }
@@ -183,22 +195,16 @@ export async function recordFindings(db: Database, inputs: readonly ConflictInpu
             evidence = ${newestEvidence(sql`i`)}
           from before as i
           where c.id = i.id
-          returning c.id, false as inserted, i.before_macs`,
+          returning c.*, false as inserted, i.before_macs`,
         ),
       );
     }
     const changed = (await pipelined(statements)).flat();
     if (changed.length === 0) return [];
-    const rows = await tx
-      .select()
-      .from(conflicts)
-      .where(sql`${conflicts.id} = any(${`{${changed.map((c) => c.id).join(',')}}`}::uuid[])`);
-    const byId = new Map(rows.map((row) => [row.id, row]));
     const events: NewEvent[] = [];
     const opened: Conflict[] = [];
     for (const change of changed) {
-      const row = byId.get(change.id);
-      if (row === undefined) continue;
+      const row = rowOf(change);
       if (change.inserted) {
         const view = conflictView(row);
         opened.push(view);
