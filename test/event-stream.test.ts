@@ -22,6 +22,8 @@ interface Frame {
 class SseClient {
   readonly frames: Frame[] = [];
   readonly comments: string[] = [];
+  /** The stream's last event ID so far (an id without data moves it too). */
+  lastEventId = '';
   ended = false;
   private readonly controller = new AbortController();
 
@@ -49,6 +51,7 @@ class SseClient {
         for (const { lastEventId, type, data } of parser.push(value)) {
           this.frames.push({ id: Number(lastEventId), event: type, data: JSON.parse(data) });
         }
+        this.lastEventId = parser.lastEventId;
       }
     } catch {
       // aborted
@@ -110,6 +113,18 @@ describe.each(TARGETS)('GET /events on %s', (target) => {
       at: expect.any(String),
       data: { n: 0 },
     });
+  });
+
+  it('tells a client without Last-Event-ID where it starts, so that one coming back before any event misses nothing', async () => {
+    const [before] = await append(c, ['discovery.new']);
+    const stream = await open(c);
+    await stream.until(() => stream.lastEventId === String(before));
+    expect(stream.frames).toEqual([]);
+    stream.close();
+    const missed = await append(c, ['conflict.opened', 'conflict.resolved']);
+    const again = await open(c, '', { 'last-event-id': stream.lastEventId });
+    await again.until(() => again.frames.length === 2);
+    expect(again.ids()).toEqual(missed);
   });
 
   it('sends a client coming back with Last-Event-ID what it missed, then the live events, with no gap and no repeat', async () => {

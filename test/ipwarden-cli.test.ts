@@ -388,6 +388,39 @@ describe('ipwarden events', () => {
     }
   }, 60_000);
 
+  it('misses nothing that happens while its collector restarts, though no event had come before', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-cli-events-'));
+    let own = await startTestCollector('PGlite', { collector: { dataDir } });
+    const port = Number(new URL(own.url).port);
+    expect((await own.api('POST', '/subnets', { json: { cidr: '10.97.0.0/24' } })).status).toBe(201);
+    const { child, output } = start(['events', '--events', 'address.created'], {
+      IPWARDEN_SERVER: own.url,
+      IPWARDEN_TOKEN: ADMIN_TOKEN,
+    });
+    try {
+      await until(
+        async () =>
+          /^ipwarden_event_stream_clients 1$/m.test((await own.api('GET', '/metrics')).body) ? true : undefined,
+        10_000,
+        'the stream open',
+      );
+      // The collector's first frame, an id with no event, a moment after the stream opens.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await own.close();
+      own = await startTestCollector('PGlite', { collector: { dataDir, port } });
+      // Before the command comes back (a second at least): it resumes from the id it was given.
+      expect((await own.api('POST', '/subnets/10.97.0.0%2F24/reserve', { json: { ip: '10.97.0.7' } })).status).toBe(
+        201,
+      );
+      await until(async () => (output.stdout.includes('ip=10.97.0.7') ? true : undefined), 20_000, 'the event');
+      expect(output.stdout.trim().split('\n')).toHaveLength(1);
+    } finally {
+      child.kill();
+      await own.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('exits 2 for an event type the API does not know, and for a --since that is no id', async () => {
     const unknown = await asUser('events', '--events', 'conflict.exploded');
     expect(unknown.status).toBe(2);

@@ -41,6 +41,9 @@ function reason(error: unknown): string {
   return cause?.message ?? (error as Error).message;
 }
 
+/** A stream silent this long is taken for dead: three of the collector's heartbeats missed. */
+const STREAM_SILENCE_MS = 45_000; // 45 s
+
 export class ApiClient {
   constructor(
     readonly server: string,
@@ -80,34 +83,57 @@ export class ApiClient {
 
   /**
    * The events of `GET /events` (a Server-Sent Events stream), as they come, until the stream
-   * ends; from after `lastEventId` when given (the collector first replays what came since). The
-   * answer's head must come within the timeout, the events whenever they happen.
+   * ends; from after `lastEventId` when given (the collector first replays what came since).
+   * `resumeFrom` hears the stream's last event ID once each chunk's events were taken — also
+   * when only an id came, as the collector sends first to a client without one. The answer's
+   * head must come within the timeout; then the events whenever they happen, but something
+   * (the collector's heartbeat comment, every 15 s) at least every STREAM_SILENCE_MS.
    */
-  async *follow({ path, query = {} }: Request, lastEventId?: string): AsyncGenerator<ServerSentEvent> {
+  async *follow(
+    { path, query = {} }: Request,
+    lastEventId: string | undefined,
+    resumeFrom: (lastEventId: string) => void = () => {},
+  ): AsyncGenerator<ServerSentEvent> {
     const url = this.url(path, query);
     const headers: Record<string, string> = { accept: 'text/event-stream, application/problem+json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     // Not AbortSignal.timeout: it would cut the stream itself once the time is up.
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new DOMException('no answer', 'TimeoutError')), this.timeoutMs);
-    let response: Response;
+    let timer = setTimeout(() => abort.abort(new DOMException('no answer', 'TimeoutError')), this.timeoutMs);
     try {
-      response = await fetch(url, { headers, signal: abort.signal });
-    } catch (error) {
-      throw new ServerError(`cannot reach ${this.server}: ${reason(error)}`);
+      let response: Response;
+      try {
+        response = await fetch(url, { headers, signal: abort.signal });
+      } catch (error) {
+        throw new ServerError(`cannot reach ${this.server}: ${reason(error)}`);
+      }
+      if (response.status !== 200 || response.body === null) {
+        // Still under the timeout: a head then nothing is no answer either.
+        const text = await response.text().catch(() => '');
+        throw this.refusal('GET', path, response.status, parseJson(text));
+      }
+      if (!/^text\/event-stream\b/.test(response.headers.get('content-type') ?? '')) {
+        throw new ServerError(`${this.server} answered GET ${path} with something not an event stream`);
+      }
+      const parser = new EventStreamParser({ lastEventId });
+      const silent = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => abort.abort(new Error('silent')), STREAM_SILENCE_MS);
+      };
+      silent();
+      try {
+        for await (const chunk of response.body) {
+          silent();
+          yield* parser.push(chunk);
+          if (parser.lastEventId !== '') resumeFrom(parser.lastEventId);
+        }
+      } catch (error) {
+        const why = abort.signal.aborted ? `nothing for ${STREAM_SILENCE_MS / 1000} s` : reason(error);
+        throw new ServerError(`${this.server} closed ${path}: ${why}`);
+      }
     } finally {
       clearTimeout(timer);
-    }
-    if (response.status !== 200 || response.body === null) {
-      const text = await response.text().catch(() => '');
-      throw this.refusal('GET', path, response.status, parseJson(text));
-    }
-    const parser = new EventStreamParser({ lastEventId });
-    try {
-      for await (const chunk of response.body) yield* parser.push(chunk);
-    } catch (error) {
-      throw new ServerError(`${this.server} closed ${path}: ${reason(error)}`);
     }
   }
 

@@ -70,23 +70,26 @@ const RETRY_MS = { first: 1_000, most: 30_000 };
 
 /**
  * Prints the stream's events as they come, until interrupted. A stream the server ends, or one
- * that cannot be reached, is followed again from the last event printed (Last-Event-ID): nothing
- * is missed or printed twice across a collector's restart. A 4xx answer (a bad token, a type the
- * API does not know) is final.
+ * that cannot be reached, is followed again from the last event printed (Last-Event-ID) — or,
+ * before any, from where the collector said the stream began: nothing is missed or printed twice
+ * across a collector's restart. A 4xx answer (a bad token, a type the API does not know) is
+ * final.
  */
 async function follow(client: ApiClient, call: Call, json: boolean): Promise<number> {
   let lastEventId = call.follow?.lastEventId;
   let retryMs = RETRY_MS.first;
   for (;;) {
     try {
-      for await (const event of client.follow(call, lastEventId)) {
+      const resumeFrom = (id: string) => {
+        lastEventId = id;
+      };
+      for await (const event of client.follow(call, lastEventId, resumeFrom)) {
         const answer = parseEvent(event.data);
         if (answer === undefined) {
           say(`${client.server} sent an event that is not JSON (id ${escapeText(event.lastEventId)})`);
           return 1;
         }
         process.stdout.write(`${json ? JSON.stringify(answer) : call.view(answer)}\n`);
-        lastEventId = event.lastEventId;
         retryMs = RETRY_MS.first;
       }
       say(`${client.server} ended the stream; following it again in ${retryMs / 1000} s`);

@@ -53,6 +53,14 @@ describe('EventStreamParser', () => {
     expect(comments).toEqual(['ping', '']);
   });
 
+  it('drops one byte order mark at the start, given as bytes, and no more', () => {
+    const bytes = new TextEncoder().encode('\uFEFF\uFEFFdata: x\n\n');
+    expect(bytes.subarray(0, 3)).toEqual(new Uint8Array([0xef, 0xbb, 0xbf]));
+    // The second is the first field name's: "\uFEFFdata", which is no field the standard knows.
+    expect(parse(bytes)).toEqual([]);
+    expect(parse(bytes.subarray(3))).toEqual([{ type: 'message', data: 'x', lastEventId: '' }]);
+  });
+
   it('gives the same events however the bytes are cut, a character or a CRLF across chunks included', () => {
     const stream = fc.array(
       fc.record({

@@ -22,7 +22,8 @@ const LF = 10;
 const SPACE = 32;
 
 export class EventStreamParser {
-  private readonly decoder = new TextDecoder();
+  // The BOM is the parser's to drop, once: a decoder left to itself would take one more.
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private atStart = true;
   /** The previous chunk ended with CR: an LF first in this one is the rest of a CRLF. */
   private afterCr = false;
@@ -68,9 +69,10 @@ export class EventStreamParser {
     const events: ServerSentEvent[] = [];
     let start = 0;
     // Each kind of line end searched for once per line it ends, not once per line: a stream
-    // without CRs (the collector's) is not scanned to its end for one at every line.
-    let lf = buffer.indexOf('\n');
-    let cr = buffer.indexOf('\r');
+    // without CRs (the collector's) is not scanned to its end for one at every line; nor is the
+    // unfinished line of before, which holds neither, scanned again.
+    let lf = buffer.indexOf('\n', this.rest.length);
+    let cr = buffer.indexOf('\r', this.rest.length);
     while (lf >= 0 || cr >= 0) {
       const end = lf < 0 ? cr : cr < 0 ? lf : Math.min(lf, cr);
       this.line(buffer.slice(start, end), events);

@@ -273,7 +273,8 @@ export const views = {
   identity: (me: unknown) => record(me as Row),
   /** An event of the stream on one line: its id, time and type, then what it is about. */
   event: (answer: unknown) => {
-    const { id, at, type, data } = answer as { id?: unknown; at?: unknown; type?: unknown; data?: Row };
+    if (answer === null || typeof answer !== 'object') return cell(JSON.stringify(answer));
+    const { id, at, type, data } = answer as { id?: unknown; at?: unknown; type?: unknown; data?: Row | null };
     const about = Object.entries(EVENT_FIELDS)
       .filter(([field]) => data?.[field] !== undefined && data[field] !== null)
       .map(([field, show]) => `${field}=${cell(show(data![field]))}`);

@@ -79,10 +79,24 @@ export class LiveEvents {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      for (const { data } of parser.push(value)) {
-        const event = JSON.parse(data) as LiveEvent;
-        for (const listener of this.listeners) listener(event);
+      for (const { data, lastEventId } of parser.push(value)) {
+        // Past it whatever happens below: an event that cannot be read is not asked for again.
+        this.lastEventId = lastEventId;
+        let event: LiveEvent;
+        try {
+          event = JSON.parse(data) as LiveEvent;
+        } catch {
+          continue;
+        }
+        for (const listener of this.listeners) {
+          try {
+            listener(event);
+          } catch (error) {
+            console.error('live event listener failed', error);
+          }
+        }
       }
+      // Moved by an id alone too: the collector names where a stream without Last-Event-ID starts.
       this.lastEventId = parser.lastEventId;
     }
   }

@@ -59,7 +59,7 @@ const MAX_ROUND = 50_000;
  * a hundred agents at 75,000 sightings/s made 38 rounds a second of a hundred sightings each;
  * spaced, they are ten, and a conflict waits at most this long more for its round.
  */
-const ROUND_EVERY_MS = 100;
+const ROUND_EVERY_MS = 100; // 100 ms
 /**
  * Connections of the reconciler's own: its reads never queue behind ingestion's writes in the
  * main pool (they did, and judging fell minutes behind a hundred agents), and two let a round's

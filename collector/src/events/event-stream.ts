@@ -25,6 +25,12 @@ export interface SubscriptionOptions {
   afterId?: number;
   /** The event types wanted; undefined: all. */
   types?: ReadonlySet<string>;
+  /**
+   * Called once, before any event, for a subscription without `afterId`: the id of the last
+   * event before its start, which the client gives back as Last-Event-ID if it must reconnect
+   * before any event reached it — or it would miss what came meanwhile.
+   */
+  start?(afterId: number): void;
   /** Events for the client, in log order. */
   send(events: LoggedEvent[]): void;
   /** The collector is stopping: end the client's stream. */
@@ -96,6 +102,7 @@ export class EventStream {
   private async catchUp(follower: Follower): Promise<void> {
     const { afterId } = follower.options;
     follower.position = afterId === undefined ? await endOfLog(this.db) : await positionOf(this.db, afterId);
+    if (afterId === undefined && !follower.closed) follower.options.start?.(follower.position.id);
     await this.ensureHead();
     // The shared read may move on while this reads: read until at or past where it is, then
     // join it with no await between the check and the join.

@@ -59,6 +59,9 @@ export async function eventRoutes(
       const subscription = eventStream.open({
         afterId: lastEventId === undefined ? undefined : Number(lastEventId),
         types: types === undefined || types.includes('*') ? undefined : new Set(types),
+        // An id and no data: no event, but where a client coming back resumes (the HTML standard's
+        // "last event ID"), though nothing has reached it yet.
+        start: (afterId) => raw.write(`id: ${afterId}\n\n`),
         send: (events) => {
           raw.write(events.map(frame).join(''));
           if (raw.writableLength > MAX_UNSENT_BYTES) raw.destroy();
