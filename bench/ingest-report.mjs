@@ -106,7 +106,7 @@ export function report(
     );
   }
   line(
-    `\nreference, same server, no collector: INSERT … SELECT generate_series of ${fmt(ref.rows)} rows into copies of sighting_events and bindings (same indexes), one transaction, one backend:`,
+    `\nreference, same server, no collector: INSERT … SELECT generate_series of ${fmt(ref.rows)} rows into copies of sighting_events and bindings (same indexes and fillfactor), one transaction, one backend:`,
   );
   line(
     `  ${fmt(ref.rate)} sightings/s without foreign keys, ${fmt(refFk.rate)} sightings/s with the agent_id foreign keys`,

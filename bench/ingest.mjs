@@ -45,6 +45,7 @@ import {
   sleep,
   startCollector,
   startStack,
+  storageOf,
   summarizeProfile,
   topStatements,
   undo,
@@ -504,6 +505,8 @@ function reference(pg, rows, foreignKeys) {
     'drop table if exists ref_bindings, ref_events',
     'create table ref_bindings (like bindings including all)',
     'create table ref_events (like sighting_events including all)',
+    ...storageOf(pg, 'bindings', 'ref_bindings'),
+    ...storageOf(pg, 'sighting_events', 'ref_events'),
     ...(foreignKeys
       ? [
           'alter table ref_bindings add foreign key (agent_id) references agents (id) on delete cascade',

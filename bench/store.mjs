@@ -18,7 +18,7 @@
 import { openDatabase, registerAgent, storeBatch } from '@ipwarden/collector';
 import { decodeAgentMessage } from '@ipwarden/protocol';
 import { SyntheticAgent } from './ingest-load.mjs';
-import { cpuOf, fmt, median, run, say, startPostgres } from './support.mjs';
+import { cpuOf, fmt, median, run, say, startPostgres, storageOf } from './support.mjs';
 
 const AGENTS = 100;
 const BATCH = 1000;
@@ -47,11 +47,7 @@ await run(async () => {
       'create table bindings_migrated (like bindings including all)',
       'create table sighting_events_migrated (like sighting_events including all)',
     );
-    // LIKE copies columns, defaults and indexes, not the tables' storage parameters (fillfactor).
-    const storage = ['bindings', 'sighting_events'].flatMap((table) => {
-      const options = pg.psql(`select array_to_string(reloptions, ', ') from pg_class where relname = '${table}'`);
-      return options === '' ? [] : [`alter table ${table} set (${options})`];
-    });
+    const storage = ['bindings', 'sighting_events'].flatMap((table) => storageOf(pg, table));
     const agents = ids.map((_, a) => new SyntheticAgent(a));
     const results = new Map(Object.keys(VARIANTS).map((name) => [name, []]));
     for (let round = 1; round <= ROUNDS; round++) {

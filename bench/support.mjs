@@ -128,6 +128,15 @@ export const PG_SETTINGS = {
   max_wal_size: '4GB', // no forced checkpoint in the middle of a phase
 };
 
+/**
+ * The statements that give `copy` the storage parameters of `table` (its fillfactor): `create
+ * table … (like … including all)` copies columns, defaults and indexes, not those.
+ */
+export function storageOf(pg, table, copy = table) {
+  const options = pg.psql(`select array_to_string(reloptions, ', ') from pg_class where relname = '${table}'`);
+  return options === '' ? [] : [`alter table ${copy} set (${options})`];
+}
+
 /** With `profile`, pg_stat_statements is loaded (the caller creates the extension). */
 export async function startPostgres({ profile = false, settings = {} } = {}) {
   const all = {

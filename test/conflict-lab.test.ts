@@ -237,7 +237,16 @@ describe('conflicts in the lab', () => {
   }, 60_000);
 
   it('opens nothing for what networks do on purpose', async () => {
-    const quietIps = ['10.99.0.1', '10.99.0.3', '10.99.0.2', '10.99.0.10', '10.99.0.77', '10.99.0.61'];
+    const quietIps = [
+      '10.99.0.1',
+      '10.99.0.3',
+      '10.99.0.2',
+      '10.99.0.10',
+      '10.99.0.11',
+      '10.99.0.12',
+      '10.99.0.77',
+      '10.99.0.61',
+    ];
     // The gateway (h1 is the router) and, from the router's MAC, addresses behind it (proxy ARP).
     await lab.arping(h1, { ip: '10.99.0.1' });
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -248,6 +257,13 @@ describe('conflicts in the lab', () => {
     // A VRRP virtual router, failing over from one box to another (same virtual MAC, another port).
     await lab.arping(h2, { ip: '10.99.0.10', mac: '00:00:5e:00:01:0a' });
     await lab.arping(h3, { ip: '10.99.0.10', mac: '00:00:5e:00:01:0a' });
+    // The same with HSRP's virtual MAC (group 1), and GLBP's two forwarders of one group taking
+    // turns at answering for its address (each forwarder its own virtual MAC).
+    await lab.arping(h2, { ip: '10.99.0.11', mac: '00:00:0c:07:ac:01' });
+    await lab.arping(h3, { ip: '10.99.0.11', mac: '00:00:0c:07:ac:01' });
+    await lab.arping(h2, { ip: '10.99.0.12', mac: '00:07:b4:00:01:01' });
+    await lab.arping(h3, { ip: '10.99.0.12', mac: '00:07:b4:00:01:02' });
+    await lab.arping(h2, { ip: '10.99.0.12', mac: '00:07:b4:00:01:01' });
     // A NIC swap made through the API: the new NIC announces, the old one says its last word.
     await post('/addresses', { subnet: '10.99.0.0/24', kind: 'device', ip: '10.99.0.61', mac: macs[h5] });
     await lab.arping(h5, { ip: '10.99.0.61' });
