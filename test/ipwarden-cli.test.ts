@@ -353,72 +353,83 @@ describe('ipwarden failing', () => {
 });
 
 describe('ipwarden events', () => {
-  it('prints each event once as it happens, from after --since, and follows a restarted collector on', async () => {
+  /**
+   * `ipwarden events ARGS` against a collector of its own (PGlite in a data directory of the
+   * test's, one /24 made), which `restart` stops and brings back on the same data and port.
+   */
+  async function followed(
+    cidr: string,
+    args: string[],
+    steps: (it: {
+      collector: () => TestCollector;
+      restart: () => Promise<void>;
+      reserve: (ip: string) => Promise<void>;
+      output: { stdout: string; stderr: string };
+    }) => Promise<void>,
+  ): Promise<void> {
     const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-cli-events-'));
     let own = await startTestCollector('PGlite', { collector: { dataDir } });
     const port = Number(new URL(own.url).port);
-    const reserve = async (ip: string) =>
-      expect((await own.api('POST', '/subnets/10.98.0.0%2F24/reserve', { json: { ip } })).status).toBe(201);
-    expect((await own.api('POST', '/subnets', { json: { cidr: '10.98.0.0/24' } })).status).toBe(201);
-    // --since 0: from the log's start, so that nothing is missed before the stream is open.
-    const { child, output } = start(['events', '--events', 'address.created', '--since', '0'], {
-      IPWARDEN_SERVER: own.url,
-      IPWARDEN_TOKEN: ADMIN_TOKEN,
-    });
-    const printed = (ip: string) => output.stdout.split('\n').filter((line) => line.includes(`ip=${ip}`));
+    expect((await own.api('POST', '/subnets', { json: { cidr } })).status).toBe(201);
+    const { child, output } = start(['events', ...args], { IPWARDEN_SERVER: own.url, IPWARDEN_TOKEN: ADMIN_TOKEN });
     try {
-      await reserve('10.98.0.5');
+      await steps({
+        collector: () => own,
+        restart: async () => {
+          await own.close();
+          own = await startTestCollector('PGlite', { collector: { dataDir, port } });
+        },
+        reserve: async (ip) =>
+          expect((await own.api('POST', `/subnets/${encodeURIComponent(cidr)}/reserve`, { json: { ip } })).status).toBe(
+            201,
+          ),
+        output,
+      });
+    } finally {
+      child.kill();
+      await own.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it('prints each event once as it happens, from after --since, and follows a restarted collector on', async () => {
+    // --since 0: from the log's start, so that nothing is missed before the stream is open.
+    await followed('10.98.0.0/24', ['--events', 'address.created', '--since', '0'], async (c) => {
+      const printed = (ip: string) => c.output.stdout.split('\n').filter((line) => line.includes(`ip=${ip}`));
+      await c.reserve('10.98.0.5');
       await until(async () => printed('10.98.0.5').length > 0 || undefined, 10_000, 'the first event');
       // The line: id, time, type, then what it is about.
       expect(printed('10.98.0.5')[0]).toMatch(
         /^\d+ {2}\d{4}-\d\d-\d\dT\S+Z {2}address\.created {2}kind=reserved {2}ip=10\.98\.0\.5/,
       );
-      await own.close();
-      own = await startTestCollector('PGlite', { collector: { dataDir, port } });
-      await reserve('10.98.0.6');
+      await c.restart();
+      await c.reserve('10.98.0.6');
       await until(async () => printed('10.98.0.6').length > 0 || undefined, 20_000, 'the event after the restart');
-      expect(output.stderr).toMatch(/following it again|trying again/);
+      expect(c.output.stderr).toMatch(/following it again|trying again/);
       // Resumed with Last-Event-ID: the event before the restart is not printed again.
       expect([printed('10.98.0.5').length, printed('10.98.0.6').length]).toEqual([1, 1]);
-      expect(output.stdout.split('\n').filter((line) => line !== '')).toHaveLength(2);
-    } finally {
-      child.kill();
-      await own.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
+      expect(c.output.stdout.split('\n').filter((line) => line !== '')).toHaveLength(2);
+    });
   }, 60_000);
 
   it('misses nothing that happens while its collector restarts, though no event had come before', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'ipwarden-cli-events-'));
-    let own = await startTestCollector('PGlite', { collector: { dataDir } });
-    const port = Number(new URL(own.url).port);
-    expect((await own.api('POST', '/subnets', { json: { cidr: '10.97.0.0/24' } })).status).toBe(201);
-    const { child, output } = start(['events', '--events', 'address.created'], {
-      IPWARDEN_SERVER: own.url,
-      IPWARDEN_TOKEN: ADMIN_TOKEN,
-    });
-    try {
+    await followed('10.97.0.0/24', ['--events', 'address.created'], async (c) => {
       await until(
         async () =>
-          /^ipwarden_event_stream_clients 1$/m.test((await own.api('GET', '/metrics')).body) ? true : undefined,
+          /^ipwarden_event_stream_clients 1$/m.test((await c.collector().api('GET', '/metrics')).body)
+            ? true
+            : undefined,
         10_000,
         'the stream open',
       );
       // The collector's first frame, an id with no event, a moment after the stream opens.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      await own.close();
-      own = await startTestCollector('PGlite', { collector: { dataDir, port } });
+      await c.restart();
       // Before the command comes back (a second at least): it resumes from the id it was given.
-      expect((await own.api('POST', '/subnets/10.97.0.0%2F24/reserve', { json: { ip: '10.97.0.7' } })).status).toBe(
-        201,
-      );
-      await until(async () => (output.stdout.includes('ip=10.97.0.7') ? true : undefined), 20_000, 'the event');
-      expect(output.stdout.trim().split('\n')).toHaveLength(1);
-    } finally {
-      child.kill();
-      await own.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
+      await c.reserve('10.97.0.7');
+      await until(async () => (c.output.stdout.includes('ip=10.97.0.7') ? true : undefined), 20_000, 'the event');
+      expect(c.output.stdout.trim().split('\n')).toHaveLength(1);
+    });
   }, 60_000);
 
   it('exits 2 for an event type the API does not know, and for a --since that is no id', async () => {

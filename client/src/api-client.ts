@@ -24,7 +24,8 @@ export interface Page {
   nextCursor: string | null;
 }
 
-function parseJson(text: string): unknown {
+/** The text's JSON, or undefined if it is none. */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -54,8 +55,7 @@ export class ApiClient {
   /** The answer's JSON, or undefined for 204 No Content. */
   async send({ method, path, query = {}, body }: Request): Promise<unknown> {
     const url = this.url(path, query);
-    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const headers = this.headers('application/json, application/problem+json');
     if (body !== undefined) headers['content-type'] = 'application/json';
     let status: number;
     let text: string;
@@ -95,8 +95,7 @@ export class ApiClient {
     resumeFrom: (lastEventId: string) => void = () => {},
   ): AsyncGenerator<ServerSentEvent> {
     const url = this.url(path, query);
-    const headers: Record<string, string> = { accept: 'text/event-stream, application/problem+json' };
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    const headers = this.headers('text/event-stream, application/problem+json');
     if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
     // Not AbortSignal.timeout: it would cut the stream itself once the time is up.
     const abort = new AbortController();
@@ -135,6 +134,12 @@ export class ApiClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  private headers(accept: string): Record<string, string> {
+    const headers: Record<string, string> = { accept };
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    return headers;
   }
 
   private url(path: string, query: Record<string, string | undefined>): URL {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { ApiClient, type Page } from './api-client.js';
+import { ApiClient, type Page, parseJson } from './api-client.js';
 import { type Call, parseCommandLine, usage } from './commands.js';
 import { defaultConfigFile, type LoadedConfig, loadConfig } from './config.js';
 import { ApiProblem, ServerError, UsageError } from './errors.js';
@@ -57,14 +57,6 @@ function reportProblem(problem: ApiProblem, loaded: LoadedConfig): void {
   }
 }
 
-function parseEvent(data: string): unknown {
-  try {
-    return JSON.parse(data);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Waits before following the stream again: doubling from 1 s to 30 s, as the dashboard does. */
 const RETRY_MS = { first: 1_000, most: 30_000 };
 
@@ -77,14 +69,14 @@ const RETRY_MS = { first: 1_000, most: 30_000 };
  */
 async function follow(client: ApiClient, call: Call, json: boolean): Promise<number> {
   let lastEventId = call.follow?.lastEventId;
+  const resumeFrom = (id: string) => {
+    lastEventId = id;
+  };
   let retryMs = RETRY_MS.first;
   for (;;) {
     try {
-      const resumeFrom = (id: string) => {
-        lastEventId = id;
-      };
       for await (const event of client.follow(call, lastEventId, resumeFrom)) {
-        const answer = parseEvent(event.data);
+        const answer = parseJson(event.data);
         if (answer === undefined) {
           say(`${client.server} sent an event that is not JSON (id ${escapeText(event.lastEventId)})`);
           return 1;

@@ -252,7 +252,7 @@ export class Reconciler {
     switch (located.place) {
       case 'gateway':
         plan.learnRouter(item.vlan, item.mac);
-        this.quieted.gateway++;
+        this.quieted[located.place]++;
         return true;
       case 'dns-server':
       case 'dhcp-server':
